@@ -1,0 +1,361 @@
+//! The one configuration file, `config.toml`.
+//!
+//! Every field has a default, so an empty or missing file is a valid configuration; unknown keys
+//! are rejected (with their name and line) because a misspelt knob that silently does nothing
+//! is worse than an error.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::paths;
+
+/// Errors reading or validating the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}, line {line}: {message}")]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("config file {path}: `{field}` {message}")]
+    Invalid {
+        path: PathBuf,
+        field: &'static str,
+        message: String,
+    },
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where model files live. `VOXDECK_MODELS` overrides it; default `$XDG_DATA_HOME/voxdeck/models`.
+    pub models_dir: Option<PathBuf>,
+    /// The local LLM and how it is loaded.
+    pub llm: LlmConfig,
+    /// The voice latency budget that every verdict is judged against.
+    pub voice: VoiceThresholds,
+    /// `voxdeck bench` settings.
+    pub bench: BenchConfig,
+}
+
+/// How many layers to offload to the GPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum GpuLayers {
+    /// A fixed number of layers (0 = CPU only).
+    Count(u32),
+    /// `"all"`: every layer, the seed's 29/29.
+    Named(AllLayers),
+}
+
+/// The only accepted string for [`GpuLayers`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AllLayers {
+    All,
+}
+
+impl GpuLayers {
+    pub const ALL: GpuLayers = GpuLayers::Named(AllLayers::All);
+
+    /// The count to hand llama.cpp; it clamps to the model's layer count itself.
+    pub fn as_count(self) -> u32 {
+        match self {
+            GpuLayers::Count(n) => n,
+            GpuLayers::Named(AllLayers::All) => u32::MAX,
+        }
+    }
+}
+
+impl Default for GpuLayers {
+    fn default() -> Self {
+        GpuLayers::ALL
+    }
+}
+
+/// Flash attention policy, as llama.cpp's `--flash-attn auto|on|off`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FlashAttn {
+    #[default]
+    Auto,
+    On,
+    Off,
+}
+
+/// The local model and the seed's loading knobs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LlmConfig {
+    /// Catalog id or path to a GGUF file. Empty: the best installed LLM (Llama 3.2 3B first).
+    pub model: String,
+    pub gpu_layers: GpuLayers,
+    pub flash_attn: FlashAttn,
+    /// Lock the weights in RAM so the OS never pages them out mid-answer.
+    pub mlock: bool,
+    pub mmap: bool,
+    pub n_ctx: u32,
+    pub n_batch: u32,
+    pub n_ubatch: u32,
+    /// Threads for generation and prompt processing; 0 = one per available core.
+    pub threads: u32,
+    /// Upper bound on generated tokens per answer.
+    pub max_tokens: u32,
+    /// 0 = greedy decoding.
+    pub temperature: f32,
+    pub top_k: u32,
+    pub top_p: f32,
+    pub min_p: f32,
+    /// Sampling seed; 0 = a new random seed per answer.
+    pub seed: u32,
+    pub system_prompt: String,
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        LlmConfig {
+            model: String::new(),
+            gpu_layers: GpuLayers::ALL,
+            flash_attn: FlashAttn::Auto,
+            mlock: false,
+            mmap: true,
+            n_ctx: 4096,
+            n_batch: 512,
+            n_ubatch: 512,
+            threads: 0,
+            max_tokens: 256,
+            temperature: 0.7,
+            top_k: 40,
+            top_p: 0.95,
+            min_p: 0.05,
+            seed: 0,
+            system_prompt: DEFAULT_SYSTEM_PROMPT.to_owned(),
+        }
+    }
+}
+
+/// Answers are spoken, so ask for speech: short, plain sentences, no markup.
+pub const DEFAULT_SYSTEM_PROMPT: &str = "You are a helpful voice assistant. Your answers are \
+spoken aloud, so reply in one to three short, plain sentences. Never use lists, markdown, code \
+blocks or emoji.";
+
+/// Voice latency thresholds in seconds (the seed's: natural < 2 s, acceptable < 3 s, unusable > 4 s).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VoiceThresholds {
+    pub natural_s: f64,
+    pub acceptable_s: f64,
+    pub unusable_s: f64,
+}
+
+impl Default for VoiceThresholds {
+    fn default() -> Self {
+        VoiceThresholds {
+            natural_s: 2.0,
+            acceptable_s: 3.0,
+            unusable_s: 4.0,
+        }
+    }
+}
+
+/// `voxdeck bench` settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BenchConfig {
+    /// Measured runs per model, after one warm-up; the report gives their median.
+    pub runs: u32,
+    /// Prompt length for the prompt-processing rate (llama-bench's pp512).
+    pub prompt_tokens: u32,
+    /// Answer lengths whose response time is reported (the seed's 30/50/100).
+    pub response_tokens: Vec<u32>,
+    /// The answer length whose verdict is the model's verdict (the seed judged at 50).
+    pub verdict_tokens: u32,
+    /// The short spoken-style question the response times are measured on.
+    pub question: String,
+}
+
+impl Default for BenchConfig {
+    fn default() -> Self {
+        BenchConfig {
+            runs: 3,
+            prompt_tokens: 512,
+            response_tokens: vec![30, 50, 100],
+            verdict_tokens: 50,
+            question: "Hey, what's a good way to wind down in the evening?".to_owned(),
+        }
+    }
+}
+
+impl Config {
+    /// Loads the configuration: `explicit` (from `--config`), else `VOXDECK_CONFIG`, else the
+    /// XDG file. A missing XDG file means defaults; a missing explicit file is an error.
+    pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        match paths::config_file(explicit) {
+            paths::ConfigLocation::Explicit(path) => Config::from_file(&path),
+            paths::ConfigLocation::Default(path) if path.exists() => Config::from_file(&path),
+            paths::ConfigLocation::Default(_) | paths::ConfigLocation::None => Ok(Config::default()),
+        }
+    }
+
+    /// Reads and validates one file.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::from_toml(&text, path)
+    }
+
+    /// Parses and validates TOML text; `path` is only used in error messages.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|span| text[..span.start.min(text.len())].lines().count().max(1))
+                .unwrap_or(1);
+            ConfigError::Parse {
+                path: path.to_owned(),
+                line,
+                message: e.message().to_owned(),
+            }
+        })?;
+        config.validate(path)?;
+        Ok(config)
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let invalid = |field: &'static str, message: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            field,
+            message,
+        };
+        let llm = &self.llm;
+        if llm.n_ctx < 64 {
+            return Err(invalid("llm.n_ctx", format!("must be at least 64, got {}", llm.n_ctx)));
+        }
+        if llm.n_batch == 0 {
+            return Err(invalid("llm.n_batch", "must be at least 1".into()));
+        }
+        if llm.n_ubatch == 0 || llm.n_ubatch > llm.n_batch {
+            return Err(invalid(
+                "llm.n_ubatch",
+                format!("must be between 1 and n_batch ({}), got {}", llm.n_batch, llm.n_ubatch),
+            ));
+        }
+        if llm.max_tokens == 0 {
+            return Err(invalid("llm.max_tokens", "must be at least 1".into()));
+        }
+        if !(llm.temperature >= 0.0 && llm.temperature.is_finite()) {
+            return Err(invalid("llm.temperature", format!("must be >= 0, got {}", llm.temperature)));
+        }
+        if !(0.0..=1.0).contains(&llm.top_p) {
+            return Err(invalid("llm.top_p", format!("must be in 0..=1, got {}", llm.top_p)));
+        }
+        if !(0.0..=1.0).contains(&llm.min_p) {
+            return Err(invalid("llm.min_p", format!("must be in 0..=1, got {}", llm.min_p)));
+        }
+        let v = &self.voice;
+        if !(v.natural_s > 0.0 && v.natural_s <= v.acceptable_s && v.acceptable_s <= v.unusable_s) {
+            return Err(invalid(
+                "voice",
+                format!(
+                    "thresholds must satisfy 0 < natural_s <= acceptable_s <= unusable_s, got {} / {} / {}",
+                    v.natural_s, v.acceptable_s, v.unusable_s
+                ),
+            ));
+        }
+        let b = &self.bench;
+        if b.runs == 0 {
+            return Err(invalid("bench.runs", "must be at least 1".into()));
+        }
+        if b.prompt_tokens == 0 {
+            return Err(invalid("bench.prompt_tokens", "must be at least 1".into()));
+        }
+        if b.response_tokens.is_empty() || b.response_tokens.contains(&0) {
+            return Err(invalid(
+                "bench.response_tokens",
+                "must list at least one token count, each at least 1".into(),
+            ));
+        }
+        if !b.response_tokens.contains(&b.verdict_tokens) {
+            return Err(invalid(
+                "bench.verdict_tokens",
+                format!("must be one of bench.response_tokens {:?}", b.response_tokens),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The models directory after the `VOXDECK_MODELS` override.
+    pub fn models_dir(&self) -> PathBuf {
+        paths::models_dir(self.models_dir.as_deref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::from_toml(text, Path::new("test.toml"))
+    }
+
+    #[test]
+    fn empty_file_is_all_defaults() {
+        assert_eq!(parse("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn seed_knobs_parse() {
+        let c = parse(
+            "[llm]\nmodel = \"qwen2.5-7b\"\ngpu_layers = 20\nflash_attn = \"on\"\nmlock = true\n\
+             n_ctx = 2048\nn_batch = 512\nn_ubatch = 256\nthreads = 6\n",
+        )
+        .unwrap();
+        assert_eq!(c.llm.gpu_layers, GpuLayers::Count(20));
+        assert_eq!(c.llm.flash_attn, FlashAttn::On);
+        assert!(c.llm.mlock);
+        assert_eq!((c.llm.n_ctx, c.llm.n_batch, c.llm.n_ubatch, c.llm.threads), (2048, 512, 256, 6));
+        assert_eq!(parse("[llm]\ngpu_layers = \"all\"").unwrap().llm.gpu_layers, GpuLayers::ALL);
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let err = parse("[llm]\nn_ctx = 2048\ngpu_layer = 3\n").unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, ConfigError::Parse { line: 3, .. }), "{msg}");
+        assert!(msg.contains("gpu_layer"), "{msg}");
+        assert!(msg.contains("line 3"), "{msg}");
+    }
+
+    #[test]
+    fn wrong_type_names_field_and_line() {
+        let err = parse("[voice]\nnatural_s = 2.0\n\n[llm]\nn_ctx = \"big\"\n").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("line 5"), "{msg}");
+        assert!(msg.contains("invalid type"), "{msg}");
+    }
+
+    #[test]
+    fn bad_gpu_layers_string_is_rejected() {
+        assert!(parse("[llm]\ngpu_layers = \"most\"").is_err());
+    }
+
+    #[test]
+    fn inconsistent_values_name_the_field() {
+        let msg = parse("[llm]\nn_batch = 128\nn_ubatch = 512\n").unwrap_err().to_string();
+        assert!(msg.contains("llm.n_ubatch"), "{msg}");
+        let msg = parse("[voice]\nnatural_s = 5.0\n").unwrap_err().to_string();
+        assert!(msg.contains("voice"), "{msg}");
+        let msg = parse("[bench]\nverdict_tokens = 40\n").unwrap_err().to_string();
+        assert!(msg.contains("bench.verdict_tokens"), "{msg}");
+    }
+}

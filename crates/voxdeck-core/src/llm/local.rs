@@ -1,0 +1,594 @@
+//! The local engine: a GGUF model on llama.cpp, owned by one inference thread.
+//!
+//! llama.cpp's context borrows its model and is not thread-safe, so one thread owns both and
+//! takes jobs from a channel. It keeps the tokens already in the KV cache, so a new turn decodes
+//! only what differs from the previous prompt (the system prompt and history stay cached).
+
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use llama_cpp_2::context::LlamaContext;
+use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
+use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::LlamaToken;
+use llama_cpp_2::token::logit_bias::LlamaLogitBias;
+use serde::Serialize;
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::backend::backend;
+use super::utf8::Utf8Assembler;
+use super::{
+    AnswerMetrics, AnswerStream, CancelToken, ChatEngine, ChatMessage, ChatRequest, FinishReason, LlmError,
+    LlmEvent, per_second,
+};
+use crate::config::{FlashAttn, LlmConfig};
+use crate::gguf;
+use crate::models::ResolvedModel;
+
+/// What was loaded, and how.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelInfo {
+    pub name: String,
+    pub path: PathBuf,
+    pub architecture: String,
+    pub file_size_bytes: u64,
+    /// Weights as llama.cpp holds them.
+    pub weights_bytes: u64,
+    /// KV cache for `n_ctx` tokens (f16 keys and values, every layer).
+    pub kv_cache_bytes: u64,
+    pub n_params: u64,
+    /// Repeating layers; llama.cpp counts one more (the output layer) when offloading.
+    pub n_layer: u32,
+    /// Layers offloaded to the GPU, of `total_layers` (0 on a CPU build).
+    pub gpu_layers: u32,
+    pub total_layers: u32,
+    pub n_ctx: u32,
+    pub n_ctx_train: u32,
+    pub n_batch: u32,
+    pub threads: u32,
+    /// The chat template in use: "model" (its own), or the built-in one used in its place.
+    pub chat_template: String,
+    pub load_ms: f64,
+}
+
+/// Prompt processing throughput, measured like llama-bench's `pp` test.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PromptBench {
+    pub tokens: u32,
+    pub ms: f64,
+    pub tok_s: f64,
+}
+
+enum Job {
+    Chat {
+        request: ChatRequest,
+        events: UnboundedSender<LlmEvent>,
+        cancel: CancelToken,
+    },
+    PromptBench {
+        tokens: u32,
+        reply: mpsc::Sender<Result<PromptBench, LlmError>>,
+    },
+    Reset,
+}
+
+/// A loaded local model. Dropping it stops the inference thread and frees the model.
+pub struct LocalLlm {
+    jobs: Option<mpsc::Sender<Job>>,
+    info: ModelInfo,
+    shutdown: Arc<AtomicBool>,
+    worker: Option<JoinHandle<()>>,
+}
+
+impl LocalLlm {
+    /// Loads `model` with the knobs in `config`; blocks until the model is ready. The file is
+    /// checked first, so a missing, foreign or truncated file is an error naming it.
+    pub fn load(model: &ResolvedModel, config: &LlmConfig) -> Result<LocalLlm, LlmError> {
+        if !model.path.is_file() {
+            return Err(LlmError::MissingModel { path: model.path.clone() });
+        }
+        let header = gguf::inspect(&model.path)?;
+        backend()?;
+
+        let shutdown = Arc::new(AtomicBool::new(false));
+        let (jobs_tx, jobs_rx) = mpsc::channel();
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let worker_shutdown = shutdown.clone();
+        let model = model.clone();
+        let config = config.clone();
+        let worker = std::thread::Builder::new()
+            .name("voxdeck-llm".into())
+            .spawn(move || worker_main(model, header, config, jobs_rx, ready_tx, worker_shutdown))
+            .map_err(|e| LlmError::Backend(format!("cannot start the inference thread: {e}")))?;
+
+        match ready_rx.recv() {
+            Ok(Ok(info)) => Ok(LocalLlm {
+                jobs: Some(jobs_tx),
+                info,
+                shutdown,
+                worker: Some(worker),
+            }),
+            Ok(Err(e)) => {
+                let _ = worker.join();
+                Err(e)
+            }
+            Err(_) => {
+                let _ = worker.join();
+                Err(LlmError::WorkerGone)
+            }
+        }
+    }
+
+    pub fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    fn send(&self, job: Job) -> Result<(), LlmError> {
+        self.jobs
+            .as_ref()
+            .ok_or(LlmError::WorkerGone)?
+            .send(job)
+            .map_err(|_| LlmError::WorkerGone)
+    }
+
+    /// Forgets the conversation cache; the next answer processes its whole prompt.
+    pub fn reset(&self) -> Result<(), LlmError> {
+        self.send(Job::Reset)
+    }
+
+    /// Processes `tokens` prompt tokens from an empty cache and reports the rate (llama-bench's
+    /// `pp`); the cache is empty afterwards.
+    pub fn bench_prompt(&self, tokens: u32) -> Result<PromptBench, LlmError> {
+        let (reply, rx) = mpsc::channel();
+        self.send(Job::PromptBench { tokens, reply })?;
+        rx.recv().map_err(|_| LlmError::WorkerGone)?
+    }
+}
+
+impl ChatEngine for LocalLlm {
+    fn chat(&self, request: ChatRequest) -> Result<AnswerStream, LlmError> {
+        let (events, rx) = tokio::sync::mpsc::unbounded_channel();
+        let cancel = CancelToken::new();
+        self.send(Job::Chat {
+            request,
+            events,
+            cancel: cancel.clone(),
+        })?;
+        Ok(AnswerStream { events: rx, cancel })
+    }
+}
+
+impl Drop for LocalLlm {
+    fn drop(&mut self) {
+        self.shutdown.store(true, Ordering::Release);
+        self.jobs.take();
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
+    }
+}
+
+fn worker_main(
+    model: ResolvedModel,
+    header: gguf::GgufInfo,
+    config: LlmConfig,
+    jobs: mpsc::Receiver<Job>,
+    ready: mpsc::Sender<Result<ModelInfo, LlmError>>,
+    shutdown: Arc<AtomicBool>,
+) {
+    let started = Instant::now();
+    let loaded = match load_model(&model, &config) {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    let mut session = match Session::new(&loaded, &model, &header, &config, started) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    if ready.send(Ok(session.info.clone())).is_err() {
+        return;
+    }
+    tracing::info!(model = %session.info.name, load_ms = session.info.load_ms, "model loaded");
+    while let Ok(job) = jobs.recv() {
+        match job {
+            Job::Chat { request, events, cancel } => {
+                if let Err(e) = session.answer(&request, &events, &cancel, &shutdown) {
+                    let _ = events.send(LlmEvent::Error(e));
+                }
+            }
+            Job::PromptBench { tokens, reply } => {
+                let _ = reply.send(session.bench_prompt(tokens));
+            }
+            Job::Reset => session.clear_cache(),
+        }
+    }
+}
+
+fn load_model(model: &ResolvedModel, config: &LlmConfig) -> Result<LlamaModel, LlmError> {
+    let params = LlamaModelParams::default()
+        .with_n_gpu_layers(config.gpu_layers.as_count())
+        .with_use_mmap(config.mmap)
+        .with_use_mlock(config.mlock);
+    LlamaModel::load_from_file(backend()?, &model.path, &params).map_err(|e| LlmError::Load {
+        path: model.path.clone(),
+        reason: format!(
+            "{e}: the file is a GGUF but llama.cpp refused it (unsupported architecture or damaged \
+             tensors; RUST_LOG=llama_cpp_2=info shows llama.cpp's own message)"
+        ),
+    })
+}
+
+/// The model, its context, and what the KV cache holds.
+struct Session<'m> {
+    model: &'m LlamaModel,
+    ctx: LlamaContext<'m>,
+    template: LlamaChatTemplate,
+    config: LlmConfig,
+    info: ModelInfo,
+    /// Tokens whose keys and values are in the cache, position by position.
+    cache: Vec<LlamaToken>,
+    batch: LlamaBatch<'static>,
+    /// End-of-generation tokens, suppressed when a benchmark needs an exact answer length.
+    eog_tokens: Vec<LlamaToken>,
+}
+
+impl<'m> Session<'m> {
+    fn new(
+        model: &'m LlamaModel,
+        resolved: &ResolvedModel,
+        header: &gguf::GgufInfo,
+        config: &LlmConfig,
+        started: Instant,
+    ) -> Result<Session<'m>, LlmError> {
+        let threads = match config.threads {
+            0 => std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(4),
+            n => n,
+        };
+        let n_ctx = config.n_ctx;
+        let flash = match config.flash_attn {
+            FlashAttn::Auto => llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_AUTO,
+            FlashAttn::On => llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_ENABLED,
+            FlashAttn::Off => llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_DISABLED,
+        };
+        let params = LlamaContextParams::default()
+            .with_n_ctx(NonZeroU32::new(n_ctx))
+            .with_n_batch(config.n_batch)
+            .with_n_ubatch(config.n_ubatch)
+            .with_n_threads(threads as i32)
+            .with_n_threads_batch(threads as i32)
+            .with_flash_attention_policy(flash);
+        let backend = backend()?;
+        let ctx = model.new_context(backend, params).map_err(|e| LlmError::Context {
+            n_ctx,
+            reason: format!("{e} (too little memory for the KV cache? lower llm.n_ctx)"),
+        })?;
+
+        let (template, template_name) = choose_template(model, header.architecture().unwrap_or(""))?;
+        let n_layer = model.n_layer();
+        let total_layers = n_layer + 1;
+        let gpu_layers = if backend.supports_gpu_offload() {
+            config.gpu_layers.as_count().min(total_layers)
+        } else {
+            0
+        };
+        let vocab = model.vocab();
+        let eog_tokens = vocab.tokens().filter(|t| vocab.is_eog(*t)).collect();
+        let info = ModelInfo {
+            name: resolved.name.clone(),
+            path: resolved.path.clone(),
+            architecture: header.architecture().unwrap_or("unknown").to_owned(),
+            file_size_bytes: header.file_size,
+            weights_bytes: model.size(),
+            kv_cache_bytes: kv_cache_bytes(model, header, n_ctx),
+            n_params: model.n_params(),
+            n_layer,
+            gpu_layers,
+            total_layers,
+            n_ctx,
+            n_ctx_train: model.n_ctx_train(),
+            n_batch: config.n_batch,
+            threads,
+            chat_template: template_name,
+            load_ms: started.elapsed().as_secs_f64() * 1000.0,
+        };
+        if n_ctx > info.n_ctx_train && info.n_ctx_train > 0 {
+            tracing::warn!(n_ctx, n_ctx_train = info.n_ctx_train, "llm.n_ctx exceeds the model's training context");
+        }
+        Ok(Session {
+            model,
+            ctx,
+            template,
+            config: config.clone(),
+            info,
+            cache: Vec::new(),
+            batch: LlamaBatch::new(config.n_batch as usize, 1),
+            eog_tokens,
+        })
+    }
+
+    fn clear_cache(&mut self) {
+        self.ctx.clear_kv_cache();
+        self.cache.clear();
+    }
+
+    fn render(&self, messages: &[ChatMessage]) -> Result<String, LlmError> {
+        let chat = messages
+            .iter()
+            .map(|m| LlamaChatMessage::new(m.role.as_str().to_owned(), m.content.clone()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| LlmError::NulInMessage)?;
+        self.model
+            .apply_chat_template(&self.template, &chat, true)
+            .map_err(|e| LlmError::Template(e.to_string()))
+    }
+
+    /// Decodes `tokens` after what the cache holds, in `n_batch` chunks; logits for the last
+    /// token only. Returns false if cancelled between chunks.
+    fn prefill(&mut self, tokens: &[LlamaToken], cancel: &dyn Fn() -> bool) -> Result<bool, LlmError> {
+        let n_batch = self.config.n_batch as usize;
+        let chunks = tokens.chunks(n_batch).count();
+        for (i, chunk) in tokens.chunks(n_batch).enumerate() {
+            if cancel() {
+                return Ok(false);
+            }
+            self.batch.clear();
+            let last_chunk = i + 1 == chunks;
+            for (j, token) in chunk.iter().enumerate() {
+                let pos = (self.cache.len() + j) as i32;
+                let logits = last_chunk && j + 1 == chunk.len();
+                self.batch
+                    .add(*token, pos, &[0], logits)
+                    .map_err(|e| LlmError::Decode(e.to_string()))?;
+            }
+            self.decode()?;
+            self.cache.extend_from_slice(chunk);
+        }
+        Ok(true)
+    }
+
+    fn decode(&mut self) -> Result<(), LlmError> {
+        if let Err(e) = self.ctx.decode(&mut self.batch) {
+            // The cache's state after a failed decode is unknown: start the next turn afresh.
+            self.clear_cache();
+            return Err(LlmError::Decode(e.to_string()));
+        }
+        Ok(())
+    }
+
+    fn sampler(&self, request: &ChatRequest) -> LlamaSampler {
+        let c = &self.config;
+        let mut chain = Vec::new();
+        if request.ignore_eos && !self.eog_tokens.is_empty() {
+            let biases: Vec<_> = self
+                .eog_tokens
+                .iter()
+                .map(|t| LlamaLogitBias::new(*t, f32::NEG_INFINITY))
+                .collect();
+            chain.push(LlamaSampler::logit_bias(self.model.n_vocab(), &biases));
+        }
+        let temperature = request.temperature.unwrap_or(c.temperature);
+        if temperature <= 0.0 {
+            chain.push(LlamaSampler::greedy());
+        } else {
+            let seed = if c.seed != 0 {
+                c.seed
+            } else {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.subsec_nanos())
+                    .unwrap_or(1)
+            };
+            chain.extend([
+                LlamaSampler::top_k(c.top_k as i32),
+                LlamaSampler::top_p(c.top_p, 1),
+                LlamaSampler::min_p(c.min_p, 1),
+                LlamaSampler::temp(temperature),
+                LlamaSampler::dist(seed),
+            ]);
+        }
+        LlamaSampler::chain_simple(chain)
+    }
+
+    /// Produces one answer, streaming tokens to `events`.
+    fn answer(
+        &mut self,
+        request: &ChatRequest,
+        events: &UnboundedSender<LlmEvent>,
+        cancel: &CancelToken,
+        shutdown: &AtomicBool,
+    ) -> Result<(), LlmError> {
+        let start = Instant::now();
+        let stop = || cancel.is_cancelled() || shutdown.load(Ordering::Acquire) || events.is_closed();
+        let prompt = self.render(&request.messages)?;
+        let tokens = self.model.vocab().tokenize(prompt.as_bytes(), true, true);
+        let n_ctx = self.info.n_ctx as usize;
+        if tokens.is_empty() || tokens.len() >= n_ctx {
+            return Err(LlmError::PromptTooLong {
+                prompt_tokens: tokens.len(),
+                n_ctx: self.info.n_ctx,
+            });
+        }
+
+        // Reuse the longest common prefix; at least one token must be decoded for fresh logits.
+        let common = self.cache.iter().zip(&tokens).take_while(|(a, b)| a == b).count();
+        let keep = common.min(tokens.len() - 1);
+        if keep < self.cache.len() {
+            let removed = self
+                .ctx
+                .clear_kv_cache_seq(Some(0), Some(keep as u32), None)
+                .map_err(|e| LlmError::Decode(e.to_string()))?;
+            if removed {
+                self.cache.truncate(keep);
+            } else {
+                // Some memory types (recurrent, SWA) cannot drop a suffix: start over.
+                self.clear_cache();
+            }
+        }
+        let cached = self.cache.len();
+        let prefill_start = Instant::now();
+        let completed = self.prefill(&tokens[cached..], &stop)?;
+        let prompt_ms = ms(prefill_start.elapsed());
+        let prompt_tokens = (tokens.len() - cached) as u32;
+
+        let max_tokens = request.max_tokens.unwrap_or(self.config.max_tokens);
+        let mut sampler = self.sampler(request);
+        let mut utf8 = Utf8Assembler::default();
+        let mut text = String::new();
+        let mut gen_tokens = 0u32;
+        let mut first_at: Option<Duration> = None;
+        let mut last_at = Duration::ZERO;
+        let mut logits_index = self.batch.n_tokens() - 1;
+        let vocab = self.model.vocab();
+        let finish = if !completed {
+            FinishReason::Cancelled
+        } else {
+            loop {
+                let token = sampler.sample(&self.ctx, logits_index);
+                if !request.ignore_eos && vocab.is_eog(token) {
+                    break FinishReason::Stop;
+                }
+                let at = start.elapsed();
+                first_at.get_or_insert(at);
+                last_at = at;
+                let piece = utf8.push(&vocab.token_to_piece(token, false, None));
+                text.push_str(&piece);
+                let sent = events.send(LlmEvent::Token {
+                    text: piece,
+                    index: gen_tokens,
+                    elapsed: at,
+                });
+                gen_tokens += 1;
+                if sent.is_err() || stop() {
+                    break FinishReason::Cancelled;
+                }
+                if gen_tokens >= max_tokens {
+                    break FinishReason::Length;
+                }
+                if self.cache.len() >= n_ctx {
+                    break FinishReason::ContextFull;
+                }
+                self.batch.clear();
+                self.batch
+                    .add(token, self.cache.len() as i32, &[0], true)
+                    .map_err(|e| LlmError::Decode(e.to_string()))?;
+                self.decode()?;
+                self.cache.push(token);
+                logits_index = 0;
+            }
+        };
+        let tail = utf8.finish();
+        if !tail.is_empty() {
+            text.push_str(&tail);
+            let _ = events.send(LlmEvent::Token {
+                text: tail,
+                index: gen_tokens.saturating_sub(1),
+                elapsed: last_at,
+            });
+        }
+
+        let first = first_at.unwrap_or(last_at);
+        let gen_ms = ms(last_at.saturating_sub(first));
+        let metrics = AnswerMetrics {
+            prompt_tokens,
+            cached_tokens: cached as u32,
+            prompt_ms,
+            prompt_tok_s: per_second(f64::from(prompt_tokens), prompt_ms),
+            ttft_ms: first_at.map(ms).unwrap_or(0.0),
+            gen_tokens,
+            gen_ms,
+            gen_tok_s: per_second(f64::from(gen_tokens.saturating_sub(1)), gen_ms),
+            total_ms: ms(start.elapsed()),
+            finish,
+            weights_bytes: self.info.weights_bytes,
+            kv_cache_bytes: self.info.kv_cache_bytes,
+            gpu_layers: self.info.gpu_layers,
+            total_layers: self.info.total_layers,
+        };
+        let _ = events.send(LlmEvent::Done { text, metrics });
+        Ok(())
+    }
+
+    fn bench_prompt(&mut self, n: u32) -> Result<PromptBench, LlmError> {
+        let n_ctx = self.info.n_ctx;
+        if n == 0 || n >= n_ctx {
+            return Err(LlmError::PromptTooLong { prompt_tokens: n as usize, n_ctx });
+        }
+        let tokens = filler_tokens(self.model, n as usize);
+        self.clear_cache();
+        let start = Instant::now();
+        let result = self.prefill(&tokens, &|| false);
+        let elapsed = ms(start.elapsed());
+        self.clear_cache();
+        result?;
+        Ok(PromptBench {
+            tokens: n,
+            ms: elapsed,
+            tok_s: per_second(f64::from(n), elapsed),
+        })
+    }
+}
+
+/// The model's own template if llama.cpp can apply it; else llama.cpp's built-in template for
+/// the model's family (some GGUFs ship without one), ChatML for everything else.
+fn choose_template(model: &LlamaModel, architecture: &str) -> Result<(LlamaChatTemplate, String), LlmError> {
+    let probe = [
+        LlamaChatMessage::new("system".into(), "s".into()),
+        LlamaChatMessage::new("user".into(), "u".into()),
+    ]
+    .into_iter()
+    .collect::<Result<Vec<_>, _>>()
+    .map_err(|e| LlmError::Template(e.to_string()))?;
+    if let Ok(own) = model.chat_template(None)
+        && model.apply_chat_template(&own, &probe, true).is_ok()
+    {
+        return Ok((own, "model".to_owned()));
+    }
+    let builtin = if architecture.starts_with("gemma") { "gemma" } else { "chatml" };
+    tracing::warn!(architecture, builtin, "the model has no chat template llama.cpp can apply; using a built-in one");
+    let template = LlamaChatTemplate::new(builtin).map_err(|e| LlmError::Template(e.to_string()))?;
+    Ok((template, builtin.to_owned()))
+}
+
+/// `n` tokens of ordinary English (with the model's BOS first, if it uses one), like a long
+/// spoken request, for prompt-processing measurements.
+fn filler_tokens(model: &LlamaModel, n: usize) -> Vec<LlamaToken> {
+    const TEXT: &str = "The quick brown fox jumps over the lazy dog while the morning sun rises \
+        over quiet hills, and a voice assistant on a small computer listens, thinks and answers \
+        in plain words about the weather, the news, a recipe for dinner or the time of a train. ";
+    let vocab = model.vocab();
+    let mut tokens = vocab.tokenize(b"", true, false);
+    let unit = vocab.tokenize(TEXT.as_bytes(), false, false);
+    while tokens.len() < n && !unit.is_empty() {
+        tokens.extend_from_slice(&unit);
+    }
+    tokens.truncate(n);
+    tokens
+}
+
+/// KV cache size for `n_ctx` positions: every layer stores f16 keys and values of
+/// `n_head_kv * head_dim` each. An upper bound for sliding-window models.
+fn kv_cache_bytes(model: &LlamaModel, header: &gguf::GgufInfo, n_ctx: u32) -> u64 {
+    let n_head = u64::from(model.n_head().max(1));
+    let head_dim = (model.n_embd() as u64) / n_head;
+    let k = header.arch_u64("attention.key_length").unwrap_or(head_dim);
+    let v = header.arch_u64("attention.value_length").unwrap_or(head_dim);
+    u64::from(n_ctx) * u64::from(model.n_layer()) * u64::from(model.n_head_kv()) * (k + v) * 2
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}

@@ -1,0 +1,28 @@
+//! Shared by the integration tests: the test-set models, installed by `.ci/run` (or
+//! `voxdeck models fetch --test-set`) into `VOXDECK_MODELS`.
+
+#![allow(dead_code)]
+
+use voxdeck_core::config::LlmConfig;
+use voxdeck_core::models::{Catalog, ResolvedModel};
+
+pub const SMOLLM2: &str = "smollm2-135m-instruct-q4_1";
+pub const GEMMA3: &str = "gemma-3-270m-q4_k_m";
+
+/// Resolves a test-set model, failing with instructions when it is not installed.
+pub fn test_model(id: &str) -> ResolvedModel {
+    let models_dir = voxdeck_core::paths::models_dir(None);
+    Catalog::builtin().resolve_llm(id, &models_dir).unwrap_or_else(|e| {
+        panic!("{e}\nThe integration tests need the test set: `voxdeck models fetch --test-set` (VOXDECK_MODELS={})", models_dir.display())
+    })
+}
+
+/// Small context and greedy decoding, so answers are deterministic and tests are quick.
+pub fn test_config() -> LlmConfig {
+    LlmConfig {
+        n_ctx: 1024,
+        temperature: 0.0,
+        threads: 2,
+        ..LlmConfig::default()
+    }
+}
