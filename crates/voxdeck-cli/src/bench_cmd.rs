@@ -1,0 +1,73 @@
+//! `voxdeck bench`: the model benchmark with a progress bar, a report, JSON and charts.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use voxdeck_core::Config;
+use voxdeck_core::bench::runner;
+use voxdeck_core::models::Catalog;
+
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// Model to measure: catalog id or GGUF path; repeat for several (default: every installed LLM).
+    #[arg(long, short)]
+    model: Vec<String>,
+    /// Measured runs per model, after one warm-up (default: bench.runs, 3).
+    #[arg(long)]
+    runs: Option<u32>,
+    /// Threads for inference (default: llm.threads).
+    #[arg(long)]
+    threads: Option<u32>,
+    /// Directory for report.md, bench.json and the charts.
+    #[arg(long, default_value = "voxdeck-bench")]
+    out: PathBuf,
+}
+
+pub fn run(args: BenchArgs, mut config: Config) -> anyhow::Result<()> {
+    if let Some(runs) = args.runs {
+        anyhow::ensure!(runs > 0, "--runs must be at least 1");
+        config.bench.runs = runs;
+    }
+    if let Some(t) = args.threads {
+        config.llm.threads = t;
+    }
+    let catalog = Catalog::builtin();
+    let models_dir = config.models_dir();
+    let models = if args.model.is_empty() {
+        let installed: Vec<_> = catalog.installed_llms(&models_dir).map(|e| e.id.clone()).collect();
+        anyhow::ensure!(
+            !installed.is_empty(),
+            "no LLM is installed in {}; run `voxdeck models fetch --test-set` (small test models) or `voxdeck models fetch llama-3.2-3b-instruct-q4_k_m`",
+            models_dir.display()
+        );
+        installed
+    } else {
+        args.model.clone()
+    };
+    let models = models
+        .iter()
+        .map(|spec| catalog.resolve_llm(spec, &models_dir))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let bar = ProgressBar::new(1);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let report = runner::run(&models, &config, &mut |p| {
+        bar.set_length(u64::from(p.total));
+        bar.set_position(u64::from(p.done));
+        bar.set_message(format!("{} {}", p.model, p.step));
+    });
+    bar.finish_and_clear();
+    let report = report?;
+
+    let written = runner::write_outputs(&report, &args.out)
+        .with_context(|| format!("writing results to {}", args.out.display()))?;
+    println!("{}", voxdeck_core::bench::report::markdown(&report));
+    for path in written {
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}

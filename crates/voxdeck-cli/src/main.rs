@@ -1,0 +1,67 @@
+//! `voxdeck`: the command line over voxdeck-core. Parsing and printing only; the work is in the
+//! engine.
+
+mod ask_cmd;
+mod bench_cmd;
+mod models_cmd;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use voxdeck_core::Config;
+
+#[derive(Parser)]
+#[command(name = "voxdeck", version, about = "On-device voice assistant: benchmark, ask, manage models")]
+struct Cli {
+    /// Config file (default: $VOXDECK_CONFIG, then $XDG_CONFIG_HOME/voxdeck/config.toml).
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Ask the local LLM one question; the answer streams to stdout.
+    Ask(ask_cmd::AskArgs),
+    /// Benchmark LLMs for voice: tok/s, memory, response times, verdicts, report and charts.
+    Bench(bench_cmd::BenchArgs),
+    /// List, fetch and verify models.
+    #[command(subcommand)]
+    Models(models_cmd::ModelsCommand),
+}
+
+fn main() -> ExitCode {
+    init_tracing();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Ask(args) => ask_cmd::run(args, config),
+        Command::Bench(args) => bench_cmd::run(args, config),
+        Command::Models(cmd) => models_cmd::run(cmd, &config),
+    }
+}
+
+/// Logs go to stderr; `RUST_LOG` selects them. llama.cpp's own chatter is kept to errors unless
+/// asked for (`RUST_LOG=llama_cpp_2=info`).
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,llama_cpp_2=error,llama-cpp-2=error"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}

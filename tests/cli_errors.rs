@@ -1,0 +1,91 @@
+//! Bad input: each a clear error naming the file or field, a non-zero exit, never a panic.
+
+use voxdeck_e2e::{Run, run, voxdeck};
+
+fn assert_clean_failure(r: &Run, needles: &[&str]) {
+    assert!(!r.status.success(), "{r}");
+    assert_eq!(r.status.code(), Some(1), "{r}");
+    assert!(!r.stderr.contains("panicked"), "{r}");
+    for needle in needles {
+        assert!(r.stderr.contains(needle), "stderr lacks {needle:?}\n{r}");
+    }
+}
+
+#[test]
+fn missing_model_file() {
+    let home = tempfile::tempdir().unwrap();
+    let r = run(voxdeck(home.path()).args(["ask", "--model", "/nonexistent/model.gguf", "hi"]));
+    assert_clean_failure(&r, &["/nonexistent/model.gguf", "does not exist"]);
+}
+
+#[test]
+fn file_that_is_not_gguf() {
+    let home = tempfile::tempdir().unwrap();
+    let bogus = home.path().join("weights.gguf");
+    std::fs::write(&bogus, "<!DOCTYPE html><html>rate limited</html>").unwrap();
+    let r = run(voxdeck(home.path()).args(["ask", "--model"]).arg(&bogus).arg("hi"));
+    assert_clean_failure(&r, &["weights.gguf", "not a GGUF"]);
+}
+
+#[test]
+fn truncated_gguf() {
+    let home = tempfile::tempdir().unwrap();
+    let models = voxdeck_models_dir();
+    let real = std::fs::read(models.join("SmolLM2-135M-Instruct.Q4_1.gguf")).expect("test set installed");
+    let cut = home.path().join("half.gguf");
+    std::fs::write(&cut, &real[..real.len() / 2]).unwrap();
+    let r = run(voxdeck(home.path()).args(["bench", "--runs", "1", "--model"]).arg(&cut));
+    assert_clean_failure(&r, &["half.gguf", "truncated"]);
+}
+
+#[test]
+fn unknown_catalog_id_and_nothing_installed() {
+    let home = tempfile::tempdir().unwrap();
+    let r = run(voxdeck(home.path()).args(["ask", "--model", "llama-9000", "hi"]));
+    assert_clean_failure(&r, &["llama-9000", "voxdeck models list"]);
+
+    let empty = tempfile::tempdir().unwrap();
+    let r = run(voxdeck(home.path()).env("VOXDECK_MODELS", empty.path()).args(["bench"]));
+    assert_clean_failure(&r, &["no LLM is installed", "voxdeck models fetch --test-set"]);
+}
+
+#[test]
+fn config_with_unknown_key_or_wrong_type() {
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("voxdeck.toml");
+
+    std::fs::write(&config, "[llm]\nn_ctx = 2048\nflash_atn = \"on\"\n").unwrap();
+    let r = run(voxdeck(home.path()).arg("--config").arg(&config).args(["ask", "hi"]));
+    assert_clean_failure(&r, &["voxdeck.toml", "line 3", "flash_atn"]);
+
+    std::fs::write(&config, "[bench]\nruns = \"three\"\n").unwrap();
+    let r = run(voxdeck(home.path()).env("VOXDECK_CONFIG", &config).args(["bench"]));
+    assert_clean_failure(&r, &["voxdeck.toml", "line 2", "invalid type"]);
+
+    let r = run(voxdeck(home.path()).args(["--config", "/no/such/config.toml", "ask", "hi"]));
+    assert_clean_failure(&r, &["/no/such/config.toml"]);
+}
+
+#[test]
+fn prompt_longer_than_the_context() {
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("small.toml");
+    std::fs::write(&config, "[llm]\nn_ctx = 128\n").unwrap();
+    let long = "tell me about this sentence again. ".repeat(60);
+    let r = run(voxdeck(home.path())
+        .arg("--config")
+        .arg(&config)
+        .args(["ask", "--model", "smollm2-135m-instruct-q4_1", &long]));
+    assert_clean_failure(&r, &["context holds 128", "llm.n_ctx"]);
+}
+
+fn voxdeck_models_dir() -> std::path::PathBuf {
+    std::env::var_os("VOXDECK_MODELS")
+        .map(Into::into)
+        .unwrap_or_else(|| {
+            let data = std::env::var_os("XDG_DATA_HOME")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|| std::path::PathBuf::from(std::env::var_os("HOME").unwrap()).join(".local/share"));
+            data.join("voxdeck/models")
+        })
+}

@@ -1,0 +1,50 @@
+//! Running the `voxdeck` binary from end-to-end tests.
+//!
+//! The binary is the one `cargo build --release` put next to the test executables
+//! (`.ci/test.sh` builds it first); models come from `VOXDECK_MODELS` as for a user.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// The built `voxdeck` binary.
+pub fn voxdeck_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> -> target/<profile>/voxdeck
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target dir layout");
+    let bin = profile_dir.join(format!("voxdeck{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "{} is missing: build it first with `cargo build --release --bins` (or run .ci/test.sh)",
+        bin.display()
+    );
+    bin
+}
+
+/// A `voxdeck` command with an empty config directory, so the user's own config cannot leak in.
+pub fn voxdeck(config_home: &std::path::Path) -> Command {
+    let mut cmd = Command::new(voxdeck_bin());
+    cmd.env("XDG_CONFIG_HOME", config_home).env_remove("VOXDECK_CONFIG");
+    cmd
+}
+
+/// Output as text, for assertions with readable failures.
+pub struct Run {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn run(cmd: &mut Command) -> Run {
+    let Output { status, stdout, stderr } = cmd.output().expect("voxdeck runs");
+    Run {
+        status,
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "status: {}\n--- stdout\n{}\n--- stderr\n{}", self.status, self.stdout, self.stderr)
+    }
+}
