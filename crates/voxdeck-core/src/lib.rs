@@ -1,6 +1,7 @@
 //! voxdeck's engine. Everything the CLI, the desktop app and the HTTP server share lives here:
 //! configuration, the model catalog, local LLM inference and the model benchmark.
 
+pub mod audio;
 pub mod bench;
 pub mod budget;
 pub mod config;
@@ -9,5 +10,7 @@ pub mod llm;
 pub mod memory;
 pub mod models;
 pub mod paths;
+pub mod stt;
+pub mod tts;
 
 pub use config::Config;

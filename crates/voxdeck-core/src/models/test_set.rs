@@ -423,6 +423,7 @@ mod tests {
             url: None,
             pypi: vec!["pkg==1.0.0".to_owned()],
             parts: parts.iter().map(|p| p.to_string()).collect(),
+            convert: None,
         }
     }
 

@@ -1,0 +1,1 @@
+//! Speech to text: the Whisper worker process, supervised.

@@ -1,0 +1,1 @@
+//! Text to speech: Piper voices on ONNX Runtime, espeak-ng as the fallback.

@@ -1,0 +1,1 @@
+//! The wire protocol between the engine and the Whisper worker.
