@@ -11,6 +11,8 @@ fn ask_streams_the_answer_then_a_metrics_line() {
         "smollm2-135m-instruct-q4_1",
         "--max-tokens",
         "40",
+        "--threads",
+        "1",
         "What is the capital of France?",
     ]));
     assert!(r.status.success(), "{r}");
@@ -32,6 +34,8 @@ fn ask_json_prints_one_object_with_the_metrics() {
         "gemma-3-270m-q4_k_m",
         "--max-tokens",
         "24",
+        "--threads",
+        "1",
         "Name a fruit.",
     ]));
     assert!(r.status.success(), "{r}");

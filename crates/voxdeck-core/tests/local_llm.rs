@@ -2,17 +2,10 @@
 
 mod common;
 
-use common::{GEMMA3, SMOLLM2, test_config, test_model};
+use common::{GEMMA3, SMOLLM2, conversation, test_config, test_model};
 use voxdeck_core::config::LlmConfig;
 use voxdeck_core::llm::{ChatEngine, ChatMessage, ChatRequest, FinishReason, LlmError, LlmEvent, LocalLlm};
 use voxdeck_core::models::ResolvedModel;
-
-fn conversation(question: &str) -> Vec<ChatMessage> {
-    vec![
-        ChatMessage::system("You are a helpful assistant. Answer briefly."),
-        ChatMessage::user(question),
-    ]
-}
 
 #[test]
 fn loads_chats_and_streams_tokens() {

@@ -3,15 +3,8 @@
 
 mod common;
 
-use common::{SMOLLM2, test_config, test_model};
-use voxdeck_core::llm::{ChatEngine, ChatMessage, ChatRequest, FinishReason, LocalLlm};
-
-fn conversation(question: &str) -> Vec<ChatMessage> {
-    vec![
-        ChatMessage::system("You are a helpful assistant. Answer briefly."),
-        ChatMessage::user(question),
-    ]
-}
+use common::{SMOLLM2, conversation, test_config, test_model};
+use voxdeck_core::llm::{ChatEngine, ChatRequest, FinishReason, LocalLlm};
 
 #[test]
 fn response_time_matches_ttft_plus_generation_rate() {

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use voxdeck_core::config::LlmConfig;
+use voxdeck_core::llm::ChatMessage;
 use voxdeck_core::models::{Catalog, ResolvedModel};
 
 pub const SMOLLM2: &str = "smollm2-135m-instruct-q4_1";
@@ -17,12 +18,22 @@ pub fn test_model(id: &str) -> ResolvedModel {
     })
 }
 
-/// Small context and greedy decoding, so answers are deterministic and tests are quick.
+/// Small context and greedy decoding, so answers are deterministic and tests are quick. One
+/// thread each: the tests of a binary run in parallel, and oversubscribed ggml threads that
+/// spin-wait for each other slow everything down by an order of magnitude.
 pub fn test_config() -> LlmConfig {
     LlmConfig {
         n_ctx: 1024,
         temperature: 0.0,
-        threads: 2,
+        threads: 1,
         ..LlmConfig::default()
     }
+}
+
+/// A one-question conversation with a short system prompt.
+pub fn conversation(question: &str) -> Vec<ChatMessage> {
+    vec![
+        ChatMessage::system("You are a helpful assistant. Answer briefly."),
+        ChatMessage::user(question),
+    ]
 }
