@@ -1,4 +1,36 @@
-//! Audio in and out: WAV files, resampling, microphone capture, speaker playback.
+//! Audio in and out: WAV files, resampling, levels, microphone capture, speaker playback.
+//!
+//! - [`wav`]: read any WAV into an [`AudioBuffer`] (or stream it), write 16-bit PCM WAVs.
+//! - [`resample`]: downmix and band-limited resampling (rubato), whole buffers or streaming.
+//! - [`level`]: RMS and peak in dBFS.
+//! - [`source`]: the [`AudioSource`] trait (16 kHz mono chunks and level updates over a
+//!   channel) with [`WavSource`]; [`capture`] has the microphone source [`MicSource`] (cpal).
+//! - [`sink`]: the [`AudioSink`] trait with [`WavSink`]; [`playback`] has the speaker
+//!   [`Player`] (rodio).
+//! - [`devices`]: input and output devices (names, default, supported configurations).
+
+use std::path::PathBuf;
+
+pub mod capture;
+pub mod devices;
+pub mod level;
+pub mod playback;
+pub mod resample;
+pub mod sink;
+pub mod source;
+pub mod wav;
+
+pub use capture::{MicSource, OpenedStream};
+pub use devices::{ConfigRange, DeviceInfo, DeviceKind, StreamFormat, find_device, list_devices};
+pub use level::{DBFS_FLOOR, Level, peak_dbfs, rms_dbfs};
+pub use playback::Player;
+pub use resample::{StreamResampler, downmix, to_mono};
+pub use sink::{AudioSink, WavSink};
+pub use source::{AudioSource, CHUNK_SAMPLES, EndReason, SourceEvent, WavSource, collect};
+pub use wav::{WavStream, read_wav, read_wav_mono, write_wav};
+
+/// The rate every [`AudioSource`] delivers and Whisper expects.
+pub const CAPTURE_RATE: u32 = 16_000;
 
 /// Interleaved f32 samples in [-1, 1] at a sample rate, with a channel count.
 #[derive(Debug, Clone, PartialEq)]
@@ -9,11 +41,92 @@ pub struct AudioBuffer {
 }
 
 impl AudioBuffer {
+    /// A mono buffer.
+    pub fn mono(samples: Vec<f32>, sample_rate: u32) -> AudioBuffer {
+        AudioBuffer {
+            samples,
+            sample_rate,
+            channels: 1,
+        }
+    }
+
     /// Length in seconds.
     pub fn duration_s(&self) -> f64 {
         if self.sample_rate == 0 || self.channels == 0 {
             return 0.0;
         }
         self.samples.len() as f64 / (f64::from(self.sample_rate) * f64::from(self.channels))
+    }
+
+    /// Number of frames (samples per channel).
+    pub fn frames(&self) -> usize {
+        if self.channels == 0 {
+            return 0;
+        }
+        self.samples.len() / usize::from(self.channels)
+    }
+
+    /// Checks the buffer is usable: a non-zero rate and channel count, and whole frames.
+    pub fn validate(&self) -> Result<(), AudioError> {
+        if self.sample_rate == 0 {
+            return Err(AudioError::InvalidBuffer("sample rate is 0".into()));
+        }
+        if self.channels == 0 {
+            return Err(AudioError::InvalidBuffer("channel count is 0".into()));
+        }
+        if self.samples.len() % usize::from(self.channels) != 0 {
+            return Err(AudioError::InvalidBuffer(format!(
+                "{} samples is not a whole number of {}-channel frames",
+                self.samples.len(),
+                self.channels
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Everything that can go wrong in audio I/O. File errors name the file; device errors name the
+/// device and, where it helps, the devices that do exist.
+#[derive(Debug, thiserror::Error)]
+pub enum AudioError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("cannot write {}: {message}", path.display())]
+    Write { path: PathBuf, message: String },
+    #[error("{} is not a WAV file ({reason})", path.display())]
+    NotWav { path: PathBuf, reason: String },
+    #[error("{} is an empty WAV file (no samples)", path.display())]
+    EmptyWav { path: PathBuf },
+    #[error("{}: unsupported WAV format: {reason}", path.display())]
+    UnsupportedWav { path: PathBuf, reason: String },
+    #[error("invalid audio buffer: {0}")]
+    InvalidBuffer(String),
+    #[error("resampling from {from} Hz to {to} Hz failed: {message}")]
+    Resample { from: u32, to: u32, message: String },
+    #[error("no {kind} device named {name:?}; available: {}", list_or_none(available))]
+    NoSuchDevice {
+        kind: DeviceKind,
+        name: String,
+        available: Vec<String>,
+    },
+    #[error("no default {kind} device (is a sound card or sound server available?)")]
+    NoDefaultDevice { kind: DeviceKind },
+    #[error("audio backend: {0}")]
+    Backend(String),
+    #[error("{kind} device {device:?}: {message}")]
+    Device {
+        kind: DeviceKind,
+        device: String,
+        message: String,
+    },
+    #[error("audio source already started")]
+    AlreadyStarted,
+}
+
+fn list_or_none(names: &[String]) -> String {
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ")
     }
 }

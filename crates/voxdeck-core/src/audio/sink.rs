@@ -1,0 +1,179 @@
+//! Audio sinks: where synthesized speech goes, a speaker ([`super::Player`]) or a WAV file.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use hound::{SampleFormat, WavSpec, WavWriter};
+
+use super::resample::to_mono;
+use super::wav::f32_to_i16;
+use super::{AudioBuffer, AudioError};
+
+/// Something that takes audio in order: a speaker queue, a WAV file. Shared between the thread
+/// that produces speech and the one that interrupts it, hence `&self` and `Sync`.
+pub trait AudioSink: Send + Sync {
+    /// Queues (or writes) a buffer after the ones before it.
+    fn write(&self, buf: AudioBuffer) -> Result<(), AudioError>;
+    /// Drops whatever is queued and not yet heard (barge-in). Later writes play normally.
+    fn stop(&self);
+    /// Blocks until everything written has been played (or is safely in the file).
+    fn finish(&self) -> Result<(), AudioError>;
+    /// Whether queued audio is still playing.
+    fn is_playing(&self) -> bool;
+}
+
+/// Writes everything it is given to one 16-bit PCM WAV file. The file's rate and channel count
+/// are the first buffer's (or set with [`WavSink::with_format`]); later buffers in another format
+/// are converted (downmixed and resampled). The header is kept valid after each
+/// [`AudioSink::finish`] and on drop.
+pub struct WavSink {
+    path: PathBuf,
+    format: Option<(u32, u16)>,
+    writer: Mutex<Option<WavWriter<BufWriter<File>>>>,
+}
+
+impl WavSink {
+    /// A sink that creates `path` on the first write.
+    pub fn create(path: &Path) -> WavSink {
+        WavSink {
+            path: path.to_owned(),
+            format: None,
+            writer: Mutex::new(None),
+        }
+    }
+
+    /// Fixes the file's rate and channel count instead of taking the first buffer's.
+    pub fn with_format(mut self, sample_rate: u32, channels: u16) -> WavSink {
+        self.format = Some((sample_rate, channels));
+        self
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Finalizes the file now (also done on drop).
+    pub fn close(&self) -> Result<(), AudioError> {
+        let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(w) = guard.take() {
+            w.finalize().map_err(|e| self.write_err(e))?;
+        }
+        Ok(())
+    }
+
+    fn write_err(&self, e: hound::Error) -> AudioError {
+        AudioError::Write {
+            path: self.path.clone(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl AudioSink for WavSink {
+    fn write(&self, buf: AudioBuffer) -> Result<(), AudioError> {
+        buf.validate()?;
+        let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            let (sample_rate, channels) = self.format.unwrap_or((buf.sample_rate, buf.channels));
+            let spec = WavSpec {
+                channels,
+                sample_rate,
+                bits_per_sample: 16,
+                sample_format: SampleFormat::Int,
+            };
+            *guard = Some(WavWriter::create(&self.path, spec).map_err(|e| self.write_err(e))?);
+        }
+        let Some(writer) = guard.as_mut() else {
+            return Err(AudioError::Write {
+                path: self.path.clone(),
+                message: "the file is not open".into(),
+            });
+        };
+        let spec = writer.spec();
+        let converted;
+        let samples: &[f32] = if buf.sample_rate == spec.sample_rate && buf.channels == spec.channels {
+            &buf.samples
+        } else {
+            let mono = to_mono(&buf, spec.sample_rate)?;
+            converted = if spec.channels == 1 {
+                mono
+            } else {
+                mono.iter()
+                    .flat_map(|&s| std::iter::repeat_n(s, usize::from(spec.channels)))
+                    .collect()
+            };
+            &converted
+        };
+        for &s in samples {
+            writer.write_sample(f32_to_i16(s)).map_err(|e| self.write_err(e))?;
+        }
+        Ok(())
+    }
+
+    /// Nothing to take back from a file: what was written stays.
+    fn stop(&self) {}
+
+    fn finish(&self) -> Result<(), AudioError> {
+        let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(w) = guard.as_mut() {
+            w.flush().map_err(|e| self.write_err(e))?;
+        }
+        Ok(())
+    }
+
+    fn is_playing(&self) -> bool {
+        false
+    }
+}
+
+impl Drop for WavSink {
+    fn drop(&mut self) {
+        if let Err(e) = self.close() {
+            tracing::error!("{e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audio::read_wav;
+
+    #[test]
+    fn writes_buffers_in_order_converting_later_formats() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.wav");
+        let sink = WavSink::create(&path);
+        sink.write(AudioBuffer::mono(vec![0.25; 1600], 16_000)).unwrap();
+        sink.finish().unwrap();
+        // Readable (valid header) before close.
+        assert_eq!(read_wav(&path).unwrap().samples.len(), 1600);
+        // Stereo 32 kHz: downmixed and resampled to the file's 16 kHz mono.
+        sink.write(AudioBuffer {
+            samples: vec![0.5; 6400],
+            sample_rate: 32_000,
+            channels: 2,
+        })
+        .unwrap();
+        sink.stop();
+        assert!(!sink.is_playing());
+        drop(sink);
+        let back = read_wav(&path).unwrap();
+        assert_eq!((back.sample_rate, back.channels), (16_000, 1));
+        assert_eq!(back.samples.len(), 3200);
+        assert!((back.samples[100] - 0.25).abs() < 1e-3);
+        assert!((back.samples[2400] - 0.5).abs() < 1e-2);
+    }
+
+    #[test]
+    fn bad_buffer_and_bad_path_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = WavSink::create(&dir.path().join("a.wav")).with_format(22_050, 1);
+        assert!(sink.write(AudioBuffer::mono(vec![0.0], 0)).is_err());
+        let sink = WavSink::create(&dir.path().join("missing/dir/b.wav"));
+        let err = sink.write(AudioBuffer::mono(vec![0.0], 16_000)).unwrap_err();
+        assert!(err.to_string().contains("b.wav"), "{err}");
+    }
+}
