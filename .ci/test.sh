@@ -7,4 +7,14 @@ cd "$(dirname "$0")/.."
 cargo build --release --workspace --bins
 target="${CARGO_TARGET_DIR:-target}"
 "$target/release/voxdeck" models fetch --test-set
-cargo test --release --workspace
+
+python3 -m unittest models/test_convert_ct2_whisper.py
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --release --workspace 2>&1 | tee "$log" || status=$?
+# One closing line for the whole run: cargo prints a result line per test binary.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "%d passed, %d failed\n", p, f }' "$log"
+exit "$status"

@@ -5,7 +5,10 @@ use voxdeck_e2e::{run, voxdeck};
 #[test]
 fn ask_streams_the_answer_then_a_metrics_line() {
     let home = tempfile::tempdir().unwrap();
-    let r = run(voxdeck(home.path()).args([
+    // Greedy decoding, so the answer is the same on every run.
+    let config = home.path().join("greedy.toml");
+    std::fs::write(&config, "[llm]\ntemperature = 0.0\n").unwrap();
+    let r = run(voxdeck(home.path()).arg("--config").arg(&config).args([
         "ask",
         "--model",
         "smollm2-135m-instruct-q4_1",

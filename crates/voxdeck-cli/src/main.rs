@@ -3,7 +3,11 @@
 
 mod ask_cmd;
 mod bench_cmd;
+mod devices_cmd;
 mod models_cmd;
+mod record_cmd;
+mod say_cmd;
+mod transcribe_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,7 +16,7 @@ use clap::{Parser, Subcommand};
 use voxdeck_core::Config;
 
 #[derive(Parser)]
-#[command(name = "voxdeck", version, about = "On-device voice assistant: benchmark, ask, manage models")]
+#[command(name = "voxdeck", version, about = "On-device voice assistant: benchmark, ask, listen, speak, manage models")]
 struct Cli {
     /// Config file (default: $VOXDECK_CONFIG, then $XDG_CONFIG_HOME/voxdeck/config.toml).
     #[arg(long, global = true, value_name = "PATH")]
@@ -27,6 +31,14 @@ enum Command {
     Ask(ask_cmd::AskArgs),
     /// Benchmark LLMs for voice: tok/s, memory, response times, verdicts, report and charts.
     Bench(bench_cmd::BenchArgs),
+    /// Transcribe a WAV file with Whisper (in its worker process).
+    Transcribe(transcribe_cmd::TranscribeArgs),
+    /// Speak text with a Piper voice (espeak-ng without one): to the speaker, or a WAV file.
+    Say(say_cmd::SayArgs),
+    /// List audio input and output devices.
+    Devices(devices_cmd::DevicesArgs),
+    /// Record from the microphone to a 16 kHz mono WAV file.
+    Record(record_cmd::RecordArgs),
     /// List, fetch and verify models.
     #[command(subcommand)]
     Models(models_cmd::ModelsCommand),
@@ -38,7 +50,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_chain(&e));
             ExitCode::FAILURE
         }
     }
@@ -49,8 +61,29 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Ask(args) => ask_cmd::run(args, config),
         Command::Bench(args) => bench_cmd::run(args, config),
+        Command::Transcribe(args) => transcribe_cmd::run(args, config),
+        Command::Say(args) => say_cmd::run(args, config),
+        Command::Devices(args) => devices_cmd::run(args, config),
+        Command::Record(args) => record_cmd::run(args, config),
         Command::Models(cmd) => models_cmd::run(cmd, &config),
     }
+}
+
+/// The error and its causes on one line, skipping a cause whose text an outer message already
+/// quotes (several errors name their source in their own message).
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
 
 /// Logs go to stderr; `RUST_LOG` selects them. llama.cpp's own chatter is kept to errors unless

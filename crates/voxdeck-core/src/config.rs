@@ -44,6 +44,12 @@ pub struct Config {
     pub voice: VoiceThresholds,
     /// `voxdeck bench` settings.
     pub bench: BenchConfig,
+    /// Text to speech: the voice, the engine and how fast it speaks.
+    pub tts: TtsConfig,
+    /// Microphone and speaker.
+    pub audio: AudioConfig,
+    /// Speech to text: the Whisper model, its worker process and how it decodes.
+    pub stt: SttConfig,
 }
 
 /// How many layers to offload to the GPU.
@@ -194,6 +200,133 @@ impl Default for BenchConfig {
     }
 }
 
+/// Which text-to-speech engine speaks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TtsEngine {
+    /// Piper when a voice is installed and ONNX Runtime loads, else espeak-ng (with a warning).
+    #[default]
+    Auto,
+    /// Piper only: a missing voice or ONNX Runtime is an error.
+    Piper,
+    /// espeak-ng's own synthesis, always available.
+    Espeak,
+}
+
+/// `[tts]`: text to speech.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TtsConfig {
+    /// Piper voice: a catalog id or a path to a `.onnx` file (its `.onnx.json` beside it).
+    /// Empty: the best installed voice (catalog order); none installed: espeak-ng.
+    pub voice: String,
+    pub engine: TtsEngine,
+    /// Speaking speed, 1.0 = the voice's normal pace, 2.0 = twice as fast. Piper divides the
+    /// voice's length_scale by it; espeak-ng speaks at 175 words per minute times it.
+    pub rate: f32,
+    /// Piper's generator noise; absent: the voice's own (its `.onnx.json`). 0 = deterministic.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub noise_scale: Option<f32>,
+    /// Piper's phoneme-duration noise; absent: the voice's own. 0 = deterministic.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub noise_w: Option<f32>,
+    /// Path to ONNX Runtime's `libonnxruntime.so`. Empty: `ORT_DYLIB_PATH`, else the test set's
+    /// copy in the models directory (`voxdeck models fetch --test-set`).
+    pub onnxruntime: String,
+    /// espeak-ng voice for the espeak engine (`espeak-ng --voices` lists them). Piper voices use
+    /// the espeak-ng voice their `.onnx.json` names for phonemes.
+    pub espeak_voice: String,
+    /// Piper inference threads; 0 = ONNX Runtime's default (one per core).
+    pub threads: u32,
+}
+
+impl Default for TtsConfig {
+    fn default() -> Self {
+        TtsConfig {
+            voice: String::new(),
+            engine: TtsEngine::Auto,
+            rate: 1.0,
+            noise_scale: None,
+            noise_w: None,
+            onnxruntime: String::new(),
+            espeak_voice: "en-us".to_owned(),
+            threads: 0,
+        }
+    }
+}
+
+/// `[audio]`: microphone and speaker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AudioConfig {
+    /// Microphone, by name as `voxdeck devices` lists it (exact, else a unique part of it,
+    /// case-insensitive). Empty: the system's default input.
+    pub input_device: String,
+    /// Speaker, by name as `voxdeck devices` lists it. Empty: the system's default output.
+    pub output_device: String,
+    /// The longest utterance recorded, in seconds: capture stops there (push-to-talk held down
+    /// for 10 minutes ends at this limit with a notice, never with unbounded memory).
+    pub max_utterance_s: f64,
+}
+
+impl Default for AudioConfig {
+    fn default() -> Self {
+        AudioConfig {
+            input_device: String::new(),
+            output_device: String::new(),
+            max_utterance_s: 60.0,
+        }
+    }
+}
+
+/// The largest accepted `audio.max_utterance_s` (one hour, 230 MB of 16 kHz f32 audio).
+pub const MAX_UTTERANCE_LIMIT_S: f64 = 3600.0;
+
+/// `[stt]`: speech to text with Whisper, which runs in its own worker process (`voxdeck-stt`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SttConfig {
+    /// Catalog id or path to a whisper.cpp ggml file. Empty: the best installed STT model
+    /// (catalog order: Whisper base.en first, then the test set's tiny.en).
+    pub model: String,
+    /// Whisper threads; 0 = one per core, at most 4.
+    pub threads: u32,
+    /// Spoken language ("en"); "auto" detects it (multilingual models only).
+    pub language: String,
+    /// 0 = greedy decoding; otherwise the beam width (at most 16).
+    pub beam_size: u32,
+    /// Text that conditions the decoder: names and spellings it should prefer.
+    pub initial_prompt: String,
+    /// The worker binary. Absent: `voxdeck-stt` next to the running executable, else on PATH.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worker: Option<PathBuf>,
+    /// A segment is dropped as non-speech when Whisper's no-speech probability is above this
+    /// and its tokens are unlikely (average log-probability below -1).
+    pub no_speech_threshold: f32,
+    /// Windows whose 20 ms frames never reach this level (dBFS) are silence and are not sent to
+    /// Whisper at all.
+    pub energy_gate_dbfs: f32,
+    /// Longest wait, in seconds, for the model to load and for each 30 s window; a worker that
+    /// takes longer is stopped (and restarted on the next request).
+    pub timeout_s: f64,
+}
+
+impl Default for SttConfig {
+    fn default() -> Self {
+        SttConfig {
+            model: String::new(),
+            threads: 0,
+            language: "en".to_owned(),
+            beam_size: 0,
+            initial_prompt: String::new(),
+            worker: None,
+            no_speech_threshold: 0.6,
+            energy_gate_dbfs: -50.0,
+            timeout_s: 120.0,
+        }
+    }
+}
+
 impl Config {
     /// Loads the configuration: `explicit` (from `--config`), else `VOXDECK_CONFIG`, else the
     /// XDG file. A missing XDG file means defaults; a missing explicit file is an error.
@@ -291,6 +424,65 @@ impl Config {
                 format!("must be one of bench.response_tokens {:?}", b.response_tokens),
             ));
         }
+        let t = &self.tts;
+        if !(0.25..=4.0).contains(&t.rate) {
+            return Err(invalid("tts.rate", format!("must be between 0.25 and 4.0, got {}", t.rate)));
+        }
+        for (field, value) in [("tts.noise_scale", t.noise_scale), ("tts.noise_w", t.noise_w)] {
+            match value {
+                Some(v) if !(v >= 0.0 && v.is_finite()) => {
+                    return Err(invalid(field, format!("must be >= 0, got {v}")));
+                }
+                _ => {}
+            }
+        }
+        let voice_ok = !t.espeak_voice.is_empty()
+            && !t.espeak_voice.contains(|c: char| c.is_whitespace() || c.is_control());
+        if !voice_ok {
+            return Err(invalid(
+                "tts.espeak_voice",
+                format!("must be an espeak-ng voice name such as \"en-us\", got {:?}", t.espeak_voice),
+            ));
+        }
+        let a = &self.audio;
+        if !(a.max_utterance_s > 0.0 && a.max_utterance_s <= MAX_UTTERANCE_LIMIT_S) {
+            return Err(invalid(
+                "audio.max_utterance_s",
+                format!("must be more than 0 and at most {MAX_UTTERANCE_LIMIT_S} seconds, got {}", a.max_utterance_s),
+            ));
+        }
+        let s = &self.stt;
+        if s.threads > 256 {
+            return Err(invalid("stt.threads", format!("must be at most 256, got {}", s.threads)));
+        }
+        let language_ok = (2..=5).contains(&s.language.len()) && s.language.chars().all(|c| c.is_ascii_lowercase());
+        if !language_ok {
+            return Err(invalid(
+                "stt.language",
+                format!("must be a Whisper language code such as \"en\", or \"auto\", got {:?}", s.language),
+            ));
+        }
+        if s.beam_size > 16 {
+            return Err(invalid("stt.beam_size", format!("must be 0 (greedy) to 16, got {}", s.beam_size)));
+        }
+        if s.initial_prompt.contains('\0') {
+            return Err(invalid("stt.initial_prompt", "must not contain NUL characters".into()));
+        }
+        if !(0.0..=1.0).contains(&s.no_speech_threshold) {
+            return Err(invalid(
+                "stt.no_speech_threshold",
+                format!("must be in 0..=1, got {}", s.no_speech_threshold),
+            ));
+        }
+        if !(-120.0..=0.0).contains(&s.energy_gate_dbfs) {
+            return Err(invalid(
+                "stt.energy_gate_dbfs",
+                format!("must be between -120 (gate off) and 0 dBFS, got {}", s.energy_gate_dbfs),
+            ));
+        }
+        if !(s.timeout_s > 0.0 && s.timeout_s <= 86_400.0) {
+            return Err(invalid("stt.timeout_s", format!("must be more than 0 seconds, got {}", s.timeout_s)));
+        }
         Ok(())
     }
 
@@ -357,5 +549,81 @@ mod tests {
         assert!(msg.contains("voice"), "{msg}");
         let msg = parse("[bench]\nverdict_tokens = 40\n").unwrap_err().to_string();
         assert!(msg.contains("bench.verdict_tokens"), "{msg}");
+    }
+
+    #[test]
+    fn tts_section_parses() {
+        let c = parse(
+            "[tts]\nvoice = \"piper-en_us-joe-medium\"\nengine = \"piper\"\nrate = 1.25\nnoise_scale = 0.0\n\
+             onnxruntime = \"/opt/ort/libonnxruntime.so\"\nespeak_voice = \"en-gb\"\nthreads = 2\n",
+        )
+        .unwrap();
+        assert_eq!(c.tts.voice, "piper-en_us-joe-medium");
+        assert_eq!(c.tts.engine, TtsEngine::Piper);
+        assert_eq!(c.tts.rate, 1.25);
+        assert_eq!((c.tts.noise_scale, c.tts.noise_w), (Some(0.0), None));
+        assert_eq!(c.tts.onnxruntime, "/opt/ort/libonnxruntime.so");
+        assert_eq!((c.tts.espeak_voice.as_str(), c.tts.threads), ("en-gb", 2));
+        assert_eq!(parse("").unwrap().tts, TtsConfig::default());
+        assert_eq!(parse("[tts]\nengine = \"espeak\"").unwrap().tts.engine, TtsEngine::Espeak);
+    }
+
+    #[test]
+    fn bad_tts_values_name_the_field() {
+        let msg = parse("[tts]\nrate = 0.0\n").unwrap_err().to_string();
+        assert!(msg.contains("tts.rate"), "{msg}");
+        let msg = parse("[tts]\nnoise_w = -1.0\n").unwrap_err().to_string();
+        assert!(msg.contains("tts.noise_w"), "{msg}");
+        let msg = parse("[tts]\nespeak_voice = \"\"\n").unwrap_err().to_string();
+        assert!(msg.contains("tts.espeak_voice"), "{msg}");
+        let msg = parse("[tts]\nengine = \"festival\"\n").unwrap_err().to_string();
+        assert!(msg.contains("line 2"), "{msg}");
+        let msg = parse("[tts]\nspeed = 1.0\n").unwrap_err().to_string();
+        assert!(msg.contains("speed"), "{msg}");
+    }
+
+    #[test]
+    fn audio_section_parses_and_validates() {
+        assert_eq!(parse("").unwrap().audio, AudioConfig::default());
+        assert_eq!(AudioConfig::default().max_utterance_s, 60.0);
+        let c = parse("[audio]\ninput_device = \"USB Mic\"\noutput_device = \"default\"\nmax_utterance_s = 600\n").unwrap();
+        assert_eq!(c.audio.input_device, "USB Mic");
+        assert_eq!(c.audio.output_device, "default");
+        assert_eq!(c.audio.max_utterance_s, 600.0);
+        assert_eq!(parse("[audio]\nmax_utterance_s = 2.5").unwrap().audio.max_utterance_s, 2.5);
+        for bad in ["0", "-1.0", "7200", "nan", "inf"] {
+            let msg = parse(&format!("[audio]\nmax_utterance_s = {bad}\n")).unwrap_err().to_string();
+            assert!(msg.contains("audio.max_utterance_s"), "{bad}: {msg}");
+        }
+        let msg = parse("[audio]\ninput = \"x\"\n").unwrap_err().to_string();
+        assert!(msg.contains("input") && msg.contains("line 2"), "{msg}");
+    }
+
+    #[test]
+    fn stt_section_parses_and_validates() {
+        assert_eq!(parse("").unwrap().stt, SttConfig::default());
+        let c = parse(
+            "[stt]\nmodel = \"whisper-tiny.en\"\nthreads = 2\nlanguage = \"en\"\nbeam_size = 5\n\
+             initial_prompt = \"Voxdeck, Jetson.\"\nworker = \"/opt/voxdeck/voxdeck-stt\"\n\
+             no_speech_threshold = 0.5\nenergy_gate_dbfs = -60.0\ntimeout_s = 30.0\n",
+        )
+        .unwrap();
+        assert_eq!(c.stt.model, "whisper-tiny.en");
+        assert_eq!((c.stt.threads, c.stt.beam_size), (2, 5));
+        assert_eq!(c.stt.initial_prompt, "Voxdeck, Jetson.");
+        assert_eq!(c.stt.worker.as_deref(), Some(Path::new("/opt/voxdeck/voxdeck-stt")));
+        assert_eq!((c.stt.no_speech_threshold, c.stt.energy_gate_dbfs, c.stt.timeout_s), (0.5, -60.0, 30.0));
+        for (text, field) in [
+            ("beam_size = 40", "stt.beam_size"),
+            ("language = \"English\"", "stt.language"),
+            ("no_speech_threshold = 1.5", "stt.no_speech_threshold"),
+            ("energy_gate_dbfs = 3.0", "stt.energy_gate_dbfs"),
+            ("timeout_s = 0.0", "stt.timeout_s"),
+        ] {
+            let msg = parse(&format!("[stt]\n{text}\n")).unwrap_err().to_string();
+            assert!(msg.contains(field), "{text}: {msg}");
+        }
+        let msg = parse("[stt]\nbeam = 5\n").unwrap_err().to_string();
+        assert!(msg.contains("beam") && msg.contains("line 2"), "{msg}");
     }
 }
