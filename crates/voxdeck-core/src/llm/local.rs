@@ -369,6 +369,20 @@ impl<'m> Session<'m> {
         Ok(())
     }
 
+    /// The most likely token at `logits_index` (the first on ties, as llama.cpp's greedy
+    /// sampler), never an end-of-generation token when `skip_eog`.
+    fn argmax(&self, logits_index: i32, skip_eog: bool) -> LlamaToken {
+        let logits = self.ctx.get_logits_ith(logits_index);
+        let mut best = (0usize, f32::NEG_INFINITY);
+        for (id, &logit) in logits.iter().enumerate() {
+            if logit > best.1 && !(skip_eog && self.eog_tokens.contains(&LlamaToken(id as i32))) {
+                best = (id, logit);
+            }
+        }
+        LlamaToken(best.0 as i32)
+    }
+
+    /// The sampler chain for temperature > 0 (greedy decoding uses [`Self::argmax`]).
     fn sampler(&self, request: &ChatRequest) -> LlamaSampler {
         let c = &self.config;
         let mut chain = Vec::new();
@@ -381,25 +395,21 @@ impl<'m> Session<'m> {
             chain.push(LlamaSampler::logit_bias(self.model.n_vocab(), &biases));
         }
         let temperature = request.temperature.unwrap_or(c.temperature);
-        if temperature <= 0.0 {
-            chain.push(LlamaSampler::greedy());
+        let seed = if c.seed != 0 {
+            c.seed
         } else {
-            let seed = if c.seed != 0 {
-                c.seed
-            } else {
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.subsec_nanos())
-                    .unwrap_or(1)
-            };
-            chain.extend([
-                LlamaSampler::top_k(c.top_k as i32),
-                LlamaSampler::top_p(c.top_p, 1),
-                LlamaSampler::min_p(c.min_p, 1),
-                LlamaSampler::temp(temperature),
-                LlamaSampler::dist(seed),
-            ]);
-        }
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(1)
+        };
+        chain.extend([
+            LlamaSampler::top_k(c.top_k as i32),
+            LlamaSampler::top_p(c.top_p, 1),
+            LlamaSampler::min_p(c.min_p, 1),
+            LlamaSampler::temp(temperature),
+            LlamaSampler::dist(seed),
+        ]);
         LlamaSampler::chain_simple(chain)
     }
 
@@ -445,7 +455,10 @@ impl<'m> Session<'m> {
         let prompt_tokens = (tokens.len() - cached) as u32;
 
         let max_tokens = request.max_tokens.unwrap_or(self.config.max_tokens);
-        let mut sampler = self.sampler(request);
+        // Greedy decoding is an argmax over the logits: done here, it skips building the
+        // sampler's candidate array of the whole vocabulary (262k entries for Gemma 3) per token.
+        let greedy = request.temperature.unwrap_or(self.config.temperature) <= 0.0;
+        let mut sampler = (!greedy).then(|| self.sampler(request));
         let mut utf8 = Utf8Assembler::default();
         let mut text = String::new();
         let mut gen_tokens = 0u32;
@@ -457,7 +470,10 @@ impl<'m> Session<'m> {
             FinishReason::Cancelled
         } else {
             loop {
-                let token = sampler.sample(&self.ctx, logits_index);
+                let token = match sampler.as_mut() {
+                    Some(sampler) => sampler.sample(&self.ctx, logits_index),
+                    None => self.argmax(logits_index, request.ignore_eos),
+                };
                 if !request.ignore_eos && vocab.is_eog(token) {
                     break FinishReason::Stop;
                 }
