@@ -197,6 +197,33 @@ impl Catalog {
             .filter(move |e| e.kind == ModelKind::Llm && e.is_installed(models_dir))
     }
 
+    /// The entry `id` if the catalog has one: it must be of `kind` and installed. `None` when
+    /// the catalog has no such id (the caller may then treat it as a path).
+    pub fn installed_by_id(
+        &self,
+        id: &str,
+        kind: ModelKind,
+        models_dir: &Path,
+    ) -> Result<Option<&CatalogEntry>, CatalogError> {
+        let Ok(entry) = self.get(id) else {
+            return Ok(None);
+        };
+        if entry.kind != kind {
+            return Err(CatalogError::WrongKind {
+                id: id.to_owned(),
+                kind: entry.kind,
+                wanted: kind,
+            });
+        }
+        if !entry.is_installed(models_dir) {
+            return Err(CatalogError::NotInstalled {
+                id: id.to_owned(),
+                dir: models_dir.to_owned(),
+            });
+        }
+        Ok(Some(entry))
+    }
+
     /// Resolves `spec` (a catalog id or a path to a GGUF file) to a loadable LLM. An empty spec
     /// picks the first installed LLM.
     pub fn resolve_llm(&self, spec: &str, models_dir: &Path) -> Result<ResolvedModel, CatalogError> {
@@ -207,20 +234,7 @@ impl Catalog {
                 .ok_or_else(|| CatalogError::NoLlmInstalled { dir: models_dir.to_owned() })?;
             return Ok(ResolvedModel::from_entry(entry, models_dir));
         }
-        if let Ok(entry) = self.get(spec) {
-            if entry.kind != ModelKind::Llm {
-                return Err(CatalogError::WrongKind {
-                    id: spec.to_owned(),
-                    kind: entry.kind,
-                    wanted: ModelKind::Llm,
-                });
-            }
-            if !entry.is_installed(models_dir) {
-                return Err(CatalogError::NotInstalled {
-                    id: spec.to_owned(),
-                    dir: models_dir.to_owned(),
-                });
-            }
+        if let Some(entry) = self.installed_by_id(spec, ModelKind::Llm, models_dir)? {
             return Ok(ResolvedModel::from_entry(entry, models_dir));
         }
         let path = PathBuf::from(spec);
@@ -276,7 +290,8 @@ pub struct ResolvedModel {
 }
 
 impl ResolvedModel {
-    fn from_entry(entry: &CatalogEntry, models_dir: &Path) -> ResolvedModel {
+    /// The entry's main file in `models_dir`.
+    pub fn from_entry(entry: &CatalogEntry, models_dir: &Path) -> ResolvedModel {
         ResolvedModel {
             id: Some(entry.id.clone()),
             name: entry.name.clone(),

