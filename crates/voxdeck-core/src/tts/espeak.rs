@@ -75,12 +75,8 @@ impl SpeechSynthesizer for EspeakSynthesizer {
                 continue;
             }
             delivered += 1;
-            let more = on_sentence(AudioBuffer {
-                samples: samples.iter().map(|&s| f32::from(s) / 32768.0).collect(),
-                sample_rate: self.sample_rate,
-                channels: 1,
-            });
-            if !more {
+            let samples = samples.iter().map(|&s| f32::from(s) / 32768.0).collect();
+            if !on_sentence(AudioBuffer::mono(samples, self.sample_rate)) {
                 break;
             }
         }

@@ -387,12 +387,7 @@ impl SpeechSynthesizer for PiperSynthesizer {
             let mut samples = self.infer(&ids)?;
             normalize(&mut samples);
             delivered += 1;
-            let more = on_sentence(AudioBuffer {
-                samples,
-                sample_rate: self.config.sample_rate,
-                channels: 1,
-            });
-            if !more {
+            if !on_sentence(AudioBuffer::mono(samples, self.config.sample_rate)) {
                 break;
             }
         }
