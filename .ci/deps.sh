@@ -26,6 +26,13 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# The Whisper converter needs numpy in the python3 that runs it: Debian's python3-numpy covers
+# /usr/bin/python3; another python3 first on PATH (pyenv, a venv) gets it from PyPI.
+if ! python3 -c 'import numpy' 2>/dev/null; then
+  echo "installing numpy for $(command -v python3)"
+  python3 -m pip install --quiet numpy
+fi
+
 if ! command -v cargo >/dev/null; then
   echo "error: cargo not found; install Rust (https://rustup.rs), 1.85 or newer" >&2
   exit 1
