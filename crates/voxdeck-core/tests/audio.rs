@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use voxdeck_core::audio::level::tone_amplitude;
 use voxdeck_core::audio::{
     AudioError, AudioSource, EndReason, WavSource, collect, read_wav, read_wav_mono, rms_dbfs, to_mono,
 };
@@ -32,15 +33,6 @@ fn sox_sine(dir: &Path, name: &str, rate: u32, channels: u16, format: &[&str], s
     path
 }
 
-fn tone_amplitude(x: &[f32], freq: f32, rate: u32) -> f32 {
-    let (mut re, mut im) = (0.0f64, 0.0f64);
-    for (i, &s) in x.iter().enumerate() {
-        let ph = 2.0 * std::f64::consts::PI * f64::from(freq) * i as f64 / f64::from(rate);
-        re += f64::from(s) * ph.cos();
-        im += f64::from(s) * ph.sin();
-    }
-    (2.0 * (re * re + im * im).sqrt() / x.len() as f64) as f32
-}
 
 #[test]
 fn reads_every_format_sox_writes() {

@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use voxdeck_core::audio::level::tone_amplitude;
 use voxdeck_core::audio::{
     AudioBuffer, AudioError, AudioSource, DeviceKind, EndReason, MicSource, Player, SourceEvent, find_device,
     list_devices,
@@ -186,16 +187,6 @@ fn left_channel(bytes: &[u8]) -> Vec<f32> {
         .collect()
 }
 
-/// Amplitude of the `freq` component (a single DFT bin).
-fn tone_amplitude(x: &[f32], freq: f32, rate: u32) -> f32 {
-    let (mut re, mut im) = (0.0f64, 0.0f64);
-    for (i, &s) in x.iter().enumerate() {
-        let ph = 2.0 * std::f64::consts::PI * f64::from(freq) * i as f64 / f64::from(rate);
-        re += f64::from(s) * ph.cos();
-        im += f64::from(s) * ph.sin();
-    }
-    (2.0 * (re * re + im * im).sqrt() / x.len() as f64) as f32
-}
 
 /// Frequency from zero crossings.
 fn frequency(x: &[f32], rate: u32) -> f32 {

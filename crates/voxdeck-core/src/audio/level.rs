@@ -63,6 +63,21 @@ pub fn to_dbfs(amplitude: f64) -> f32 {
     ((20.0 * amplitude.log10()) as f32).max(DBFS_FLOOR)
 }
 
+/// Amplitude of the `freq_hz` component of `samples` at `rate` (a single-bin DFT): how loud one
+/// tone is, for checking what a device or resampler did to a test signal.
+pub fn tone_amplitude(samples: &[f32], freq_hz: f32, rate: u32) -> f32 {
+    if samples.is_empty() || rate == 0 {
+        return 0.0;
+    }
+    let (mut re, mut im) = (0.0f64, 0.0f64);
+    for (i, &s) in samples.iter().enumerate() {
+        let phase = 2.0 * std::f64::consts::PI * f64::from(freq_hz) * i as f64 / f64::from(rate);
+        re += f64::from(s) * phase.cos();
+        im += f64::from(s) * phase.sin();
+    }
+    (2.0 * (re * re + im * im).sqrt() / samples.len() as f64) as f32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

