@@ -50,6 +50,12 @@ pub struct Config {
     pub audio: AudioConfig,
     /// Speech to text: the Whisper model, its worker process and how it decodes.
     pub stt: SttConfig,
+    /// The voice loop: sentence streaming, history, threads.
+    pub pipeline: PipelineConfig,
+    /// The memory check made before any model is loaded.
+    pub memory: MemoryConfig,
+    /// The system metrics sampled while the engine runs.
+    pub metrics: MetricsConfig,
 }
 
 /// How many layers to offload to the GPU.
@@ -327,6 +333,78 @@ impl Default for SttConfig {
     }
 }
 
+/// `[pipeline]`: how a push-to-talk turn runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// Speak each sentence as soon as it is complete (true), or wait for the whole answer and
+    /// then speak it (false; for comparison only, it is much slower to first audio).
+    pub stream_sentences: bool,
+    /// The first thing spoken may be a clause rather than a sentence: a break at `,` `;` `:` or
+    /// a dash after at least this many words starts speech early. 0 = whole sentences only.
+    pub clause_min_words: u32,
+    /// Utterances shorter than this (milliseconds) are "didn't catch that", with no
+    /// transcription and no LLM call.
+    pub min_utterance_ms: u32,
+    /// Keep every turn in the history database (`$XDG_DATA_HOME/voxdeck/history.sqlite3`).
+    pub history: bool,
+    /// The history database; empty = the default path above.
+    pub history_path: String,
+    /// Earlier turns offered to the LLM as context at most (fewer when they do not fit n_ctx).
+    pub context_turns: u32,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            stream_sentences: true,
+            clause_min_words: 6,
+            min_utterance_ms: 250,
+            history: true,
+            history_path: String::new(),
+            context_turns: 16,
+        }
+    }
+}
+
+/// `[memory]`: the check made before a model is loaded, so that a model that does not fit is
+/// refused with the numbers instead of the machine running out of memory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MemoryConfig {
+    /// Check before loading (true), or load whatever happens (false).
+    pub check: bool,
+    /// Memory kept free for the system and other programs, MiB.
+    pub headroom_mb: u64,
+    /// Pretend at most this much memory is available, MiB (0 = what the system reports). For
+    /// sharing a machine with other work, and for testing the refusal.
+    pub limit_mb: u64,
+}
+
+impl Default for MemoryConfig {
+    fn default() -> Self {
+        MemoryConfig {
+            check: true,
+            headroom_mb: 256,
+            limit_mb: 0,
+        }
+    }
+}
+
+/// `[metrics]`: the background sampler of RAM, CPU and GPU.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Samples per second (2 to 4 keeps the charts live for well under 1 % of a core).
+    pub hz: f64,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig { hz: 2.0 }
+    }
+}
+
 impl Config {
     /// Loads the configuration: `explicit` (from `--config`), else `VOXDECK_CONFIG`, else the
     /// XDG file. A missing XDG file means defaults; a missing explicit file is an error.
@@ -482,6 +560,22 @@ impl Config {
         }
         if !(s.timeout_s > 0.0 && s.timeout_s <= 86_400.0) {
             return Err(invalid("stt.timeout_s", format!("must be more than 0 seconds, got {}", s.timeout_s)));
+        }
+        let p = &self.pipeline;
+        if p.clause_min_words > 100 {
+            return Err(invalid(
+                "pipeline.clause_min_words",
+                format!("must be 0 (whole sentences) to 100, got {}", p.clause_min_words),
+            ));
+        }
+        if p.min_utterance_ms > 10_000 {
+            return Err(invalid(
+                "pipeline.min_utterance_ms",
+                format!("must be at most 10000, got {}", p.min_utterance_ms),
+            ));
+        }
+        if !(self.metrics.hz > 0.0 && self.metrics.hz <= 20.0) {
+            return Err(invalid("metrics.hz", format!("must be more than 0 and at most 20, got {}", self.metrics.hz)));
         }
         Ok(())
     }

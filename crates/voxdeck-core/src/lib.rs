@@ -1,16 +1,21 @@
 //! voxdeck's engine. Everything the CLI, the desktop app and the HTTP server share lives here:
-//! configuration, the model catalog, local LLM inference and the model benchmark.
+//! configuration, the model catalog, local LLM inference, speech in and out, the voice loop
+//! (`pipeline`), its history, system metrics and the model benchmark.
 
 pub mod audio;
 pub mod bench;
 pub mod budget;
 pub mod config;
 pub mod gguf;
+pub mod history;
 pub mod llm;
+pub mod mem_budget;
 pub mod memory;
 pub mod models;
 pub mod paths;
+pub mod pipeline;
 pub mod stt;
+pub mod sysmon;
 pub mod tts;
 
 pub use config::Config;

@@ -1,0 +1,1 @@
+//! Turn history in SQLite (being written).

@@ -1,0 +1,1 @@
+//! Memory estimates and the fit check made before loading a model (being written).

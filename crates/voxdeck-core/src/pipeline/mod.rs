@@ -1,0 +1,3 @@
+//! The voice loop (being written).
+
+pub mod timeline;

@@ -1,0 +1,1 @@
+//! System metrics sampler (being written).
