@@ -74,7 +74,7 @@ impl AudioBuffer {
         if self.channels == 0 {
             return Err(AudioError::InvalidBuffer("channel count is 0".into()));
         }
-        if self.samples.len() % usize::from(self.channels) != 0 {
+        if !self.samples.len().is_multiple_of(usize::from(self.channels)) {
             return Err(AudioError::InvalidBuffer(format!(
                 "{} samples is not a whole number of {}-channel frames",
                 self.samples.len(),
