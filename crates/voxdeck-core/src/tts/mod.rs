@@ -17,6 +17,7 @@
 
 pub mod espeak;
 mod espeak_ng;
+pub mod markup;
 mod nfd;
 pub mod phonemize;
 pub mod piper;
@@ -29,6 +30,7 @@ use crate::config::{Config, TtsConfig, TtsEngine};
 use crate::models::{Catalog, CatalogError, ModelKind};
 
 pub use espeak::EspeakSynthesizer;
+pub use markup::{MarkdownStripper, strip_markdown};
 pub use piper::{PiperSynthesizer, VoiceConfig};
 pub use sentences::{SentenceSplitter, split_sentences};
 
