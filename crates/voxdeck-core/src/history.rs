@@ -1,1 +1,0 @@
-//! Turn history in SQLite (being written).
