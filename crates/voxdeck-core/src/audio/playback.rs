@@ -320,6 +320,12 @@ impl AudioSink for Player {
     fn is_playing(&self) -> bool {
         Player::is_playing(self)
     }
+
+    fn pending_s(&self) -> f64 {
+        let state = self.shared.lock();
+        let frames = state.queue.len() + state.in_block;
+        frames as f64 / f64::from(self.format.sample_rate.max(1))
+    }
 }
 
 impl Drop for Player {

@@ -22,6 +22,11 @@ pub trait AudioSink: Send + Sync {
     fn finish(&self) -> Result<(), AudioError>;
     /// Whether queued audio is still playing.
     fn is_playing(&self) -> bool;
+    /// Seconds of written audio not yet heard (queued or in the device's block). A file hears
+    /// everything at once: 0. Barge-in uses it to know how much of an answer was spoken.
+    fn pending_s(&self) -> f64 {
+        0.0
+    }
 }
 
 /// Writes everything it is given to one 16-bit PCM WAV file. The file's rate and channel count

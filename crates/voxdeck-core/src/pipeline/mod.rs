@@ -1,3 +1,59 @@
-//! The voice loop (being written).
+//! The voice loop: push-to-talk turns through six stages that pass typed frames, in order
+//! (one file each):
+//!
+//! 1. [`capture_stage`]: the audio source started by `press()` becomes an utterance;
+//! 2. [`stt_stage`]: Whisper transcribes it ("didn't catch that" for nothing);
+//! 3. [`llm_stage`]: the engine answers, streaming tokens;
+//! 4. [`splitter_stage`]: the stream becomes speakable pieces (first clause early, then
+//!    sentences, markup stripped);
+//! 5. [`tts_stage`]: each piece is synthesised;
+//! 6. [`playback_stage`]: each piece is played, and the turn ends when the last is heard.
+//!
+//! [`Session`] is the API; [`turn`] holds the turn in flight and ends it in one place;
+//! [`timeline`] is its clock and record; [`events`] the stream front ends subscribe to;
+//! [`context`] picks the earlier turns the LLM sees; [`loader`] loads the engines from config.
 
+pub mod capture_stage;
+pub mod context;
+pub mod events;
+pub mod frames;
+pub mod llm_stage;
+pub mod loader;
+pub mod playback_stage;
+pub mod session;
+pub mod splitter_stage;
+pub mod stt_stage;
 pub mod timeline;
+pub mod tts_stage;
+pub(crate) mod turn;
+
+pub use events::{Event, EventBus, TurnState};
+pub use llm_stage::{AnswerEngine, AnswerSettings};
+pub use loader::{LoadedEngines, ThreadPlan, load_engines};
+pub use session::{Session, SessionOptions, SessionParts};
+pub use splitter_stage::SplitSettings;
+pub use stt_stage::DIDNT_CATCH;
+pub use timeline::{Mark, Outcome, Timeline, TurnRecord};
+
+/// Errors starting or driving a session. Each names what failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Llm(#[from] crate::llm::LlmError),
+    #[error(transparent)]
+    Stt(#[from] crate::stt::SttError),
+    #[error(transparent)]
+    Tts(#[from] crate::tts::TtsError),
+    #[error(transparent)]
+    Audio(#[from] crate::audio::AudioError),
+    #[error(transparent)]
+    Memory(#[from] crate::mem_budget::MemBudgetError),
+    #[error(transparent)]
+    History(#[from] crate::history::HistoryError),
+    #[error("no LLM to answer with: {0}")]
+    NoModel(String),
+    #[error("cannot start a pipeline thread: {0}")]
+    Thread(std::io::Error),
+    #[error("the session has stopped")]
+    Stopped,
+}

@@ -116,6 +116,7 @@ pub enum Outcome {
 /// its keys are stable (documented in the README). Times are milliseconds relative to the
 /// push-to-talk release; a milestone that did not happen is `null`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TurnRecord {
     /// Turn number within its conversation, from 1.
     pub turn: u64,
@@ -178,6 +179,15 @@ pub struct TurnRecord {
     pub tts_rtf: Option<f64>,
     /// The TTS voice.
     pub voice: Option<String>,
+}
+
+impl Default for TurnRecord {
+    /// Fields missing from a stored record (written by an older voxdeck) read as empty.
+    fn default() -> Self {
+        let mut r = TurnRecord::new("", 0);
+        r.started_unix_ms = 0;
+        r
+    }
 }
 
 impl TurnRecord {

@@ -1,0 +1,92 @@
+//! What the engine tells its front ends: one broadcast stream of typed events (turn states,
+//! input level, partial transcript and answer text, finished turn records, system metrics).
+//! The CLI, the desktop app and the HTTP server all subscribe to the same stream.
+
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+use super::timeline::TurnRecord;
+use crate::sysmon::SystemSnapshot;
+
+/// Where the assistant is in a turn; what the push-to-talk button shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TurnState {
+    Idle,
+    Listening,
+    Transcribing,
+    Thinking,
+    Speaking,
+}
+
+/// One event on the stream. Serialised with a `type` tag for the WebSocket and Tauri.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// The assistant moved to `state` in turn `turn` (0 before any turn).
+    State { turn: u64, state: TurnState },
+    /// The microphone's level while listening, about 30 times a second.
+    InputLevel { turn: u64, rms_dbfs: f32, peak_dbfs: f32 },
+    /// What the user said, once transcribed.
+    Transcript { turn: u64, text: String },
+    /// A piece of the answer as it is generated; `tokens` generated so far and `elapsed_ms`
+    /// since the request let a front end show live tokens per second.
+    AnswerDelta { turn: u64, text: String, tokens: u32, elapsed_ms: f64 },
+    /// A piece of the answer queued for speech, as it will be spoken (markup stripped).
+    Spoken { turn: u64, index: u32, text: String },
+    /// Something the user should be told in words ("Didn't catch that").
+    Notice { turn: Option<u64>, message: String },
+    /// A failure, in words, where it happened.
+    Error { turn: Option<u64>, stage: String, message: String },
+    /// A turn is over; its full record (also stored in history).
+    TurnComplete { record: Box<TurnRecord> },
+    /// A system metrics sample.
+    System { snapshot: Box<SystemSnapshot> },
+}
+
+/// Events buffered per subscriber; a subscriber that falls this far behind loses the oldest.
+pub const EVENT_BUFFER: usize = 4096;
+
+/// The sending side of the event stream. Cheap to clone; sending never blocks.
+#[derive(Debug, Clone)]
+pub struct EventBus {
+    tx: broadcast::Sender<Event>,
+}
+
+impl Default for EventBus {
+    fn default() -> Self {
+        EventBus::new()
+    }
+}
+
+impl EventBus {
+    pub fn new() -> EventBus {
+        let (tx, _) = broadcast::channel(EVENT_BUFFER);
+        EventBus { tx }
+    }
+
+    /// Sends to every current subscriber (none is fine).
+    pub fn send(&self, event: Event) {
+        let _ = self.tx.send(event);
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.tx.subscribe()
+    }
+
+    pub(crate) fn state(&self, turn: u64, state: TurnState) {
+        self.send(Event::State { turn, state });
+    }
+
+    pub(crate) fn notice(&self, turn: Option<u64>, message: impl Into<String>) {
+        self.send(Event::Notice { turn, message: message.into() });
+    }
+
+    pub(crate) fn error(&self, turn: Option<u64>, stage: &str, message: impl Into<String>) {
+        self.send(Event::Error {
+            turn,
+            stage: stage.to_owned(),
+            message: message.into(),
+        });
+    }
+}

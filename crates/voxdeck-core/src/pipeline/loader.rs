@@ -1,0 +1,140 @@
+//! Loading a session's engines from the config: the thread plan, the memory check made before
+//! anything is loaded, then speech to text, the voice and the LLM.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::PipelineError;
+use super::llm_stage::AnswerEngine;
+use crate::config::{Config, TtsEngine};
+use crate::llm::LocalLlm;
+use crate::mem_budget::{self, Budget};
+use crate::models::Catalog;
+use crate::stt::{Stt, SttOptions};
+use crate::tts::{self, SpeechSynthesizer};
+
+/// Threads for each engine. The LLM and the voice run at the same time while an answer is
+/// spoken sentence by sentence; ggml's threads spin-wait on each other, so if together they ask
+/// for more cores than there are, both slow down many times over. The LLM gets every core but
+/// one, the voice that one; Whisper runs alone (before the answer) and gets what it asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ThreadPlan {
+    pub llm: u32,
+    pub tts: u32,
+    pub stt: u32,
+}
+
+impl ThreadPlan {
+    /// The plan for `cores` cores; explicit settings in `config` win.
+    pub fn for_cores(cores: u32, config: &Config) -> ThreadPlan {
+        let cores = cores.max(1);
+        let llm = if config.llm.threads > 0 { config.llm.threads } else { (cores - 1).max(1) };
+        let tts = if config.tts.threads > 0 {
+            config.tts.threads
+        } else if cores <= 4 {
+            1
+        } else {
+            2
+        };
+        ThreadPlan {
+            llm,
+            tts,
+            stt: config.stt.threads,
+        }
+    }
+
+    /// The plan for this machine.
+    pub fn for_machine(config: &Config) -> ThreadPlan {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+        ThreadPlan::for_cores(cores, config)
+    }
+
+    /// `config` with the plan applied.
+    pub fn apply(&self, config: &Config) -> Config {
+        let mut c = config.clone();
+        c.llm.threads = self.llm;
+        c.tts.threads = self.tts;
+        c.stt.threads = self.stt;
+        c
+    }
+}
+
+/// Everything a session needs, loaded.
+pub struct LoadedEngines {
+    pub engine: AnswerEngine,
+    /// The local model (also inside `engine`), for its details.
+    pub local: Arc<LocalLlm>,
+    pub stt: Stt,
+    pub tts: Arc<dyn SpeechSynthesizer>,
+    pub threads: ThreadPlan,
+}
+
+/// Loads speech to text, the voice and the local LLM as `config` says, after checking that
+/// they fit in memory together. `progress` hears each step in words.
+pub fn load_engines(config: &Config, progress: &mut dyn FnMut(&str)) -> Result<LoadedEngines, PipelineError> {
+    let threads = ThreadPlan::for_machine(config);
+    let config = threads.apply(config);
+    let catalog = Catalog::builtin();
+    let models_dir = config.models_dir();
+
+    let model = catalog
+        .resolve_llm(&config.llm.model, &models_dir)
+        .map_err(|e| PipelineError::NoModel(e.to_string()))?;
+    let stt_options = SttOptions::from_config(&config)?;
+
+    if config.memory.check {
+        let mut budget = Budget::system(&config.memory);
+        let stt_need = mem_budget::estimate_whisper(&stt_options.model)?;
+        budget.reserve(format!("Whisper {}", stt_options.model_name), stt_need.total());
+        // A voice that cannot be resolved is reported when it is opened, below.
+        let voice = match config.tts.engine {
+            TtsEngine::Espeak => None,
+            _ => tts::resolve_voice(&config.tts.voice, &catalog, &models_dir).ok(),
+        };
+        if let Some(voice) = voice {
+            let tts_need = mem_budget::estimate_piper(&voice.onnx)?;
+            budget.reserve(voice.name.clone(), tts_need.total());
+        }
+        let llm_need = mem_budget::estimate_llm(&model.path, &config.llm)?;
+        mem_budget::check(&model.name, &llm_need, &budget)?;
+    }
+
+    progress(&format!("starting speech to text ({})", stt_options.model_name));
+    let stt = Stt::start(stt_options)?;
+    progress("loading the voice");
+    let tts: Arc<dyn SpeechSynthesizer> = Arc::from(tts::open(&config)?);
+    progress(&format!("loading {}", model.name));
+    let local = Arc::new(LocalLlm::load(&model, &config.llm)?);
+    let engine = AnswerEngine {
+        engine: local.clone(),
+        kind: "local".to_owned(),
+        model: model.name.clone(),
+        n_ctx: local.info().n_ctx,
+    };
+    Ok(LoadedEngines {
+        engine,
+        local,
+        stt,
+        tts,
+        threads,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_llm_leaves_a_core_for_the_voice() {
+        let c = Config::default();
+        assert_eq!(ThreadPlan::for_cores(2, &c), ThreadPlan { llm: 1, tts: 1, stt: 0 });
+        assert_eq!(ThreadPlan::for_cores(8, &c), ThreadPlan { llm: 7, tts: 2, stt: 0 });
+        assert_eq!(ThreadPlan::for_cores(1, &c).llm, 1);
+        let mut c = Config::default();
+        c.llm.threads = 4;
+        c.tts.threads = 3;
+        c.stt.threads = 2;
+        assert_eq!(ThreadPlan::for_cores(2, &c), ThreadPlan { llm: 4, tts: 3, stt: 2 });
+    }
+}

@@ -1,0 +1,264 @@
+//! A voice session: the engine API every front end drives. `press()` starts listening (and
+//! interrupts whatever the assistant was doing), `release()` ends the utterance and starts the
+//! turn; everything that happens comes back on the event stream from `subscribe()`.
+//!
+//! Each stage runs on its own thread and passes typed frames to the next over a channel:
+//! capture -> speech to text -> answer (LLM) -> sentence splitter -> text to speech -> playback.
+//! The stages block on real work (a Whisper window, a decode step, an ONNX run, a device
+//! queue), so they are threads rather than async tasks; the event stream is a tokio broadcast
+//! that async front ends await and the CLI reads blocking.
+
+use std::sync::mpsc::{Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tokio::sync::broadcast;
+
+use super::events::{Event, EventBus, TurnState};
+use super::frames::CaptureStarted;
+use super::llm_stage::{AnswerEngine, AnswerSettings};
+use super::splitter_stage::SplitSettings;
+use super::timeline::{Mark, Outcome, TurnRecord};
+use super::turn::{Shared, lock};
+use super::{PipelineError, capture_stage, llm_stage, playback_stage, splitter_stage, stt_stage, tts_stage};
+use crate::audio::sink::AudioSink;
+use crate::audio::source::AudioSource;
+use crate::config::Config;
+use crate::history::{History, new_conversation_id};
+use crate::stt::Stt;
+use crate::sysmon::Monitor;
+use crate::tts::SpeechSynthesizer;
+
+/// The components a session runs on, loaded by the caller (see [`super::load_engines`]).
+pub struct SessionParts {
+    pub engine: AnswerEngine,
+    pub stt: Stt,
+    pub tts: Arc<dyn SpeechSynthesizer>,
+    /// Where utterances come from: the microphone, or a WAV file for headless turns.
+    pub source: Box<dyn AudioSource>,
+    /// Where answers are spoken: the speaker, or a WAV file.
+    pub sink: Arc<dyn AudioSink>,
+    pub history: Option<History>,
+}
+
+/// How a session behaves (from `[pipeline]`, `[llm]` and `[metrics]`).
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    pub answer: AnswerSettings,
+    pub split: SplitSettings,
+    pub min_utterance_ms: u32,
+    /// Continue this conversation (its turns are the context), or start a new one.
+    pub resume: Option<String>,
+    /// System metrics samples per second on the event stream; `None` = no sampling.
+    pub metrics_hz: Option<f64>,
+}
+
+impl SessionOptions {
+    pub fn from_config(config: &Config) -> SessionOptions {
+        SessionOptions {
+            answer: AnswerSettings {
+                system_prompt: config.llm.system_prompt.clone(),
+                max_tokens: config.llm.max_tokens,
+                context_turns: config.pipeline.context_turns as usize,
+                route_reason: "mode local".to_owned(),
+                ignore_eos: false,
+            },
+            split: SplitSettings {
+                stream: config.pipeline.stream_sentences,
+                clause_min_words: config.pipeline.clause_min_words as usize,
+            },
+            min_utterance_ms: config.pipeline.min_utterance_ms,
+            resume: None,
+            metrics_hz: Some(config.metrics.hz),
+        }
+    }
+}
+
+/// A running voice loop.
+pub struct Session {
+    shared: Arc<Shared>,
+    source: Mutex<Box<dyn AudioSource>>,
+    capture: Option<Sender<CaptureStarted>>,
+    threads: Vec<JoinHandle<()>>,
+    monitor: Option<Monitor>,
+}
+
+impl Session {
+    /// Starts the stages. Nothing is heard until [`Session::press`].
+    pub fn start(parts: SessionParts, options: SessionOptions) -> Result<Session, PipelineError> {
+        let bus = EventBus::new();
+        let (conversation, past) = match (&options.resume, &parts.history) {
+            (Some(id), Some(history)) => (id.clone(), history.recent(id, options.answer.context_turns.max(1))?),
+            (Some(id), None) => (id.clone(), Vec::new()),
+            (None, _) => (new_conversation_id(), Vec::new()),
+        };
+        let shared = Arc::new(Shared::new(bus.clone(), parts.sink, parts.history, conversation, past));
+
+        let (capture_tx, capture_rx) = channel();
+        let (utterance_tx, utterance_rx) = channel();
+        let (question_tx, question_rx) = channel();
+        let (text_tx, text_rx) = channel();
+        let (speak_tx, speak_rx) = channel();
+        let (audio_tx, audio_rx) = channel();
+
+        let mut threads = Vec::new();
+        let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(format!("voxdeck-{name}"))
+                .spawn(f)
+                .map_err(PipelineError::Thread)
+        };
+        let s = shared.clone();
+        threads.push(spawn("capture", Box::new(move || capture_stage::run(s, capture_rx, utterance_tx)))?);
+        let (s, stt, min_ms) = (shared.clone(), parts.stt, options.min_utterance_ms);
+        threads.push(spawn("stt-stage", Box::new(move || stt_stage::run(s, stt, min_ms, utterance_rx, question_tx)))?);
+        let (s, engine, answer) = (shared.clone(), parts.engine, options.answer.clone());
+        threads.push(spawn("answer", Box::new(move || llm_stage::run(s, engine, answer, question_rx, text_tx)))?);
+        let (s, split) = (shared.clone(), options.split);
+        threads.push(spawn("splitter", Box::new(move || splitter_stage::run(s, split, text_rx, speak_tx)))?);
+        let (s, tts) = (shared.clone(), parts.tts);
+        threads.push(spawn("tts-stage", Box::new(move || tts_stage::run(s, tts, speak_rx, audio_tx)))?);
+        let s = shared.clone();
+        threads.push(spawn("playback", Box::new(move || playback_stage::run(s, audio_rx)))?);
+
+        let monitor = match options.metrics_hz {
+            Some(hz) if hz > 0.0 => {
+                let bus = bus.clone();
+                let monitor = Monitor::spawn(hz, move |snapshot| {
+                    bus.send(Event::System { snapshot: Box::new(snapshot) });
+                })
+                .map_err(PipelineError::Thread)?;
+                Some(monitor)
+            }
+            _ => None,
+        };
+        Ok(Session {
+            shared,
+            source: Mutex::new(parts.source),
+            capture: Some(capture_tx),
+            threads,
+            monitor,
+        })
+    }
+
+    /// Push-to-talk down: starts listening. If the assistant is transcribing, thinking or
+    /// speaking, that turn is cut short first (barge-in): playback stops, generation and
+    /// pending speech are cancelled, and the answer keeps what was heard. Pressing while
+    /// already listening changes nothing. Returns the listening turn's number.
+    pub fn press(&self) -> Result<u64, PipelineError> {
+        let pressed = Instant::now();
+        let (turn, state) = self.shared.state();
+        if state == TurnState::Listening {
+            return Ok(turn);
+        }
+        let turn = self.shared.begin_turn(pressed);
+        let mut source = lock(&self.source);
+        source.stop(); // a source that ended on its own (a file) is reset for a new start
+        let started = source.start();
+        let what = source.describe();
+        drop(source);
+        match started {
+            Ok(events) => {
+                let capture = self.capture.as_ref().ok_or(PipelineError::Stopped)?;
+                capture.send(CaptureStarted { turn, events }).map_err(|_| PipelineError::Stopped)?;
+                Ok(turn)
+            }
+            Err(e) => {
+                let message = format!("cannot listen to {what}: {e}");
+                self.shared.bus.error(Some(turn), "capture", &message);
+                self.shared.end_turn(turn, Outcome::Failed, |t| {
+                    t.timeline.mark_at(Mark::Release, pressed);
+                    t.record.error = Some(message);
+                });
+                Err(PipelineError::Audio(e))
+            }
+        }
+    }
+
+    /// Push-to-talk up: the utterance ends here and the turn starts. Does nothing unless
+    /// listening (a file source ends its utterance by itself).
+    pub fn release(&self) {
+        let released = Instant::now();
+        let (turn, state) = self.shared.state();
+        if state != TurnState::Listening {
+            return;
+        }
+        self.shared.with_turn(turn, |t| t.timeline.mark_at(Mark::Release, released));
+        lock(&self.source).stop();
+    }
+
+    /// Replaces the audio source for the next press (another WAV file, another microphone).
+    pub fn set_source(&self, source: Box<dyn AudioSource>) {
+        let mut current = lock(&self.source);
+        current.stop();
+        *current = source;
+    }
+
+    /// The event stream. Subscribe before pressing to see the whole turn.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.shared.bus.subscribe()
+    }
+
+    /// A sender on the event stream, for front ends that add their own events.
+    pub fn bus(&self) -> EventBus {
+        self.shared.bus.clone()
+    }
+
+    /// The latest turn's number and the assistant's state.
+    pub fn state(&self) -> (u64, TurnState) {
+        self.shared.state()
+    }
+
+    /// This session's conversation id (in history).
+    pub fn conversation(&self) -> &str {
+        &self.shared.conversation
+    }
+
+    /// The finished turns of this conversation, oldest first.
+    pub fn turns(&self) -> Vec<TurnRecord> {
+        self.shared.past()
+    }
+
+    /// Blocks until turn `turn` has ended (answered, interrupted, nothing heard or failed) and
+    /// returns its record, reading `events` (subscribed before the press). `None` on timeout or
+    /// when the stream closes.
+    pub fn wait_for_turn(
+        events: &mut broadcast::Receiver<Event>,
+        turn: u64,
+        timeout: Duration,
+    ) -> Option<TurnRecord> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match events.try_recv() {
+                Ok(Event::TurnComplete { record }) if record.turn == turn => return Some(*record),
+                Ok(_) => continue,
+                Err(broadcast::error::TryRecvError::Empty) => {
+                    if Instant::now() >= deadline {
+                        return None;
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                    tracing::warn!("event reader fell {n} events behind");
+                }
+                Err(broadcast::error::TryRecvError::Closed) => return None,
+            }
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if let Some(monitor) = self.monitor.take() {
+            monitor.stop();
+        }
+        lock(&self.source).stop();
+        self.shared.shutdown();
+        // Closing the first channel closes each next one as its stage returns.
+        drop(self.capture.take());
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! Stage 4, the sentence splitter: turns the streamed answer into pieces to speak. The first
+//! piece may be a clause (a comma after enough words) so speech starts early; later pieces are
+//! whole sentences, for natural prosody. Markdown that slipped past the system prompt is
+//! stripped here, before it reaches the voice.
+
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender};
+
+use super::events::Event;
+use super::frames::{AnswerText, SpeakText};
+use super::timeline::Mark;
+use super::turn::Shared;
+use crate::tts::markup::MarkdownStripper;
+use crate::tts::sentences::SentenceSplitter;
+
+/// How pieces are cut.
+#[derive(Debug, Clone, Copy)]
+pub struct SplitSettings {
+    /// Speak sentence by sentence while the answer streams (false: wait for the whole answer).
+    pub stream: bool,
+    /// Words before a clause break may end the first piece (0 = sentences only).
+    pub clause_min_words: usize,
+}
+
+/// The splitting state of the answer being spoken.
+struct Answer {
+    turn: u64,
+    splitter: SentenceSplitter,
+    stripper: MarkdownStripper,
+    whole: String,
+    index: u32,
+}
+
+impl Answer {
+    fn new(turn: u64, settings: SplitSettings) -> Answer {
+        Answer {
+            turn,
+            splitter: SentenceSplitter::with_clause_breaks(settings.clause_min_words),
+            stripper: MarkdownStripper::new(),
+            whole: String::new(),
+            index: 0,
+        }
+    }
+
+    /// Sends one raw piece on, stripped; the first one marks the turn's first sentence.
+    fn emit(&mut self, shared: &Shared, raw: &str, output: &Sender<SpeakText>) -> Result<(), ()> {
+        let Some(text) = self.stripper.strip(raw) else {
+            return Ok(());
+        };
+        if self.index == 0 {
+            shared.mark(self.turn, Mark::FirstSentence);
+            self.splitter.set_clause_breaks(0);
+        }
+        let (turn, index) = (self.turn, self.index);
+        self.index += 1;
+        shared.bus.send(Event::Spoken { turn, index, text: text.clone() });
+        output.send(SpeakText::Piece { turn, index, text }).map_err(drop)
+    }
+}
+
+pub(crate) fn run(
+    shared: Arc<Shared>,
+    settings: SplitSettings,
+    input: Receiver<AnswerText>,
+    output: Sender<SpeakText>,
+) {
+    let mut answer: Option<Answer> = None;
+    for frame in input {
+        let result = match frame {
+            AnswerText::Piece { turn, text } => {
+                if !shared.is_current(turn) {
+                    continue;
+                }
+                let a = match &mut answer {
+                    Some(a) if a.turn == turn => a,
+                    _ => answer.insert(Answer::new(turn, settings)),
+                };
+                if settings.stream {
+                    a.splitter
+                        .push(&text)
+                        .iter()
+                        .try_for_each(|piece| a.emit(&shared, piece, &output))
+                } else {
+                    a.whole.push_str(&text);
+                    Ok(())
+                }
+            }
+            AnswerText::End { turn } => {
+                let mut a = match answer.take() {
+                    Some(a) if a.turn == turn => a,
+                    _ => Answer::new(turn, settings),
+                };
+                flush(&shared, &mut a, settings, &output).and_then(|()| output.send(SpeakText::End { turn }).map_err(drop))
+            }
+        };
+        if result.is_err() {
+            return;
+        }
+    }
+}
+
+/// The answer is complete: speak what is left (or, not streaming, all of it).
+fn flush(shared: &Shared, a: &mut Answer, settings: SplitSettings, output: &Sender<SpeakText>) -> Result<(), ()> {
+    if !settings.stream {
+        let whole = std::mem::take(&mut a.whole);
+        let mut splitter = SentenceSplitter::new();
+        for piece in splitter.push(&whole).iter().chain(splitter.finish().iter()) {
+            a.emit(shared, piece, output)?;
+        }
+        return Ok(());
+    }
+    if let Some(rest) = a.splitter.finish() {
+        a.emit(shared, &rest, output)?;
+    }
+    Ok(())
+}
