@@ -37,3 +37,34 @@ pub fn conversation(question: &str) -> Vec<ChatMessage> {
         ChatMessage::user(question),
     ]
 }
+
+/// A whole voice loop on the test set: SmolLM2, Whisper tiny.en, the Piper test voice; one
+/// thread each, greedy, deterministic voice, no history file, no metrics sampling.
+pub fn voice_config() -> voxdeck_core::Config {
+    let mut c = voxdeck_core::Config {
+        llm: LlmConfig {
+            model: SMOLLM2.into(),
+            max_tokens: 60,
+            ..test_config()
+        },
+        ..Default::default()
+    };
+    c.stt.model = "whisper-tiny.en".into();
+    c.stt.threads = 1;
+    c.tts.threads = 1;
+    c.tts.noise_scale = Some(0.0);
+    c.tts.noise_w = Some(0.0);
+    c.pipeline.history = false;
+    c.metrics.hz = 2.0;
+    c
+}
+
+/// Speaks `text` with the test voice into a WAV file in `dir`.
+pub fn spoken_question(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
+    let config = voice_config();
+    let voice = voxdeck_core::tts::open(&config).expect("the Piper test voice loads");
+    let audio = voice.synthesize(text).expect("Piper speaks");
+    let path = dir.join(name);
+    voxdeck_core::audio::wav::write_wav(&path, &audio).expect("writes the question");
+    path
+}
