@@ -20,11 +20,21 @@ pub fn voxdeck_bin() -> PathBuf {
     bin
 }
 
-/// A `voxdeck` command with an empty config directory, so the user's own config cannot leak in.
+/// A `voxdeck` command with an empty config directory (and a data directory, for history,
+/// inside it), so the user's own config and history cannot leak in.
 pub fn voxdeck(config_home: &std::path::Path) -> Command {
     let mut cmd = Command::new(voxdeck_bin());
-    cmd.env("XDG_CONFIG_HOME", config_home).env_remove("VOXDECK_CONFIG");
+    cmd.env("XDG_CONFIG_HOME", config_home)
+        .env("XDG_DATA_HOME", config_home.join("data"))
+        .env_remove("VOXDECK_CONFIG");
     cmd
+}
+
+/// Writes `config.toml` where [`voxdeck`] with this `config_home` reads it.
+pub fn write_config(config_home: &std::path::Path, toml: &str) {
+    let dir = config_home.join("voxdeck");
+    std::fs::create_dir_all(&dir).expect("config dir");
+    std::fs::write(dir.join("config.toml"), toml).expect("config file");
 }
 
 /// Output as text, for assertions with readable failures.

@@ -4,9 +4,11 @@
 mod ask_cmd;
 mod bench_cmd;
 mod devices_cmd;
+mod history_cmd;
 mod models_cmd;
 mod record_cmd;
 mod say_cmd;
+mod talk_cmd;
 mod transcribe_cmd;
 
 use std::path::PathBuf;
@@ -35,6 +37,11 @@ enum Command {
     Transcribe(transcribe_cmd::TranscribeArgs),
     /// Speak text with a Piper voice (espeak-ng without one): to the speaker, or a WAV file.
     Say(say_cmd::SayArgs),
+    /// Talk: push-to-talk turns through Whisper, the LLM and the voice, with a timeline per
+    /// turn. `--input q.wav` runs headless; without it, the microphone with Enter to talk.
+    Talk(talk_cmd::TalkArgs),
+    /// Show or clear the history of turns (transcripts, answers, timelines).
+    History(history_cmd::HistoryArgs),
     /// List audio input and output devices.
     Devices(devices_cmd::DevicesArgs),
     /// Record from the microphone to a 16 kHz mono WAV file.
@@ -63,6 +70,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(args) => bench_cmd::run(args, config),
         Command::Transcribe(args) => transcribe_cmd::run(args, config),
         Command::Say(args) => say_cmd::run(args, config),
+        Command::Talk(args) => talk_cmd::run(args, config),
+        Command::History(args) => history_cmd::run(args, config),
         Command::Devices(args) => devices_cmd::run(args, config),
         Command::Record(args) => record_cmd::run(args, config),
         Command::Models(cmd) => models_cmd::run(cmd, &config),

@@ -1,0 +1,232 @@
+//! `voxdeck talk`: the voice loop. With `--input`, one turn per WAV file, headless (the file
+//! is the utterance, its end the release); without, the microphone with Enter as push-to-talk.
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::broadcast;
+use voxdeck_core::Config;
+use voxdeck_core::audio::capture::MicSource;
+use voxdeck_core::audio::playback::Player;
+use voxdeck_core::audio::sink::{AudioSink, WavSink};
+use voxdeck_core::audio::source::{AudioSource, WavSource};
+use voxdeck_core::history::History;
+use voxdeck_core::pipeline::{Event, Outcome, Session, SessionOptions, SessionParts, TurnRecord, TurnState, load_engines};
+
+#[derive(clap::Args)]
+pub struct TalkArgs {
+    /// A WAV file to use as the question (any rate and channels); repeat for several turns of
+    /// one conversation. Without it: the microphone, Enter to talk and Enter to stop.
+    #[arg(long, short, value_name = "FILE")]
+    input: Vec<PathBuf>,
+    /// Write the spoken answers to this WAV file instead of playing them.
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Print one JSON object per turn (its record and timeline) on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Upper bound on each answer's length in tokens (default: llm.max_tokens).
+    #[arg(long)]
+    max_tokens: Option<u32>,
+    /// Wait for the whole answer before speaking (for comparison with sentence streaming).
+    #[arg(long)]
+    whole_answer: bool,
+    /// Continue the last conversation in history (its turns are the context).
+    #[arg(long = "continue")]
+    resume: bool,
+    /// Catalog id or GGUF path of the LLM (default: llm.model, else the best installed).
+    #[arg(long, short)]
+    model: Option<String>,
+}
+
+/// Longest wait for one headless turn.
+const TURN_TIMEOUT: Duration = Duration::from_secs(600);
+
+pub fn run(args: TalkArgs, mut config: Config) -> anyhow::Result<()> {
+    if let Some(n) = args.max_tokens {
+        anyhow::ensure!(n > 0, "--max-tokens must be at least 1");
+        config.llm.max_tokens = n;
+    }
+    if let Some(model) = &args.model {
+        config.llm.model = model.clone();
+    }
+    if args.whole_answer {
+        config.pipeline.stream_sentences = false;
+    }
+    for input in &args.input {
+        anyhow::ensure!(input.is_file(), "--input {}: no such file", input.display());
+    }
+
+    // The speaker first: a machine without one should fail before minutes of loading.
+    let sink: Arc<dyn AudioSink> = match &args.output {
+        Some(path) => Arc::new(WavSink::create(path)),
+        None => Arc::new(
+            Player::from_config(&config.audio)
+                .context("opening the speaker (use --output FILE to write the answers to a WAV file)")?,
+        ),
+    };
+    let source: Box<dyn AudioSource> = match args.input.first() {
+        Some(path) => Box::new(WavSource::new(path).max_seconds(config.audio.max_utterance_s)),
+        None => Box::new(MicSource::from_config(&config.audio)),
+    };
+    let history = History::open_configured(&config.pipeline)?;
+    let resume = match (&history, args.resume) {
+        (Some(h), true) => h.last_conversation()?,
+        (None, true) => anyhow::bail!("--continue needs the history (pipeline.history = true)"),
+        _ => None,
+    };
+
+    let engines = load_engines(&config, &mut |step| eprintln!("voxdeck: {step}…"))?;
+    let mut options = SessionOptions::from_config(&config);
+    options.resume = resume;
+    options.metrics_hz = None;
+    let session = Session::start(
+        SessionParts {
+            engine: engines.engine,
+            stt: engines.stt,
+            tts: engines.tts,
+            source,
+            sink: sink.clone(),
+            history,
+        },
+        options,
+    )?;
+
+    let result = if args.input.is_empty() {
+        interactive(&session, args.json)
+    } else {
+        headless(&session, &args.input, args.json)
+    };
+    drop(session);
+    if let Some(path) = &args.output {
+        sink.finish().with_context(|| format!("writing {}", path.display()))?;
+    }
+    result
+}
+
+/// One turn per file, in order.
+fn headless(session: &Session, inputs: &[PathBuf], json: bool) -> anyhow::Result<()> {
+    let mut failed = 0;
+    for (i, path) in inputs.iter().enumerate() {
+        if i > 0 {
+            session.set_source(Box::new(WavSource::new(path)));
+        }
+        let mut events = session.subscribe();
+        let turn = session.press()?;
+        let record = follow(&mut events, turn, json)
+            .with_context(|| format!("no answer to {} within {} s", path.display(), TURN_TIMEOUT.as_secs()))?;
+        report(&record, json)?;
+        if record.outcome == Outcome::Failed {
+            failed += 1;
+        }
+    }
+    anyhow::ensure!(failed == 0, "{failed} of {} turns failed", inputs.len());
+    Ok(())
+}
+
+/// Enter toggles push-to-talk; Enter while the assistant answers interrupts it and listens.
+fn interactive(session: &Session, json: bool) -> anyhow::Result<()> {
+    eprintln!("Press Enter to talk, Enter again when done. Enter while I answer interrupts me. Ctrl-D quits.");
+    let mut events = session.subscribe();
+    let printer = std::thread::spawn(move || {
+        while let Ok(event) = events.blocking_recv() {
+            match event {
+                Event::TurnComplete { record } => {
+                    let _ = report(&record, json);
+                }
+                other => show(&other, json),
+            }
+        }
+    });
+    let stdin = std::io::stdin();
+    for line in stdin.lock().lines() {
+        line.context("reading the keyboard")?;
+        match session.state().1 {
+            TurnState::Listening => session.release(),
+            _ => {
+                if let Err(e) = session.press() {
+                    eprintln!("error: {e}");
+                }
+            }
+        }
+    }
+    let _ = printer; // ends when the session closes its stream
+    Ok(())
+}
+
+/// Shows a turn's events as they come, until its record arrives.
+fn follow(events: &mut broadcast::Receiver<Event>, turn: u64, json: bool) -> Option<TurnRecord> {
+    let deadline = std::time::Instant::now() + TURN_TIMEOUT;
+    loop {
+        let event = match events.try_recv() {
+            Ok(event) => event,
+            Err(broadcast::error::TryRecvError::Empty) => {
+                if std::time::Instant::now() > deadline {
+                    return None;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+                continue;
+            }
+            Err(broadcast::error::TryRecvError::Lagged(_)) => continue,
+            Err(broadcast::error::TryRecvError::Closed) => return None,
+        };
+        match event {
+            Event::TurnComplete { record } if record.turn == turn => return Some(*record),
+            other => show(&other, json),
+        }
+    }
+}
+
+/// Live text on stderr: the transcript, the answer as it streams, notices and errors.
+fn show(event: &Event, json: bool) {
+    let mut err = std::io::stderr().lock();
+    let _ = match event {
+        Event::State { state: TurnState::Listening, .. } if !json => writeln!(err, "(listening…)"),
+        Event::Transcript { text, .. } => writeln!(err, "you: {text}"),
+        Event::AnswerDelta { text, tokens, .. } => {
+            if *tokens == 1 {
+                let _ = write!(err, "assistant: ");
+            }
+            write!(err, "{text}").and_then(|()| err.flush())
+        }
+        Event::Notice { message, .. } => writeln!(err, "\n{message}"),
+        Event::Error { stage, message, .. } => writeln!(err, "\nerror ({stage}): {message}"),
+        _ => Ok(()),
+    };
+}
+
+/// The turn's record: JSON on stdout, or a timeline line on stderr.
+fn report(record: &TurnRecord, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(record)?);
+        return Ok(());
+    }
+    let ms = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.0} ms"));
+    let mut line = format!(
+        "\n[turn {} {:?}] stt {} | first token {} | first sentence {} | first audio {} | last audio {}",
+        record.turn,
+        record.outcome,
+        ms(record.stt_ms),
+        ms(record.first_token_ms),
+        ms(record.first_sentence_ms),
+        ms(record.first_audio_ms),
+        ms(record.last_audio_ms),
+    );
+    if let (Some(n), Some(rate)) = (record.gen_tokens, record.gen_tok_s) {
+        line.push_str(&format!(" | {n} tok at {rate:.1} tok/s"));
+    }
+    if let Some(rtf) = record.tts_rtf {
+        line.push_str(&format!(" | TTS RTF {rtf:.3}"));
+    }
+    if let (Some(engine), Some(model)) = (&record.engine, &record.model) {
+        line.push_str(&format!(" | {engine}: {model}"));
+    }
+    if let Some(e) = &record.error {
+        line.push_str(&format!(" | {e}"));
+    }
+    eprintln!("{line}");
+    Ok(())
+}

@@ -1,0 +1,161 @@
+//! `voxdeck talk`: whole push-to-talk turns, headless, on the test set (SmolLM2, Whisper
+//! tiny.en, the Piper test voice): a spoken question in, a spoken answer out, the timeline, the
+//! history that survives a crash, and the refusals.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::Stdio;
+
+use voxdeck_e2e::{run, voxdeck, write_config};
+
+/// One thread per engine (tests run in parallel on two cores) and greedy answers.
+const CONFIG: &str = "[llm]\nmodel = \"smollm2-135m-instruct-q4_1\"\nthreads = 1\ntemperature = 0.0\nn_ctx = 2048\nmax_tokens = 60\n\n\
+                      [stt]\nmodel = \"whisper-tiny.en\"\nthreads = 1\n\n[tts]\nthreads = 1\nnoise_scale = 0.0\nnoise_w = 0.0\n";
+
+/// Speaks `text` into `wav` with the test voice.
+fn say(home: &Path, text: &str, wav: &Path) {
+    let r = run(voxdeck(home).args(["say", text, "--threads", "1", "-o"]).arg(wav));
+    assert!(r.status.success(), "{r}");
+}
+
+fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+fn ms(v: &serde_json::Value, key: &str) -> f64 {
+    v[key].as_f64().unwrap_or_else(|| panic!("{key} is not a number in {v}"))
+}
+
+#[test]
+fn a_spoken_question_gets_a_spoken_answer_with_its_timeline() {
+    let home = tempfile::tempdir().unwrap();
+    write_config(home.path(), CONFIG);
+    let q = home.path().join("q.wav");
+    let a = home.path().join("a.wav");
+    say(home.path(), "What is the capital of France?", &q);
+
+    let r = run(voxdeck(home.path()).args(["talk", "--json", "--input"]).arg(&q).arg("--output").arg(&a));
+    assert!(r.status.success(), "{r}");
+    let turns = json_lines(&r.stdout);
+    assert_eq!(turns.len(), 1, "{r}");
+    let t = &turns[0];
+    assert_eq!(t["outcome"], "answered", "{r}");
+    let transcript = t["transcript"].as_str().unwrap().to_lowercase();
+    assert!(transcript.contains("capital") && transcript.contains("france"), "{r}");
+    let answer = t["answer"].as_str().unwrap();
+    assert!(answer.split_whitespace().count() >= 3, "{r}");
+    assert_eq!(t["engine"], "local");
+    assert_eq!(t["route_reason"], "mode local");
+    assert!(t["fallback"].is_null());
+    assert!(ms(t, "gen_tok_s") > 0.0);
+
+    // One clock: every milestone after release, in pipeline order.
+    assert!(ms(t, "press_ms") <= 0.0 && ms(t, "release_ms") == 0.0, "{t}");
+    let order = ["transcript_ms", "first_token_ms", "first_sentence_ms", "first_audio_ms", "last_audio_ms"];
+    for pair in order.windows(2) {
+        assert!(ms(t, pair[0]) <= ms(t, pair[1]), "{} after {}: {t}", pair[0], pair[1]);
+    }
+    assert!(ms(t, "first_token_ms") <= ms(t, "last_token_ms"));
+    assert!(ms(t, "stt_ms") <= ms(t, "transcript_ms") + 1.0, "{t}");
+    // Audio can only start after its sentence was synthesised.
+    assert!(ms(t, "first_audio_ms") >= ms(t, "first_sentence_ms") + ms(t, "first_sentence_tts_ms") - 1.0, "{t}");
+
+    // The answer audio says the answer: Whisper writes it back.
+    let r = run(voxdeck(home.path()).args(["transcribe", "--json", "--threads", "1"]).arg(&a));
+    assert!(r.status.success(), "{r}");
+    let heard: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let heard = heard["text"].as_str().unwrap().to_lowercase();
+    let words = |s: &str| -> Vec<String> {
+        s.split(|c: char| !c.is_alphanumeric())
+            .filter(|w| w.len() > 2)
+            .map(str::to_lowercase)
+            .collect()
+    };
+    let said = words(answer);
+    let found = said.iter().filter(|w| heard.contains(w.as_str())).count();
+    assert!(
+        found * 10 >= said.len() * 7,
+        "only {found} of {} answer words heard back\nanswer: {answer}\nheard: {heard}",
+        said.len()
+    );
+}
+
+#[test]
+fn a_crash_mid_turn_leaves_the_earlier_turns_in_history() {
+    let home = tempfile::tempdir().unwrap();
+    write_config(home.path(), CONFIG);
+    let q1 = home.path().join("q1.wav");
+    let q2 = home.path().join("q2.wav");
+    say(home.path(), "What is the capital of France?", &q1);
+    say(home.path(), "Tell me a long story about a dragon.", &q2);
+
+    let mut child = voxdeck(home.path())
+        .args(["talk", "--json", "--output", "/dev/null", "--input"])
+        .arg(&q1)
+        .arg("--input")
+        .arg(&q2)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    // Turn 1 is done; turn 2 is in flight. Kill without warning.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let turn1: serde_json::Value = serde_json::from_str(first.trim()).unwrap_or_else(|e| panic!("{e}: {first:?}"));
+
+    let r = run(voxdeck(home.path()).args(["history", "--json"]));
+    assert!(r.status.success(), "{r}");
+    let saved = json_lines(&r.stdout);
+    assert_eq!(saved.len(), 1, "only the finished turn is kept: {r}");
+    assert_eq!(saved[0], turn1, "the saved turn is the one printed");
+}
+
+#[test]
+fn an_empty_utterance_is_not_sent_to_the_llm() {
+    let home = tempfile::tempdir().unwrap();
+    write_config(home.path(), CONFIG);
+    // Two seconds of silence.
+    let q = home.path().join("silence.wav");
+    let mut wav = Vec::new();
+    let samples = 32_000u32;
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(36 + samples * 2).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    wav.extend_from_slice(&16u32.to_le_bytes());
+    wav.extend_from_slice(&1u16.to_le_bytes());
+    wav.extend_from_slice(&1u16.to_le_bytes());
+    wav.extend_from_slice(&16_000u32.to_le_bytes());
+    wav.extend_from_slice(&32_000u32.to_le_bytes());
+    wav.extend_from_slice(&2u16.to_le_bytes());
+    wav.extend_from_slice(&16u16.to_le_bytes());
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&(samples * 2).to_le_bytes());
+    wav.resize(wav.len() + samples as usize * 2, 0);
+    std::fs::write(&q, wav).unwrap();
+
+    let r = run(voxdeck(home.path()).args(["talk", "--json", "--output", "/dev/null", "--input"]).arg(&q));
+    assert!(r.status.success(), "{r}");
+    let t = &json_lines(&r.stdout)[0];
+    assert_eq!(t["outcome"], "no_speech", "{r}");
+    assert!(t["engine"].is_null() && t["gen_tokens"].is_null() && t["first_token_ms"].is_null(), "{r}");
+    assert!(r.stderr.contains("didn't catch that"), "{r}");
+}
+
+#[test]
+fn a_model_that_does_not_fit_is_refused_with_the_numbers() {
+    let home = tempfile::tempdir().unwrap();
+    write_config(home.path(), &format!("{CONFIG}\n[memory]\nlimit_mb = 200\nheadroom_mb = 64\n"));
+    let q = home.path().join("q.wav");
+    say(home.path(), "Hello there.", &q);
+    let r = run(voxdeck(home.path()).args(["talk", "--output", "/dev/null", "--input"]).arg(&q));
+    assert!(!r.status.success() && !r.stderr.contains("panicked"), "{r}");
+    for needle in ["SmolLM2", "n_ctx", "MiB", "Whisper"] {
+        assert!(r.stderr.contains(needle), "{needle:?} missing: {r}");
+    }
+}
