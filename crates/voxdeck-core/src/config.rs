@@ -315,6 +315,9 @@ pub struct SttConfig {
     /// Longest wait, in seconds, for the model to load and for each 30 s window; a worker that
     /// takes longer is stopped (and restarted on the next request).
     pub timeout_s: f64,
+    /// Encode only as much of Whisper's 30 s window as the utterance fills (plus a second):
+    /// a short question transcribes several times faster. false = the full window, always.
+    pub fit_audio_ctx: bool,
 }
 
 impl Default for SttConfig {
@@ -329,6 +332,7 @@ impl Default for SttConfig {
             no_speech_threshold: 0.6,
             energy_gate_dbfs: -50.0,
             timeout_s: 120.0,
+            fit_audio_ctx: true,
         }
     }
 }

@@ -117,6 +117,28 @@ pub struct DecodeOptions {
     pub max_tokens: u32,
     /// Flash attention: slower on CPU, so off unless asked for.
     pub flash_attn: bool,
+    /// Shrink the encoder's context to the audio actually sent (plus a second) instead of
+    /// Whisper's fixed 30 s. The encoder's cost scales with its context, so a 3 s utterance
+    /// encodes several times faster; whisper.cpp's `audio_ctx`, as its real-time examples use.
+    pub fit_audio_ctx: bool,
+}
+
+/// Encoder positions per second of audio (1500 for Whisper's 30 s window).
+pub const ENCODER_POSITIONS_PER_S: f64 = 50.0;
+
+/// The shortest fitted context: 10 s. Shorter contexts are faster still (a 3 s question encodes
+/// in 55 ms instead of 110 ms with tiny.en on 2 cores) but cost accuracy: on the ten test
+/// sentences, tiny.en's WER went from 3.8 % (full window) to 8.8 % at 5 s and at 10 s, and
+/// espeak-ng speech from 18.8 % to 23.8 % at 5 s but 13.8 % at 10 s.
+pub const MIN_FITTED_AUDIO_CTX: u32 = 512;
+
+/// The encoder context for `audio_s` seconds when fitted: the audio plus one second, rounded up
+/// to 64 positions, at least [`MIN_FITTED_AUDIO_CTX`]; 0 (whisper.cpp's full 30 s window) when
+/// that is nearly the whole window anyway.
+pub fn fitted_audio_ctx(audio_s: f64) -> u32 {
+    let positions = ((audio_s.max(0.0) + 1.0) * ENCODER_POSITIONS_PER_S).ceil() as u32;
+    let rounded = positions.div_ceil(64) * 64;
+    if rounded >= 1400 { 0 } else { rounded.max(MIN_FITTED_AUDIO_CTX) }
 }
 
 impl Default for DecodeOptions {
@@ -130,6 +152,7 @@ impl Default for DecodeOptions {
             logprob_threshold: -1.0,
             max_tokens: 200,
             flash_attn: false,
+            fit_audio_ctx: false,
         }
     }
 }
@@ -461,6 +484,19 @@ pub fn read_response<R: Read>(r: &mut R) -> Result<Response, ProtocolError> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn fitted_audio_ctx_covers_the_audio_with_a_floor() {
+        assert_eq!(fitted_audio_ctx(0.0), MIN_FITTED_AUDIO_CTX);
+        assert_eq!(fitted_audio_ctx(3.0), MIN_FITTED_AUDIO_CTX);
+        // 14 s + 1 s = 750 positions -> 768.
+        assert_eq!(fitted_audio_ctx(14.0), 768);
+        assert!(fitted_audio_ctx(20.0) as f64 >= 21.0 * ENCODER_POSITIONS_PER_S);
+        assert_eq!(fitted_audio_ctx(27.5), 0);
+        assert_eq!(fitted_audio_ctx(30.0), 0);
+        assert_eq!(fitted_audio_ctx(f64::NAN).max(MIN_FITTED_AUDIO_CTX), MIN_FITTED_AUDIO_CTX);
+    }
+
     use super::*;
     use std::io::Cursor;
 

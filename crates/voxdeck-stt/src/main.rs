@@ -401,6 +401,9 @@ impl Model {
         params.set_language(Some(&o.language));
         params.set_translate(false);
         params.set_no_context(true);
+        if o.fit_audio_ctx {
+            params.set_audio_ctx(voxdeck_stt::fitted_audio_ctx(audio_s) as c_int);
+        }
         params.set_print_special(false);
         params.set_print_progress(false);
         params.set_print_realtime(false);

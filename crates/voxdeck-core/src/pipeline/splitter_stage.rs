@@ -16,7 +16,8 @@ use crate::tts::sentences::SentenceSplitter;
 /// How pieces are cut.
 #[derive(Debug, Clone, Copy)]
 pub struct SplitSettings {
-    /// Speak sentence by sentence while the answer streams (false: wait for the whole answer).
+    /// Speak sentence by sentence while the answer streams (false: wait for the whole answer,
+    /// then synthesise and play it as one piece, the way it is done without streaming).
     pub stream: bool,
     /// Words before a clause break may end the first piece (0 = sentences only).
     pub clause_min_words: usize,
@@ -42,11 +43,16 @@ impl Answer {
         }
     }
 
-    /// Sends one raw piece on, stripped; the first one marks the turn's first sentence.
+    /// Sends one raw piece on, stripped.
     fn emit(&mut self, shared: &Shared, raw: &str, output: &Sender<SpeakText>) -> Result<(), ()> {
-        let Some(text) = self.stripper.strip(raw) else {
-            return Ok(());
-        };
+        match self.stripper.strip(raw) {
+            Some(text) => self.emit_stripped(shared, text, output),
+            None => Ok(()),
+        }
+    }
+
+    /// Sends one piece on; the first one marks the turn's first sentence.
+    fn emit_stripped(&mut self, shared: &Shared, text: String, output: &Sender<SpeakText>) -> Result<(), ()> {
         if self.index == 0 {
             shared.mark(self.turn, Mark::FirstSentence);
             self.splitter.set_clause_breaks(0);
@@ -102,10 +108,13 @@ pub(crate) fn run(
 /// The answer is complete: speak what is left (or, not streaming, all of it).
 fn flush(shared: &Shared, a: &mut Answer, settings: SplitSettings, output: &Sender<SpeakText>) -> Result<(), ()> {
     if !settings.stream {
+        // The whole answer is one piece: synthesised in one go, then played.
         let whole = std::mem::take(&mut a.whole);
         let mut splitter = SentenceSplitter::new();
-        for piece in splitter.push(&whole).iter().chain(splitter.finish().iter()) {
-            a.emit(shared, piece, output)?;
+        let pieces: Vec<String> = splitter.push(&whole).into_iter().chain(splitter.finish()).collect();
+        let spoken: Vec<String> = pieces.iter().filter_map(|p| a.stripper.strip(p)).collect();
+        if !spoken.is_empty() {
+            a.emit_stripped(shared, spoken.join(" "), output)?;
         }
         return Ok(());
     }

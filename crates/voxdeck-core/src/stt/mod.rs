@@ -192,6 +192,7 @@ pub fn decode_options(stt: &SttConfig) -> DecodeOptions {
         beam_size: stt.beam_size,
         initial_prompt: stt.initial_prompt.clone(),
         no_speech_threshold: stt.no_speech_threshold,
+        fit_audio_ctx: stt.fit_audio_ctx,
         ..DecodeOptions::default()
     }
 }
