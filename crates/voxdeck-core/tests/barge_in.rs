@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use alsa_env::{BYTES_PER_S, OUT_RATE, PacedReader, setup};
 use common::{spoken_question, voice_config};
-use voxdeck_core::audio::Player;
+use voxdeck_core::audio::wav::write_wav;
+use voxdeck_core::audio::{AudioBuffer, Player};
 use voxdeck_core::audio::source::WavSource;
 use voxdeck_core::pipeline::{Event, Outcome, Session, SessionOptions, SessionParts, TurnState, load_engines};
 
@@ -52,7 +53,11 @@ fn a_press_while_speaking_silences_the_speaker_within_100_ms() {
             Err(_) => std::thread::sleep(Duration::from_millis(2)),
         }
     }
-    // Let it speak for a while, then barge in.
+    // Let it speak for a while, then barge in. The next utterance is silence, so nothing that
+    // reaches the speaker after the press can belong to the next turn's answer.
+    let silence = tmp.path().join("silence.wav");
+    write_wav(&silence, &AudioBuffer::mono(vec![0.0; 16_000], 16_000)).unwrap();
+    session.set_source(Box::new(WavSource::new(&silence)));
     std::thread::sleep(Duration::from_millis(1200));
     let at_press = reader.len();
     let pressed = Instant::now();
@@ -82,9 +87,9 @@ fn a_press_while_speaking_silences_the_speaker_within_100_ms() {
     assert!(heard.len() < generated.len() || record.generated.is_empty(), "{record:?}");
     assert!(heard.len() <= 8, "1.2 s of speech is a few words, not {}: {:?}", heard.len(), record.answer);
 
-    // The new turn is listening to the file; it is answered normally.
+    // The new turn heard only silence.
     let record = Session::wait_for_turn(&mut events, next, TURN).expect("the next turn ends");
-    assert_eq!(record.outcome, Outcome::Answered, "{record:?}");
+    assert_eq!(record.outcome, Outcome::NoSpeech, "{record:?}");
     drop(session);
     drop(reader);
 }
