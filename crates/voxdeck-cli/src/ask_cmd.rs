@@ -43,6 +43,7 @@ pub fn run(args: AskArgs, mut config: Config) -> anyhow::Result<()> {
     }
     let spec = args.model.as_deref().unwrap_or(&config.llm.model);
     let model = Catalog::builtin().resolve_llm(spec, &config.models_dir())?;
+    voxdeck_core::mem_budget::check_llm_alone(&model, &config)?;
     let llm = LocalLlm::load(&model, &config.llm).with_context(|| format!("loading {}", model.path.display()))?;
 
     let mut request = ChatRequest::new(vec![

@@ -191,6 +191,16 @@ fn pad(n: u64, to: u64) -> u64 {
     n.div_ceil(to) * to
 }
 
+/// The check for an LLM loaded on its own (`voxdeck ask`, `voxdeck bench`): its need against
+/// the system's free memory. Does nothing when `[memory] check = false`.
+pub fn check_llm_alone(model: &crate::models::ResolvedModel, config: &crate::Config) -> Result<(), MemBudgetError> {
+    if !config.memory.check {
+        return Ok(());
+    }
+    let need = estimate_llm(&model.path, &config.llm)?;
+    check(&model.name, &need, &Budget::system(&config.memory))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

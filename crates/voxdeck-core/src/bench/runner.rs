@@ -23,6 +23,8 @@ pub enum BenchError {
     },
     #[error(transparent)]
     Chart(#[from] super::charts::ChartError),
+    #[error(transparent)]
+    Memory(#[from] crate::mem_budget::MemBudgetError),
 }
 
 /// Where the benchmark is, for a progress bar.
@@ -64,6 +66,7 @@ pub fn run(
             });
             done += 1;
         };
+        crate::mem_budget::check_llm_alone(model, config)?;
         let (bench, info) = bench_model(model, config, &mut step).map_err(|source| BenchError::Model {
             model: model.name.clone(),
             source,
