@@ -56,6 +56,10 @@ pub struct Config {
     pub memory: MemoryConfig,
     /// The system metrics sampled while the engine runs.
     pub metrics: MetricsConfig,
+    /// The cloud LLM: an OpenAI-compatible API (OpenRouter, Groq, vLLM, llama-server, ...).
+    pub cloud: CloudConfig,
+    /// Which engine answers: local, cloud, or chosen per question.
+    pub router: RouterConfig,
 }
 
 /// How many layers to offload to the GPU.
@@ -409,6 +413,131 @@ impl Default for MetricsConfig {
     }
 }
 
+/// Known OpenAI-compatible providers; `custom` takes `base_url` and `model` as given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CloudProvider {
+    OpenRouter,
+    Groq,
+    Custom,
+}
+
+impl CloudProvider {
+    /// (base URL, model, API key variable) when not configured.
+    pub fn defaults(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            CloudProvider::OpenRouter => ("https://openrouter.ai/api/v1", "qwen/qwen-2.5-7b-instruct", "OPENROUTER_API_KEY"),
+            CloudProvider::Groq => ("https://api.groq.com/openai/v1", "qwen/qwen3-32b", "GROQ_API_KEY"),
+            CloudProvider::Custom => ("", "", "VOXDECK_CLOUD_API_KEY"),
+        }
+    }
+}
+
+/// `[cloud]`: the cloud engine. The API key is never stored here: it comes from the OS keyring
+/// (`voxdeck cloud set-key`) or from the environment variable `api_key_env`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CloudConfig {
+    pub provider: CloudProvider,
+    /// The API's base URL, up to and including `/v1`; empty = the provider's.
+    pub base_url: String,
+    /// The model name the API knows; empty = the provider's Qwen 2.5 7B (or equivalent).
+    pub model: String,
+    /// The environment variable holding the API key; empty = the provider's usual one.
+    pub api_key_env: String,
+    /// Look for the key in the OS keyring (Secret Service) before the environment.
+    pub use_keyring: bool,
+    /// Connecting longer than this is a failure (answered locally).
+    pub connect_timeout_s: f64,
+    /// No first token within this, from the request, is a failure (the seed's "unusable").
+    pub first_token_timeout_s: f64,
+    /// A stream that sends nothing for this long after its first token is broken.
+    pub stall_timeout_s: f64,
+}
+
+impl Default for CloudConfig {
+    fn default() -> Self {
+        CloudConfig {
+            provider: CloudProvider::OpenRouter,
+            base_url: String::new(),
+            model: String::new(),
+            api_key_env: String::new(),
+            use_keyring: true,
+            connect_timeout_s: 2.0,
+            first_token_timeout_s: 4.0,
+            stall_timeout_s: 4.0,
+        }
+    }
+}
+
+impl CloudConfig {
+    pub fn base_url(&self) -> &str {
+        if self.base_url.is_empty() { self.provider.defaults().0 } else { &self.base_url }
+    }
+    pub fn model(&self) -> &str {
+        if self.model.is_empty() { self.provider.defaults().1 } else { &self.model }
+    }
+    pub fn api_key_env(&self) -> &str {
+        if self.api_key_env.is_empty() { self.provider.defaults().2 } else { &self.api_key_env }
+    }
+}
+
+/// Which engine answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Always the local model.
+    Local,
+    /// Always the cloud (the local model answers only when the cloud fails).
+    Cloud,
+    /// Per question, by the router's policy.
+    #[default]
+    Auto,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Local => "local",
+            Mode::Cloud => "cloud",
+            Mode::Auto => "auto",
+        }
+    }
+}
+
+/// `[router]`: the `auto` policy, in the order it is applied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RouterConfig {
+    pub mode: Mode,
+    /// Phrases that ask for the cloud outright ("think hard").
+    pub deep_phrases: Vec<String>,
+    /// Words that mark a task the small local model does badly: code, planning, research.
+    pub cloud_cues: Vec<String>,
+    /// Questions longer than this many words, or with several parts, go to the cloud.
+    pub long_question_words: u32,
+    /// The answer length (tokens) used to predict the local model's time to answer.
+    pub expected_answer_tokens: u32,
+}
+
+impl Default for RouterConfig {
+    fn default() -> Self {
+        let words = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect();
+        RouterConfig {
+            mode: Mode::Auto,
+            deep_phrases: words(&["think hard", "deep think", "think deeply", "think carefully", "take your time"]),
+            cloud_cues: words(&[
+                "code", "program", "function", "script", "python", "rust", "javascript", "sql", "regex", "debug",
+                "compile", "algorithm", "plan", "itinerary", "schedule", "strategy", "research", "compare",
+                "analyze", "analyse", "explain in detail", "step by step", "pros and cons", "summarize",
+                "summarise", "essay", "prove", "calculate",
+            ]),
+            long_question_words: 40,
+            expected_answer_tokens: 50,
+        }
+    }
+}
+
 impl Config {
     /// Loads the configuration: `explicit` (from `--config`), else `VOXDECK_CONFIG`, else the
     /// XDG file. A missing XDG file means defaults; a missing explicit file is an error.
@@ -577,6 +706,22 @@ impl Config {
                 "pipeline.min_utterance_ms",
                 format!("must be at most 10000, got {}", p.min_utterance_ms),
             ));
+        }
+        let c = &self.cloud;
+        for (field, v) in [
+            ("cloud.connect_timeout_s", c.connect_timeout_s),
+            ("cloud.first_token_timeout_s", c.first_token_timeout_s),
+            ("cloud.stall_timeout_s", c.stall_timeout_s),
+        ] {
+            if !(v > 0.0 && v <= 600.0) {
+                return Err(invalid(field, format!("must be more than 0 and at most 600 seconds, got {v}")));
+            }
+        }
+        if c.provider == CloudProvider::Custom && (c.base_url.is_empty() || c.model.is_empty()) {
+            return Err(invalid("cloud.base_url", "and cloud.model must be set when provider = \"custom\"".into()));
+        }
+        if self.router.expected_answer_tokens == 0 {
+            return Err(invalid("router.expected_answer_tokens", "must be at least 1".into()));
         }
         if !(self.metrics.hz > 0.0 && self.metrics.hz <= 20.0) {
             return Err(invalid("metrics.hz", format!("must be more than 0 and at most 20, got {}", self.metrics.hz)));

@@ -533,6 +533,7 @@ impl<'m> Session<'m> {
             kv_cache_bytes: self.info.kv_cache_bytes,
             gpu_layers: self.info.gpu_layers,
             total_layers: self.info.total_layers,
+            ttfb_ms: None,
         };
         let _ = events.send(LlmEvent::Done { text, metrics });
         Ok(())

@@ -135,6 +135,9 @@ pub struct AnswerMetrics {
     /// Layers offloaded to the GPU, of `total_layers`.
     pub gpu_layers: u32,
     pub total_layers: u32,
+    /// Cloud engines: request to the first byte of the response (network and server queue).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttfb_ms: Option<f64>,
 }
 
 /// What an engine streams while answering.
