@@ -86,7 +86,7 @@ pub fn load_engines(config: &Config, progress: &mut dyn FnMut(&str)) -> Result<L
     if config.memory.check {
         let mut budget = Budget::system(&config.memory);
         let stt_need = mem_budget::estimate_whisper(&stt_options.model)?;
-        budget.reserve(format!("Whisper {}", stt_options.model_name), stt_need.total());
+        budget.reserve(stt_options.model_name.clone(), stt_need.total());
         // A voice that cannot be resolved is reported when it is opened, below.
         let voice = match config.tts.engine {
             TtsEngine::Espeak => None,
