@@ -2,6 +2,7 @@
 //! metrics, cancellation) and the local llama.cpp engine.
 
 mod backend;
+pub mod cloud;
 pub mod local;
 mod utf8;
 
@@ -12,6 +13,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use backend::{gpu_offload_supported, host_cpu_name};
+pub use cloud::{CloudError, CloudLlm, CloudSettings};
 pub use local::{LocalLlm, ModelInfo};
 
 /// Errors from an LLM engine.
@@ -37,6 +39,8 @@ pub enum LlmError {
     NulInMessage,
     #[error("the inference thread has stopped; reload the model")]
     WorkerGone,
+    #[error(transparent)]
+    Cloud(#[from] cloud::CloudError),
 }
 
 /// Who said a message.
