@@ -34,6 +34,6 @@ if ! python3 -c 'import numpy' 2>/dev/null; then
 fi
 
 if ! command -v cargo >/dev/null; then
-  echo "error: cargo not found; install Rust (https://rustup.rs), 1.85 or newer" >&2
+  echo "error: cargo not found; install Rust (https://rustup.rs), 1.88 or newer" >&2
   exit 1
 fi
