@@ -14,6 +14,7 @@ pub mod memory;
 pub mod models;
 pub mod paths;
 pub mod pipeline;
+pub mod router;
 pub mod stt;
 pub mod sysmon;
 pub mod tts;
