@@ -68,7 +68,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         options.metrics_hz = None;
         let session = Session::start(
             SessionParts {
-                engine: engines.engine,
+                answerer: engines.answerer,
                 stt: engines.stt,
                 tts: engines.tts,
                 source: Box::new(WavSource::new(&question(0))),

@@ -30,7 +30,7 @@ fn a_press_while_speaking_silences_the_speaker_within_100_ms() {
     let player = Arc::new(Player::open(None).unwrap());
     let session = Session::start(
         SessionParts {
-            engine: engines.engine,
+            answerer: engines.answerer,
             stt: engines.stt,
             tts: engines.tts,
             source: Box::new(WavSource::new(&q)),

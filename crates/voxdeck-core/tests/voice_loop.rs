@@ -10,7 +10,10 @@ use std::time::Duration;
 use common::{spoken_question, voice_config};
 use voxdeck_core::audio::sink::WavSink;
 use voxdeck_core::audio::source::WavSource;
+use voxdeck_core::config::Mode;
 use voxdeck_core::history::History;
+use voxdeck_core::router::Router;
+use voxdeck_core::router::answerer::{Answerer, NamedEngine};
 use voxdeck_core::llm::{AnswerStream, ChatEngine, ChatRequest, LlmError, Role};
 use voxdeck_core::pipeline::{
     DIDNT_CATCH, Event, Outcome, Session, SessionOptions, SessionParts, TurnState, load_engines,
@@ -33,20 +36,32 @@ impl ChatEngine for Counting {
     }
 }
 
+/// The session's answerer with the real local model behind a counter; local mode.
+fn counting(
+    config: &voxdeck_core::Config,
+    local: Arc<voxdeck_core::llm::LocalLlm>,
+    calls: Arc<AtomicU32>,
+    last: Arc<std::sync::Mutex<Option<ChatRequest>>>,
+) -> Arc<Answerer> {
+    let engine = NamedEngine { engine: Arc::new(Counting { inner: local, calls, last }), model: "SmolLM2 (counted)".into() };
+    let router = Router::new(config.router.clone(), config.voice);
+    Arc::new(Answerer::new(engine, Err("not configured".into()), router, Mode::Local))
+}
+
 #[test]
 fn a_conversation_streams_events_and_keeps_its_history() {
     let dir = tempfile::tempdir().unwrap();
     let q1 = spoken_question(dir.path(), "q1.wav", "What is the capital of France?");
     let q2 = spoken_question(dir.path(), "q2.wav", "How many people live there?");
     let config = voice_config();
-    let mut engines = load_engines(&config, &mut |_| {}).unwrap();
+    let engines = load_engines(&config, &mut |_| {}).unwrap();
     let calls = Arc::new(AtomicU32::new(0));
     let last = Arc::new(std::sync::Mutex::new(None));
-    engines.engine.engine = Arc::new(Counting { inner: engines.engine.engine.clone(), calls: calls.clone(), last: last.clone() });
+    let answerer = counting(&config, engines.local.clone(), calls.clone(), last.clone());
     let history_path = dir.path().join("history.sqlite3");
     let session = Session::start(
         SessionParts {
-            engine: engines.engine,
+            answerer,
             stt: engines.stt,
             tts: engines.tts,
             source: Box::new(WavSource::new(&q1)),
@@ -127,16 +142,12 @@ fn release_right_after_press_is_didnt_catch_that_without_an_llm_call() {
     let dir = tempfile::tempdir().unwrap();
     let q = spoken_question(dir.path(), "q.wav", "What is the capital of France?");
     let config = voice_config();
-    let mut engines = load_engines(&config, &mut |_| {}).unwrap();
+    let engines = load_engines(&config, &mut |_| {}).unwrap();
     let calls = Arc::new(AtomicU32::new(0));
-    engines.engine.engine = Arc::new(Counting {
-        inner: engines.engine.engine.clone(),
-        calls: calls.clone(),
-        last: Arc::new(std::sync::Mutex::new(None)),
-    });
+    let answerer = counting(&config, engines.local.clone(), calls.clone(), Arc::new(std::sync::Mutex::new(None)));
     let session = Session::start(
         SessionParts {
-            engine: engines.engine,
+            answerer,
             stt: engines.stt,
             tts: engines.tts,
             // Real time, like a microphone: releasing at once captures (almost) nothing.

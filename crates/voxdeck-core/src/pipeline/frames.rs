@@ -25,9 +25,11 @@ pub struct Question {
     pub text: String,
 }
 
-/// LLM -> sentence splitter: the answer's text as it is generated.
+/// LLM -> sentence splitter: the answer's text as it is generated, and words for the user
+/// that are not part of the answer ("Cloud unavailable, answering locally.").
 pub enum AnswerText {
     Piece { turn: u64, text: String },
+    Aside { turn: u64, text: String },
     End { turn: u64 },
 }
 

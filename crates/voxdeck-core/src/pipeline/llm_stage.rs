@@ -1,6 +1,7 @@
 //! Stage 3, the answer: builds the conversation (system prompt, the turns that fit, the
-//! question), asks the engine, and streams its text to the sentence splitter and to the front
-//! ends as it is generated. Cancelled by a barge-in through the turn's cancel token.
+//! question), lets the [`Answerer`] route it (local or cloud, with fallback), and streams the
+//! text to the sentence splitter and to the front ends as it is generated. A barge-in cancels
+//! it through the turn's cancel token.
 
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender};
@@ -10,19 +11,8 @@ use super::events::Event;
 use super::frames::{AnswerText, Question};
 use super::timeline::{Mark, Outcome};
 use super::turn::Shared;
-use crate::llm::{ChatEngine, ChatRequest, FinishReason, LlmError, LlmEvent};
-
-/// An engine that can answer, and how to describe it in a turn's record.
-#[derive(Clone)]
-pub struct AnswerEngine {
-    pub engine: Arc<dyn ChatEngine>,
-    /// "local" or "cloud".
-    pub kind: String,
-    /// The model's name.
-    pub model: String,
-    /// Its context window, tokens.
-    pub n_ctx: u32,
-}
+use crate::llm::{ChatRequest, FinishReason};
+use crate::router::answerer::{AnswerEvent, Answerer};
 
 /// How answers are asked for.
 #[derive(Debug, Clone)]
@@ -30,15 +20,16 @@ pub struct AnswerSettings {
     pub system_prompt: String,
     pub max_tokens: u32,
     pub context_turns: usize,
-    /// Why this engine answers (until routing between engines exists: the mode).
-    pub route_reason: String,
+    /// The local model's context window, tokens: the conversation sent must fit it, since the
+    /// local model answers whenever the cloud cannot.
+    pub n_ctx: u32,
     /// Generate exactly `max_tokens` (benchmarks that compare fixed answer lengths).
     pub ignore_eos: bool,
 }
 
 pub(crate) fn run(
     shared: Arc<Shared>,
-    engine: AnswerEngine,
+    answerer: Arc<Answerer>,
     settings: AnswerSettings,
     input: Receiver<Question>,
     output: Sender<AnswerText>,
@@ -47,12 +38,7 @@ pub(crate) fn run(
         if !shared.is_current(turn) {
             continue;
         }
-        shared.with_turn(turn, |t| {
-            t.record.engine = Some(engine.kind.clone());
-            t.record.model = Some(engine.model.clone());
-            t.record.route_reason = Some(settings.route_reason.clone());
-        });
-        if answer(&shared, &engine, &settings, turn, &text, &output).is_err() {
+        if answer(&shared, &answerer, &settings, turn, &text, &output).is_err() {
             return; // the splitter is gone: shutting down
         }
     }
@@ -61,7 +47,7 @@ pub(crate) fn run(
 /// Streams one answer. `Err` only when the next stage has gone away.
 fn answer(
     shared: &Shared,
-    engine: &AnswerEngine,
+    answerer: &Answerer,
     settings: &AnswerSettings,
     turn: u64,
     question: &str,
@@ -69,93 +55,85 @@ fn answer(
 ) -> Result<(), ()> {
     let past = shared.past();
     // Leave room for the answer and the template's own tokens.
-    let budget = (engine.n_ctx as usize).saturating_sub(settings.max_tokens as usize + 32);
-    let mut turns = settings.context_turns;
-    let mut stream = loop {
-        let messages = build_messages(&settings.system_prompt, &past, question, turns, budget);
-        let mut request = ChatRequest::new(messages);
-        request.max_tokens = Some(settings.max_tokens);
-        request.ignore_eos = settings.ignore_eos;
-        match engine.engine.chat(request) {
-            Ok(s) => break s,
-            // The estimate was off for this text: try again with fewer earlier turns.
-            Err(LlmError::PromptTooLong { .. }) if turns > 0 => turns /= 2,
-            Err(e) => {
-                fail(shared, turn, format!("the {} LLM failed: {e}", engine.kind));
-                return Ok(());
-            }
-        }
-    };
-    let cancel = stream.cancel.clone();
-    let live = shared
-        .with_turn(turn, |t| {
-            t.cancel = Some(cancel.clone());
-        })
-        .is_some();
-    if !live {
-        cancel.cancel();
-    }
-    let mut tokens = 0u32;
-    let mut so_far = String::new();
-    while let Some(event) = stream.next_blocking() {
-        match event {
-            LlmEvent::Token { text, elapsed, .. } => {
-                tokens += 1;
-                if tokens == 1 {
-                    shared.mark(turn, Mark::FirstToken);
-                }
-                if !shared.is_current(turn) {
-                    cancel.cancel();
-                    continue;
-                }
-                if text.is_empty() {
-                    continue;
-                }
-                so_far.push_str(&text);
-                shared.bus.send(Event::AnswerDelta {
-                    turn,
-                    text: text.clone(),
-                    tokens,
-                    elapsed_ms: elapsed.as_secs_f64() * 1000.0,
-                });
-                output.send(AnswerText::Piece { turn, text }).map_err(drop)?;
-            }
-            LlmEvent::Done { text, metrics } => {
-                shared.with_turn(turn, |t| {
-                    t.timeline.mark(Mark::LastToken);
-                    let r = &mut t.record;
-                    r.generated = text;
-                    r.prompt_tokens = Some(metrics.prompt_tokens);
-                    r.cached_tokens = Some(metrics.cached_tokens);
-                    r.prompt_tok_s = Some(metrics.prompt_tok_s);
-                    r.gen_tokens = Some(metrics.gen_tokens);
-                    r.gen_tok_s = Some(metrics.gen_tok_s);
-                    r.ttft_ms = Some(metrics.ttft_ms);
-                    if metrics.finish == FinishReason::ContextFull {
-                        r.error = Some("the answer was cut: the context window is full".into());
-                    }
-                });
-                return output.send(AnswerText::End { turn }).map_err(drop);
-            }
-            LlmEvent::Error(e) => {
-                // Speak what came before the failure, and say it was cut.
-                let message = format!("the {} LLM failed mid-answer: {e}", engine.kind);
-                shared.bus.error(Some(turn), "llm", &message);
-                shared.with_turn(turn, |t| {
-                    t.timeline.mark(Mark::LastToken);
-                    t.record.generated = std::mem::take(&mut so_far);
-                    t.record.gen_tokens = Some(tokens);
-                    t.record.error = Some(message);
-                });
-                return output.send(AnswerText::End { turn }).map_err(drop);
-            }
-        }
-    }
-    fail(shared, turn, format!("the {} LLM stopped without finishing the answer", engine.kind));
-    Ok(())
-}
+    let budget = (settings.n_ctx as usize).saturating_sub(settings.max_tokens as usize + 32);
+    let messages = build_messages(&settings.system_prompt, &past, question, settings.context_turns, budget);
+    let mut request = ChatRequest::new(messages);
+    request.max_tokens = Some(settings.max_tokens);
+    request.ignore_eos = settings.ignore_eos;
 
-fn fail(shared: &Shared, turn: u64, message: String) {
-    shared.bus.error(Some(turn), "llm", &message);
-    shared.end_turn(turn, Outcome::Failed, |t| t.record.error = Some(message));
+    let mut sent = Ok(());
+    let result = answerer.answer(request, question, &mut |event| match event {
+        AnswerEvent::Routed(route) => {
+            shared.with_turn(turn, |t| t.record.route_reason = Some(route.reason.clone()));
+        }
+        AnswerEvent::Started { cancel, .. } => {
+            // A press may already have replaced this turn: then stop at once.
+            if shared.with_turn(turn, |t| t.cancel = Some(cancel.clone())).is_none() {
+                cancel.cancel();
+            }
+        }
+        AnswerEvent::Token { text, tokens, elapsed } => {
+            shared.mark(turn, Mark::FirstToken);
+            if text.is_empty() || !shared.is_current(turn) {
+                return;
+            }
+            shared.bus.send(Event::AnswerDelta {
+                turn,
+                text: text.to_owned(),
+                tokens,
+                elapsed_ms: elapsed.as_secs_f64() * 1000.0,
+            });
+            if sent.is_ok() {
+                sent = output.send(AnswerText::Piece { turn, text: text.to_owned() }).map_err(drop);
+            }
+        }
+        AnswerEvent::Fallback { reason, notice } => {
+            shared.with_turn(turn, |t| t.record.fallback = Some(reason.to_owned()));
+            if let Some(notice) = notice {
+                shared.bus.notice(Some(turn), notice);
+                if sent.is_ok() {
+                    sent = output.send(AnswerText::Aside { turn, text: notice.to_owned() }).map_err(drop);
+                }
+            }
+        }
+        AnswerEvent::Cut { reason, notice } => {
+            shared.bus.error(Some(turn), "llm", format!("the cloud answer was cut: {reason}"));
+            if sent.is_ok() {
+                sent = output.send(AnswerText::Aside { turn, text: notice.to_owned() }).map_err(drop);
+            }
+        }
+    });
+    sent?;
+
+    let nothing = result.text.trim().is_empty() && result.metrics.is_none();
+    shared.with_turn(turn, |t| {
+        t.timeline.mark(Mark::LastToken);
+        let r = &mut t.record;
+        r.engine = Some(result.engine.as_str().to_owned());
+        r.model = Some(result.model.clone());
+        r.route_reason = Some(result.route_reason.clone());
+        r.fallback = result.fallback.clone();
+        r.generated = result.text.clone();
+        if let Some(m) = &result.metrics {
+            r.prompt_tokens = Some(m.prompt_tokens);
+            r.cached_tokens = Some(m.cached_tokens);
+            r.prompt_tok_s = Some(m.prompt_tok_s);
+            r.gen_tokens = Some(m.gen_tokens);
+            r.gen_tok_s = Some(m.gen_tok_s);
+            r.ttft_ms = Some(m.ttft_ms);
+            if m.finish == FinishReason::ContextFull {
+                r.error = Some("the answer was cut: the context window is full".into());
+            }
+        }
+        if result.error.is_some() {
+            r.error = result.error.clone();
+        }
+    });
+    if nothing {
+        let message = result.error.unwrap_or_else(|| "no engine could answer".into());
+        shared.bus.error(Some(turn), "llm", &message);
+        shared.end_turn(turn, Outcome::Failed, |t| t.record.error = Some(message));
+        return Ok(());
+    }
+    output.send(AnswerText::End { turn }).map_err(drop)
 }

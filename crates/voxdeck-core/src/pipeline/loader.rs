@@ -6,9 +6,11 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::PipelineError;
-use super::llm_stage::AnswerEngine;
 use crate::config::{Config, TtsEngine};
 use crate::llm::LocalLlm;
+use crate::llm::cloud::{CloudLlm, CloudSettings};
+use crate::router::Router;
+use crate::router::answerer::{Answerer, NamedEngine};
 use crate::mem_budget::{self, Budget};
 use crate::models::Catalog;
 use crate::stt::{Stt, SttOptions};
@@ -62,8 +64,9 @@ impl ThreadPlan {
 
 /// Everything a session needs, loaded.
 pub struct LoadedEngines {
-    pub engine: AnswerEngine,
-    /// The local model (also inside `engine`), for its details.
+    /// Routes questions between the local model and the cloud.
+    pub answerer: Arc<Answerer>,
+    /// The local model (also inside `answerer`), for its details.
     pub local: Arc<LocalLlm>,
     pub stt: Stt,
     pub tts: Arc<dyn SpeechSynthesizer>,
@@ -106,19 +109,39 @@ pub fn load_engines(config: &Config, progress: &mut dyn FnMut(&str)) -> Result<L
     let tts: Arc<dyn SpeechSynthesizer> = Arc::from(tts::open(&config)?);
     progress(&format!("loading {}", model.name));
     let local = Arc::new(LocalLlm::load(&model, &config.llm)?);
-    let engine = AnswerEngine {
-        engine: local.clone(),
-        kind: "local".to_owned(),
-        model: model.name.clone(),
-        n_ctx: local.info().n_ctx,
-    };
+    let answerer = Arc::new(build_answerer(&config, local.clone(), &model.name));
     Ok(LoadedEngines {
-        engine,
+        answerer,
         local,
         stt,
         tts,
         threads,
     })
+}
+
+/// The answerer for `config`: the loaded local model, and the configured cloud when it can be
+/// used (a usable URL, and a key unless the server is on this machine).
+pub fn build_answerer(config: &Config, local: Arc<LocalLlm>, local_name: &str) -> Answerer {
+    let local = NamedEngine { engine: local, model: local_name.to_owned() };
+    let settings = CloudSettings::from_config(config);
+    let loopback = settings.base_url.starts_with("http://127.") || settings.base_url.starts_with("http://localhost");
+    let cloud = if settings.api_key.is_none() && !loopback {
+        Err(format!(
+            "no API key: set {} or run `voxdeck cloud set-key`",
+            config.cloud.api_key_env()
+        ))
+    } else {
+        CloudLlm::new(settings)
+            .map(|c| {
+                let model = c.model().to_owned();
+                NamedEngine { engine: Arc::new(c), model }
+            })
+            .map_err(|e| e.to_string())
+    };
+    if let Err(why) = &cloud {
+        tracing::info!("cloud LLM not available: {why}");
+    }
+    Answerer::new(local, cloud, Router::new(config.router.clone(), config.voice), config.router.mode)
 }
 
 #[cfg(test)]

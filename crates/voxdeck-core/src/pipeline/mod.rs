@@ -28,7 +28,7 @@ pub mod tts_stage;
 pub(crate) mod turn;
 
 pub use events::{Event, EventBus, TurnState};
-pub use llm_stage::{AnswerEngine, AnswerSettings};
+pub use llm_stage::AnswerSettings;
 pub use loader::{LoadedEngines, ThreadPlan, load_engines};
 pub use session::{Session, SessionOptions, SessionParts};
 pub use splitter_stage::SplitSettings;

@@ -17,14 +17,15 @@ use tokio::sync::broadcast;
 
 use super::events::{Event, EventBus, TurnState};
 use super::frames::CaptureStarted;
-use super::llm_stage::{AnswerEngine, AnswerSettings};
+use super::llm_stage::AnswerSettings;
 use super::splitter_stage::SplitSettings;
 use super::timeline::{Mark, Outcome, TurnRecord};
 use super::turn::{Shared, lock};
 use super::{PipelineError, capture_stage, llm_stage, playback_stage, splitter_stage, stt_stage, tts_stage};
 use crate::audio::sink::AudioSink;
 use crate::audio::source::AudioSource;
-use crate::config::Config;
+use crate::config::{Config, Mode};
+use crate::router::answerer::Answerer;
 use crate::history::{History, new_conversation_id};
 use crate::stt::Stt;
 use crate::sysmon::Monitor;
@@ -32,7 +33,8 @@ use crate::tts::SpeechSynthesizer;
 
 /// The components a session runs on, loaded by the caller (see [`super::load_engines`]).
 pub struct SessionParts {
-    pub engine: AnswerEngine,
+    /// Answers questions: routes between the local model and the cloud.
+    pub answerer: Arc<Answerer>,
     pub stt: Stt,
     pub tts: Arc<dyn SpeechSynthesizer>,
     /// Where utterances come from: the microphone, or a WAV file for headless turns.
@@ -61,7 +63,7 @@ impl SessionOptions {
                 system_prompt: config.llm.system_prompt.clone(),
                 max_tokens: config.llm.max_tokens,
                 context_turns: config.pipeline.context_turns as usize,
-                route_reason: "mode local".to_owned(),
+                n_ctx: config.llm.n_ctx,
                 ignore_eos: false,
             },
             split: SplitSettings {
@@ -78,6 +80,7 @@ impl SessionOptions {
 /// A running voice loop.
 pub struct Session {
     shared: Arc<Shared>,
+    answerer: Arc<Answerer>,
     source: Mutex<Box<dyn AudioSource>>,
     capture: Option<Sender<CaptureStarted>>,
     threads: Vec<JoinHandle<()>>,
@@ -113,8 +116,8 @@ impl Session {
         threads.push(spawn("capture", Box::new(move || capture_stage::run(s, capture_rx, utterance_tx)))?);
         let (s, stt, min_ms) = (shared.clone(), parts.stt, options.min_utterance_ms);
         threads.push(spawn("stt-stage", Box::new(move || stt_stage::run(s, stt, min_ms, utterance_rx, question_tx)))?);
-        let (s, engine, answer) = (shared.clone(), parts.engine, options.answer.clone());
-        threads.push(spawn("answer", Box::new(move || llm_stage::run(s, engine, answer, question_rx, text_tx)))?);
+        let (s, answerer, answer) = (shared.clone(), parts.answerer.clone(), options.answer.clone());
+        threads.push(spawn("answer", Box::new(move || llm_stage::run(s, answerer, answer, question_rx, text_tx)))?);
         let (s, split) = (shared.clone(), options.split);
         threads.push(spawn("splitter", Box::new(move || splitter_stage::run(s, split, text_rx, speak_tx)))?);
         let (s, tts) = (shared.clone(), parts.tts);
@@ -135,6 +138,7 @@ impl Session {
         };
         Ok(Session {
             shared,
+            answerer: parts.answerer,
             source: Mutex::new(parts.source),
             capture: Some(capture_tx),
             threads,
@@ -193,6 +197,20 @@ impl Session {
         let mut current = lock(&self.source);
         current.stop();
         *current = source;
+    }
+
+    /// Local, cloud or auto, from the next question on; no model is reloaded.
+    pub fn set_mode(&self, mode: Mode) {
+        self.answerer.set_mode(mode);
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.answerer.mode()
+    }
+
+    /// The answerer (models, routing), for front ends that show them.
+    pub fn answerer(&self) -> &Arc<Answerer> {
+        &self.answerer
     }
 
     /// The event stream. Subscribe before pressing to see the whole turn.

@@ -91,6 +91,24 @@ pub(crate) fn run(
                     Ok(())
                 }
             }
+            AnswerText::Aside { turn, text } => {
+                if !shared.is_current(turn) {
+                    continue;
+                }
+                let a = match &mut answer {
+                    Some(a) if a.turn == turn => a,
+                    _ => answer.insert(Answer::new(turn, settings)),
+                };
+                // What came before it is spoken first.
+                let before = if settings.stream {
+                    a.splitter.finish()
+                } else {
+                    Some(std::mem::take(&mut a.whole)).filter(|w| !w.trim().is_empty())
+                };
+                before
+                    .map_or(Ok(()), |piece| a.emit(&shared, &piece, &output))
+                    .and_then(|()| a.emit_stripped(&shared, text, &output))
+            }
             AnswerText::End { turn } => {
                 let mut a = match answer.take() {
                     Some(a) if a.turn == turn => a,
