@@ -1,54 +1,73 @@
-//! `voxdeck ask`: one question to the local LLM, streamed.
+//! `voxdeck ask`: one question, answered by the local model or the cloud (routed as
+//! `--mode` says, with fallback to local), streamed.
 
 use std::io::Write;
+use std::sync::Arc;
 
 use anyhow::Context;
 use serde::Serialize;
 use voxdeck_core::Config;
-use voxdeck_core::llm::{AnswerMetrics, ChatEngine, ChatMessage, ChatRequest, LocalLlm};
+use voxdeck_core::llm::{AnswerMetrics, ChatMessage, ChatRequest, LocalLlm};
 use voxdeck_core::models::Catalog;
+use voxdeck_core::pipeline::loader::build_answerer;
+use voxdeck_core::router::answerer::AnswerEvent;
+
+use crate::engine_args::EngineArgs;
 
 #[derive(clap::Args)]
 pub struct AskArgs {
     /// The question.
     #[arg(required = true, num_args = 1.., value_name = "QUESTION")]
     question: Vec<String>,
-    /// Catalog id or GGUF path (default: llm.model, else the best installed LLM).
+    /// Catalog id or GGUF path of the local model (default: llm.model, else the best installed).
     #[arg(long, short)]
     model: Option<String>,
-    /// Print one JSON object (answer and metrics) on stdout; the answer streams to stderr.
+    /// Print one JSON object (answer, engine, route and metrics) on stdout; the answer streams
+    /// to stderr.
     #[arg(long)]
     json: bool,
     /// Upper bound on the answer's length in tokens.
     #[arg(long)]
     max_tokens: Option<u32>,
-    /// Threads for inference (default: llm.threads).
+    /// Threads for local inference (default: llm.threads).
     #[arg(long)]
     threads: Option<u32>,
+    #[command(flatten)]
+    engine: EngineArgs,
 }
 
 /// `--json` output: stable keys, documented in the README.
 #[derive(Serialize)]
 struct AskJson<'a> {
     model: &'a str,
-    engine: &'static str,
+    engine: &'a str,
+    route_reason: &'a str,
+    fallback: Option<&'a str>,
+    error: Option<&'a str>,
     answer: &'a str,
     #[serde(flatten)]
-    metrics: &'a AnswerMetrics,
+    metrics: Option<&'a AnswerMetrics>,
 }
 
 pub fn run(args: AskArgs, mut config: Config) -> anyhow::Result<()> {
     if let Some(t) = args.threads {
         config.llm.threads = t;
     }
+    if let Some(n) = args.max_tokens {
+        anyhow::ensure!(n > 0, "--max-tokens must be at least 1");
+        config.llm.max_tokens = n;
+    }
+    args.engine.apply(&mut config);
     let spec = args.model.as_deref().unwrap_or(&config.llm.model);
     let model = Catalog::builtin().resolve_llm(spec, &config.models_dir())?;
     voxdeck_core::mem_budget::check_llm_alone(&model, &config)?;
     let llm = LocalLlm::load(&model, &config.llm).with_context(|| format!("loading {}", model.path.display()))?;
+    let answerer = build_answerer(&config, Arc::new(llm), &model.name);
 
+    let question = args.question.join(" ");
     let mut request = ChatRequest::new(vec![
         ChatMessage::system(config.llm.system_prompt.clone()),
-        ChatMessage::user(args.question.join(" ")),
+        ChatMessage::user(question.clone()),
     ]);
     request.max_tokens = args.max_tokens;
 
@@ -58,31 +77,52 @@ pub fn run(args: AskArgs, mut config: Config) -> anyhow::Result<()> {
     } else {
         Box::new(std::io::stdout())
     };
-    let (answer, metrics) = llm.chat(request)?.collect_blocking(|text, _, _| {
-        let _ = out.write_all(text.as_bytes());
-        let _ = out.flush();
-    })?;
+    let answer = answerer.answer(request, &question, &mut |event| match event {
+        AnswerEvent::Token { text, .. } => {
+            let _ = out.write_all(text.as_bytes());
+            let _ = out.flush();
+        }
+        AnswerEvent::Fallback { reason, notice } => {
+            eprintln!("{} ({reason})", notice.unwrap_or("answering locally"));
+        }
+        AnswerEvent::Cut { reason, notice } => {
+            let _ = writeln!(out);
+            eprintln!("{notice} ({reason})");
+        }
+        AnswerEvent::Routed(_) | AnswerEvent::Started { .. } => {}
+    });
     let _ = writeln!(out);
     drop(out);
 
     if args.json {
         let json = AskJson {
-            model: &model.name,
-            engine: "local",
-            answer: answer.trim(),
-            metrics: &metrics,
+            model: &answer.model,
+            engine: answer.engine.as_str(),
+            route_reason: &answer.route_reason,
+            fallback: answer.fallback.as_deref(),
+            error: answer.error.as_deref(),
+            answer: answer.text.trim(),
+            metrics: answer.metrics.as_ref(),
         };
         println!("{}", serde_json::to_string(&json)?);
-    } else {
-        eprintln!("{}", metrics_line(&model.name, &metrics));
+    } else if let Some(m) = &answer.metrics {
+        let mut line = metrics_line(&answer.model, m);
+        line = format!("{line} | {}: {}", answer.engine.as_str(), answer.route_reason);
+        if let Some(f) = &answer.fallback {
+            line = format!("{line} | fallback: {f}");
+        }
+        eprintln!("{line}");
     }
-    Ok(())
+    match (&answer.metrics, &answer.error) {
+        (None, Some(e)) => anyhow::bail!("{e}"),
+        _ => Ok(()),
+    }
 }
 
 /// One line of figures after the answer.
 fn metrics_line(model: &str, m: &AnswerMetrics) -> String {
-    format!(
-        "[{model}] prompt {} tok ({} cached) at {:.1} tok/s | first token {:.2} s | {} tok at {:.1} tok/s | total {:.2} s | {:?} | weights {:.0} MiB, KV cache {:.0} MiB | {}/{} layers on GPU",
+    let mut line = format!(
+        "[{model}] prompt {} tok ({} cached) at {:.1} tok/s | first token {:.2} s | {} tok at {:.1} tok/s | total {:.2} s | {:?}",
         m.prompt_tokens,
         m.cached_tokens,
         m.prompt_tok_s,
@@ -91,9 +131,17 @@ fn metrics_line(model: &str, m: &AnswerMetrics) -> String {
         m.gen_tok_s,
         m.total_ms / 1000.0,
         m.finish,
-        m.weights_bytes as f64 / 1048576.0,
-        m.kv_cache_bytes as f64 / 1048576.0,
-        m.gpu_layers,
-        m.total_layers,
-    )
+    );
+    if let Some(ttfb) = m.ttfb_ms {
+        line.push_str(&format!(" | first byte {:.2} s", ttfb / 1000.0));
+    } else {
+        line.push_str(&format!(
+            " | weights {:.0} MiB, KV cache {:.0} MiB | {}/{} layers on GPU",
+            m.weights_bytes as f64 / 1048576.0,
+            m.kv_cache_bytes as f64 / 1048576.0,
+            m.gpu_layers,
+            m.total_layers,
+        ));
+    }
+    line
 }

@@ -3,7 +3,9 @@
 
 mod ask_cmd;
 mod bench_cmd;
+mod cloud_cmd;
 mod devices_cmd;
+mod engine_args;
 mod history_cmd;
 mod models_cmd;
 mod record_cmd;
@@ -46,6 +48,9 @@ enum Command {
     Devices(devices_cmd::DevicesArgs),
     /// Record from the microphone to a 16 kHz mono WAV file.
     Record(record_cmd::RecordArgs),
+    /// The cloud provider: test it, store or forget its API key.
+    #[command(subcommand)]
+    Cloud(cloud_cmd::CloudCommand),
     /// List, fetch and verify models.
     #[command(subcommand)]
     Models(models_cmd::ModelsCommand),
@@ -74,6 +79,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::History(args) => history_cmd::run(args, config),
         Command::Devices(args) => devices_cmd::run(args, config),
         Command::Record(args) => record_cmd::run(args, config),
+        Command::Cloud(cmd) => cloud_cmd::run(cmd, config),
         Command::Models(cmd) => models_cmd::run(cmd, &config),
     }
 }

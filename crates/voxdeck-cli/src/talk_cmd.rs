@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+
+use crate::engine_args::EngineArgs;
 use tokio::sync::broadcast;
 use voxdeck_core::Config;
 use voxdeck_core::audio::capture::MicSource;
@@ -40,6 +42,8 @@ pub struct TalkArgs {
     /// Catalog id or GGUF path of the LLM (default: llm.model, else the best installed).
     #[arg(long, short)]
     model: Option<String>,
+    #[command(flatten)]
+    engine: EngineArgs,
 }
 
 /// Longest wait for one headless turn.
@@ -53,6 +57,7 @@ pub fn run(args: TalkArgs, mut config: Config) -> anyhow::Result<()> {
     if let Some(model) = &args.model {
         config.llm.model = model.clone();
     }
+    args.engine.apply(&mut config);
     if args.whole_answer {
         config.pipeline.stream_sentences = false;
     }
@@ -85,7 +90,7 @@ pub fn run(args: TalkArgs, mut config: Config) -> anyhow::Result<()> {
     options.metrics_hz = None;
     let session = Session::start(
         SessionParts {
-            engine: engines.engine,
+            answerer: engines.answerer,
             stt: engines.stt,
             tts: engines.tts,
             source,

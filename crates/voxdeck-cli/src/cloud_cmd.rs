@@ -1,0 +1,88 @@
+//! `voxdeck cloud`: the cloud provider's key and a reachability test.
+
+use std::io::BufRead;
+
+use anyhow::Context;
+use voxdeck_core::Config;
+use voxdeck_core::llm::cloud::{self, CloudLlm, CloudSettings};
+
+use crate::engine_args::EngineArgs;
+
+#[derive(clap::Subcommand)]
+pub enum CloudCommand {
+    /// Check the configured provider: key present, model reachable, time to first token.
+    Test {
+        #[command(flatten)]
+        engine: EngineArgs,
+        /// Print one JSON object instead of words.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Store the API key in the OS keyring (read from stdin, never from the command line).
+    SetKey,
+    /// Remove the API key from the OS keyring.
+    ForgetKey,
+}
+
+pub fn run(cmd: CloudCommand, mut config: Config) -> anyhow::Result<()> {
+    match cmd {
+        CloudCommand::Test { engine, json } => {
+            engine.apply(&mut config);
+            test(&config, json)
+        }
+        CloudCommand::SetKey => {
+            eprintln!("Paste the API key for {} and press Enter:", config.cloud.base_url());
+            let mut key = String::new();
+            std::io::stdin().lock().read_line(&mut key).context("reading the key")?;
+            let key = key.trim();
+            anyhow::ensure!(!key.is_empty(), "no key given; nothing stored");
+            cloud::store_api_key(&config.cloud, key)?;
+            eprintln!("stored in the OS keyring for {}", config.cloud.base_url());
+            Ok(())
+        }
+        CloudCommand::ForgetKey => {
+            cloud::delete_api_key(&config.cloud)?;
+            eprintln!("removed from the OS keyring");
+            Ok(())
+        }
+    }
+}
+
+fn test(config: &Config, json: bool) -> anyhow::Result<()> {
+    let settings = CloudSettings::from_config(config);
+    let key = cloud::key_status(&config.cloud);
+    let model = settings.model.clone();
+    let url = settings.base_url.clone();
+    let result = CloudLlm::new(settings).and_then(|c| c.check());
+    let verdict = match &result {
+        Ok(check) if check.model_listed == Some(false) => format!(
+            "reachable, but {model} is not among the models {url} lists; check cloud.model"
+        ),
+        Ok(check) => format!(
+            "OK: {model} at {url} answered, first token in {:.2} s (first byte {:.2} s)",
+            check.ttft_ms / 1000.0,
+            check.ttfb_ms / 1000.0
+        ),
+        Err(e) => format!("FAILED: {e} ({})", e.fallback_reason()),
+    };
+    if json {
+        let v = serde_json::json!({
+            "base_url": url,
+            "model": model,
+            "key": key,
+            "ok": result.as_ref().is_ok_and(|c| c.model_listed != Some(false)),
+            "model_listed": result.as_ref().ok().and_then(|c| c.model_listed),
+            "ttft_ms": result.as_ref().ok().map(|c| c.ttft_ms),
+            "ttfb_ms": result.as_ref().ok().map(|c| c.ttfb_ms),
+            "verdict": verdict,
+        });
+        println!("{v}");
+    } else {
+        println!("provider: {url}\nmodel:    {model}\nAPI key:  {key}\n{verdict}");
+    }
+    match result {
+        Ok(check) if check.model_listed != Some(false) => Ok(()),
+        Ok(_) => anyhow::bail!("the model is not served there"),
+        Err(e) => Err(e.into()),
+    }
+}
