@@ -177,7 +177,7 @@ mod tests {
             ("Think hard: is it better to rent or to buy?", Target::Cloud, "think hard"),
             ("Deep think about the meaning of this poem.", Target::Cloud, "deep think"),
             ("Write a Python function that reverses a list.", Target::Cloud, "function"),
-            ("Can you debug this regex for me?", Target::Cloud, "debug"),
+            ("Can you debug this regex for me?", Target::Cloud, "regex"),
             ("Help me plan a three day trip to Rome.", Target::Cloud, "plan"),
             ("I'm planning a party, what do I need?", Target::Cloud, "plan"),
             ("Compare electric and petrol cars.", Target::Cloud, "compare"),
