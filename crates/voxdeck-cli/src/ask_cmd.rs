@@ -43,6 +43,7 @@ struct AskJson<'a> {
     engine: &'a str,
     route_reason: &'a str,
     fallback: Option<&'a str>,
+    fallback_ms: Option<f64>,
     error: Option<&'a str>,
     answer: &'a str,
     #[serde(flatten)]
@@ -100,6 +101,7 @@ pub fn run(args: AskArgs, mut config: Config) -> anyhow::Result<()> {
             engine: answer.engine.as_str(),
             route_reason: &answer.route_reason,
             fallback: answer.fallback.as_deref(),
+            fallback_ms: answer.fallback_ms,
             error: answer.error.as_deref(),
             answer: answer.text.trim(),
             metrics: answer.metrics.as_ref(),

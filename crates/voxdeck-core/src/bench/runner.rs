@@ -202,6 +202,7 @@ fn answer_timings(llm: &LocalLlm, config: &Config, tokens: u32) -> Result<(Vec<f
         max_tokens: Some(tokens),
         temperature: Some(0.0),
         ignore_eos: true,
+        continue_from: None,
     };
     let mut times = Vec::with_capacity(tokens as usize);
     let (_, metrics) = llm

@@ -423,7 +423,11 @@ impl<'m> Session<'m> {
     ) -> Result<(), LlmError> {
         let start = Instant::now();
         let stop = || cancel.is_cancelled() || shutdown.load(Ordering::Acquire) || events.is_closed();
-        let prompt = self.render(&request.messages)?;
+        let mut prompt = self.render(&request.messages)?;
+        if let Some(start) = &request.continue_from {
+            // After the generation prompt, so the model writes the rest of this answer.
+            prompt.push_str(start);
+        }
         let tokens = self.model.vocab().tokenize(prompt.as_bytes(), true, true);
         let n_ctx = self.info.n_ctx as usize;
         if tokens.is_empty() || tokens.len() >= n_ctx {

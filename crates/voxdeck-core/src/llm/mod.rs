@@ -92,11 +92,14 @@ pub struct ChatRequest {
     pub temperature: Option<f32>,
     /// Keep generating past end-of-turn tokens (benchmarks need exact answer lengths).
     pub ignore_eos: bool,
+    /// The start of the answer, already given: generation continues it (the local model
+    /// finishing a cloud answer whose stream broke). Engines that cannot continue ignore it.
+    pub continue_from: Option<String>,
 }
 
 impl ChatRequest {
     pub fn new(messages: Vec<ChatMessage>) -> Self {
-        ChatRequest { messages, max_tokens: None, temperature: None, ignore_eos: false }
+        ChatRequest { messages, max_tokens: None, temperature: None, ignore_eos: false, continue_from: None }
     }
 }
 

@@ -97,10 +97,8 @@ fn answer(
             }
         }
         AnswerEvent::Cut { reason, notice } => {
-            shared.bus.error(Some(turn), "llm", format!("the cloud answer was cut: {reason}"));
-            if sent.is_ok() {
-                sent = output.send(AnswerText::Aside { turn, text: notice.to_owned() }).map_err(drop);
-            }
+            // The local model goes on with the same answer: shown, not spoken.
+            shared.bus.notice(Some(turn), format!("{notice} ({reason})"));
         }
     });
     sent?;

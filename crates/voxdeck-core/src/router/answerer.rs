@@ -5,7 +5,8 @@
 //! 429 or 5xx, no first token within the deadline) sends the same question to the local model,
 //! and the turn records `fallback: <reason>`; the user is told once, in words, until the cloud
 //! answers again. A 429's Retry-After keeps later turns local until it has passed. A stream
-//! that breaks after some tokens keeps what came, and the answer says it was cut.
+//! that breaks after some tokens keeps what came and the local model writes the rest, continuing
+//! the same answer (its prompt ends with the partial text after the assistant's turn begins).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -17,8 +18,9 @@ use crate::llm::{AnswerMetrics, CancelToken, ChatEngine, ChatRequest, LlmError, 
 
 /// What the user is told when the cloud fails and the local model answers instead.
 pub const CLOUD_FALLBACK_NOTICE: &str = "Cloud unavailable, answering locally.";
-/// What the answer says when the cloud's stream broke after part of it.
-pub const CLOUD_CUT_NOTICE: &str = "The connection to the cloud dropped, so that answer is cut short.";
+/// What the user is told when the cloud's stream broke after part of the answer and the local
+/// model finishes it.
+pub const CLOUD_CUT_NOTICE: &str = "The cloud connection dropped; finishing locally.";
 
 /// An engine and how to name it in a turn's record.
 #[derive(Clone)]
@@ -39,7 +41,8 @@ pub enum AnswerEvent<'a> {
     /// The cloud failed before answering; the local model answers instead. `notice` is set
     /// the first time in a row, to be told to the user.
     Fallback { reason: &'a str, notice: Option<&'static str> },
-    /// The cloud's stream broke after part of the answer; `notice` says so, to be spoken.
+    /// The cloud's stream broke after part of the answer; the local model continues it.
+    /// `notice` says so, to be shown (speaking it would split the answer).
     Cut { reason: &'a str, notice: &'static str },
 }
 
@@ -55,6 +58,8 @@ pub struct Answer {
     pub route_reason: String,
     /// Why the routed engine was abandoned for the local one, if it was.
     pub fallback: Option<String>,
+    /// When that happened, ms from the request; the local model's time to first token follows.
+    pub fallback_ms: Option<f64>,
     /// What went wrong, when the answer is incomplete or missing.
     pub error: Option<String>,
 }
@@ -139,6 +144,7 @@ impl Answerer {
     /// Answers `request`, whose last message is `question`, reporting progress to `on`.
     /// Blocks until the answer is complete, cancelled through a `Started` token, or failed.
     pub fn answer(&self, request: ChatRequest, question: &str, on: &mut dyn FnMut(AnswerEvent)) -> Answer {
+        let started = Instant::now();
         let route = self.route(question);
         on(AnswerEvent::Routed(&route));
         let mut answer = Answer {
@@ -148,6 +154,7 @@ impl Answerer {
             model: self.local.model.clone(),
             route_reason: route.reason.clone(),
             fallback: None,
+            fallback_ms: None,
             error: None,
         };
         if route.target == Target::Cloud {
@@ -168,10 +175,25 @@ impl Answerer {
                             Some(self.note_failure(&error))
                         }
                         Streamed::Failed { error, partial, tokens: _ } => {
-                            let reason = self.note_failure(&error);
+                            // Keep what came; the local model writes the rest of it.
+                            let reason = format!("{}; continued locally", self.note_failure(&error));
                             on(AnswerEvent::Cut { reason: &reason, notice: CLOUD_CUT_NOTICE });
-                            answer.text = partial;
-                            answer.error = Some(format!("the cloud answer was cut: {reason}"));
+                            answer.fallback = Some(reason);
+                            answer.fallback_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
+                            answer.engine = Target::Local;
+                            answer.model = self.local.model.clone();
+                            let mut rest = request;
+                            rest.continue_from = Some(partial.clone());
+                            match stream(&self.local, Target::Local, rest, on) {
+                                Streamed::Done { text, metrics } => {
+                                    answer.text = partial + &text;
+                                    answer.metrics = Some(metrics);
+                                }
+                                Streamed::Failed { error, partial: more, .. } => {
+                                    answer.text = partial + &more;
+                                    answer.error = Some(format!("the answer was cut: the local model failed too: {error}"));
+                                }
+                            }
                             return answer;
                         }
                     }
@@ -181,6 +203,7 @@ impl Answerer {
                 let notice = (!self.told.swap(true, Ordering::Relaxed)).then_some(CLOUD_FALLBACK_NOTICE);
                 on(AnswerEvent::Fallback { reason: &reason, notice });
                 answer.fallback = Some(reason);
+                answer.fallback_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
                 answer.engine = Target::Local;
                 answer.model = self.local.model.clone();
             }
