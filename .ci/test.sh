@@ -10,6 +10,10 @@ target="${CARGO_TARGET_DIR:-target}"
 
 python3 -m unittest models/test_convert_ct2_whisper.py
 
+# The cloud tests' OpenAI-compatible server (llama-cpp-python, in a venv in the cache).
+llama_python=$(bash .ci/llama-server.sh)
+export VOXDECK_LLAMA_SERVER_PYTHON="$llama_python"
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0

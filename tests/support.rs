@@ -6,6 +6,9 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+pub mod fault_proxy;
+pub mod openai_server;
+
 /// The built `voxdeck` binary.
 pub fn voxdeck_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
