@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::PipelineError;
 use crate::config::{Config, TtsEngine};
 use crate::llm::LocalLlm;
-use crate::llm::cloud::{CloudLlm, CloudSettings};
+use crate::llm::cloud::{CloudLlm, CloudSettings, is_loopback_url};
 use crate::router::Router;
 use crate::router::answerer::{Answerer, NamedEngine};
 use crate::mem_budget::{self, Budget};
@@ -124,8 +124,7 @@ pub fn load_engines(config: &Config, progress: &mut dyn FnMut(&str)) -> Result<L
 pub fn build_answerer(config: &Config, local: Arc<LocalLlm>, local_name: &str) -> Answerer {
     let local = NamedEngine { engine: local, model: local_name.to_owned() };
     let settings = CloudSettings::from_config(config);
-    let loopback = settings.base_url.starts_with("http://127.") || settings.base_url.starts_with("http://localhost");
-    let cloud = if settings.api_key.is_none() && !loopback {
+    let cloud = if settings.api_key.is_none() && !is_loopback_url(&settings.base_url) {
         Err(format!(
             "no API key: set {} or run `voxdeck cloud set-key`",
             config.cloud.api_key_env()
