@@ -9,7 +9,6 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::engine_args::EngineArgs;
-use tokio::sync::broadcast;
 use voxdeck_core::Config;
 use voxdeck_core::audio::capture::MicSource;
 use voxdeck_core::audio::playback::Player;
@@ -121,7 +120,7 @@ fn headless(session: &Session, inputs: &[PathBuf], json: bool) -> anyhow::Result
         }
         let mut events = session.subscribe();
         let turn = session.press()?;
-        let record = follow(&mut events, turn, json)
+        let record = Session::follow_turn(&mut events, turn, TURN_TIMEOUT, |event| show(event, json))
             .with_context(|| format!("no answer to {} within {} s", path.display(), TURN_TIMEOUT.as_secs()))?;
         report(&record, json)?;
         if record.outcome == Outcome::Failed {
@@ -160,29 +159,6 @@ fn interactive(session: &Session, json: bool) -> anyhow::Result<()> {
     }
     let _ = printer; // ends when the session closes its stream
     Ok(())
-}
-
-/// Shows a turn's events as they come, until its record arrives.
-fn follow(events: &mut broadcast::Receiver<Event>, turn: u64, json: bool) -> Option<TurnRecord> {
-    let deadline = std::time::Instant::now() + TURN_TIMEOUT;
-    loop {
-        let event = match events.try_recv() {
-            Ok(event) => event,
-            Err(broadcast::error::TryRecvError::Empty) => {
-                if std::time::Instant::now() > deadline {
-                    return None;
-                }
-                std::thread::sleep(Duration::from_millis(5));
-                continue;
-            }
-            Err(broadcast::error::TryRecvError::Lagged(_)) => continue,
-            Err(broadcast::error::TryRecvError::Closed) => return None,
-        };
-        match event {
-            Event::TurnComplete { record } if record.turn == turn => return Some(*record),
-            other => show(&other, json),
-        }
-    }
 }
 
 /// Live text on stderr: the transcript, the answer as it streams, notices and errors.

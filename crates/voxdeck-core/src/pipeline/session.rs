@@ -246,16 +246,27 @@ impl Session {
         turn: u64,
         timeout: Duration,
     ) -> Option<TurnRecord> {
+        Session::follow_turn(events, turn, timeout, |_| {})
+    }
+
+    /// [`Session::wait_for_turn`], handing every other event to `on_event` as it comes (a CLI
+    /// printing the transcript and the answer while it waits).
+    pub fn follow_turn(
+        events: &mut broadcast::Receiver<Event>,
+        turn: u64,
+        timeout: Duration,
+        mut on_event: impl FnMut(&Event),
+    ) -> Option<TurnRecord> {
         let deadline = Instant::now() + timeout;
         loop {
             match events.try_recv() {
                 Ok(Event::TurnComplete { record }) if record.turn == turn => return Some(*record),
-                Ok(_) => continue,
+                Ok(event) => on_event(&event),
                 Err(broadcast::error::TryRecvError::Empty) => {
                     if Instant::now() >= deadline {
                         return None;
                     }
-                    std::thread::sleep(Duration::from_millis(10));
+                    std::thread::sleep(Duration::from_millis(5));
                 }
                 Err(broadcast::error::TryRecvError::Lagged(n)) => {
                     tracing::warn!("event reader fell {n} events behind");
@@ -265,7 +276,6 @@ impl Session {
         }
     }
 }
-
 impl Drop for Session {
     fn drop(&mut self) {
         if let Some(monitor) = self.monitor.take() {
