@@ -79,10 +79,11 @@ if [ -z "$(wheel)" ]; then
   say "wheel built in $(( $(date +%s) - start )) s"
 fi
 
-say "installing llama-cpp-python[server]==$version from $(wheel)"
-# --find-links makes pip take the cached wheel (PyPI has only the source package); the
-# extras' dependencies come from PyPI.
-quiet "$py" -m pip install -q --find-links "$wheels" "llama-cpp-python[server]==$version"
+whl=$(wheel)
+say "installing llama-cpp-python[server]==$version from $whl"
+# The cached wheel itself (PyPI has only the source package); the server extra's dependencies
+# (fastapi, uvicorn, sse-starlette, starlette-context, pydantic-settings, ...) from PyPI.
+quiet "$py" -m pip install -q --find-links "$wheels" "$whl[server]"
 "$py" -c 'import llama_cpp.server.app' || { say "error: llama_cpp.server does not import"; exit 1; }
 touch "$stamp"
 say "ready in $(( $(date +%s) - start )) s"
