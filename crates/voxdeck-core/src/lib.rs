@@ -17,6 +17,7 @@ pub mod pipeline;
 pub mod router;
 pub mod stt;
 pub mod sysmon;
+mod sync;
 pub mod tts;
 
 pub use config::Config;

@@ -10,6 +10,7 @@ use hound::{SampleFormat, WavSpec, WavWriter};
 use super::resample::to_mono;
 use super::wav::f32_to_i16;
 use super::{AudioBuffer, AudioError};
+use crate::sync::lock;
 
 /// Something that takes audio in order: a speaker queue, a WAV file. Shared between the thread
 /// that produces speech and the one that interrupts it, hence `&self` and `Sync`.
@@ -61,7 +62,7 @@ impl WavSink {
 
     /// Finalizes the file now (also done on drop).
     pub fn close(&self) -> Result<(), AudioError> {
-        let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = lock(&self.writer);
         if let Some(w) = guard.take() {
             w.finalize().map_err(|e| self.write_err(e))?;
         }
@@ -79,7 +80,7 @@ impl WavSink {
 impl AudioSink for WavSink {
     fn write(&self, buf: AudioBuffer) -> Result<(), AudioError> {
         buf.validate()?;
-        let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = lock(&self.writer);
         if guard.is_none() {
             let (sample_rate, channels) = self.format.unwrap_or((buf.sample_rate, buf.channels));
             let spec = WavSpec {
@@ -121,7 +122,7 @@ impl AudioSink for WavSink {
     fn stop(&self) {}
 
     fn finish(&self) -> Result<(), AudioError> {
-        let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = lock(&self.writer);
         if let Some(w) = guard.as_mut() {
             w.flush().map_err(|e| self.write_err(e))?;
         }

@@ -20,7 +20,7 @@ use super::frames::CaptureStarted;
 use super::llm_stage::AnswerSettings;
 use super::splitter_stage::SplitSettings;
 use super::timeline::{Mark, Outcome, TurnRecord};
-use super::turn::{Shared, lock};
+use super::turn::Shared;
 use super::{PipelineError, capture_stage, llm_stage, playback_stage, splitter_stage, stt_stage, tts_stage};
 use crate::audio::sink::AudioSink;
 use crate::audio::source::AudioSource;
@@ -28,6 +28,7 @@ use crate::config::{Config, Mode};
 use crate::router::answerer::Answerer;
 use crate::history::{History, new_conversation_id};
 use crate::stt::Stt;
+use crate::sync::lock;
 use crate::sysmon::Monitor;
 use crate::tts::SpeechSynthesizer;
 

@@ -64,6 +64,14 @@ impl Answer {
     }
 }
 
+/// The splitting state of `turn`'s answer, new if the one held is another turn's.
+fn answer_for(answer: &mut Option<Answer>, turn: u64, settings: SplitSettings) -> &mut Answer {
+    if answer.as_ref().is_some_and(|a| a.turn != turn) {
+        *answer = None;
+    }
+    answer.get_or_insert_with(|| Answer::new(turn, settings))
+}
+
 pub(crate) fn run(
     shared: Arc<Shared>,
     settings: SplitSettings,
@@ -77,10 +85,7 @@ pub(crate) fn run(
                 if !shared.is_current(turn) {
                     continue;
                 }
-                let a = match &mut answer {
-                    Some(a) if a.turn == turn => a,
-                    _ => answer.insert(Answer::new(turn, settings)),
-                };
+                let a = answer_for(&mut answer, turn, settings);
                 if settings.stream {
                     a.splitter
                         .push(&text)
@@ -95,10 +100,7 @@ pub(crate) fn run(
                 if !shared.is_current(turn) {
                     continue;
                 }
-                let a = match &mut answer {
-                    Some(a) if a.turn == turn => a,
-                    _ => answer.insert(Answer::new(turn, settings)),
-                };
+                let a = answer_for(&mut answer, turn, settings);
                 // What came before it is spoken first.
                 let before = if settings.stream {
                     a.splitter.finish()

@@ -4,6 +4,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::sync::lock;
 use std::time::Instant;
 
 use super::events::{Event, EventBus, TurnState};
@@ -42,12 +44,6 @@ pub(crate) struct Shared {
     pub conversation: String,
     /// Finished turns of this conversation, the LLM's context.
     past: Mutex<Vec<TurnRecord>>,
-}
-
-/// Locks a mutex, carrying on with the data if a panicking thread poisoned it: the state is
-/// plain data and every writer leaves it consistent.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Shared {
@@ -122,10 +118,7 @@ impl Shared {
     /// speech is silenced and its answer cancelled). Returns the new turn's number.
     pub fn begin_turn(&self, pressed: Instant) -> u64 {
         let mut guard = lock(&self.turn);
-        if let Some(mut old) = guard.take() {
-            self.interrupt(&mut old, pressed);
-            self.close(old);
-        }
+        self.cut_short(&mut guard, pressed);
         let id = self.current() + 1;
         self.current.store(id, Ordering::Release);
         let mut record = TurnRecord::new(&self.conversation, id);
@@ -148,13 +141,18 @@ impl Shared {
     /// Ends the turn in flight as interrupted (the session is closing) and silences the sink.
     pub fn shutdown(&self) {
         let mut guard = lock(&self.turn);
-        if let Some(mut old) = guard.take() {
-            self.interrupt(&mut old, Instant::now());
-            self.close(old);
-        }
+        self.cut_short(&mut guard, Instant::now());
         // No turn may start after this.
         self.current.store(u64::MAX, Ordering::Release);
         self.sink.stop();
+    }
+
+    /// Ends the turn in flight, if any, as interrupted at `at`.
+    fn cut_short(&self, guard: &mut MutexGuard<'_, Option<ActiveTurn>>, at: Instant) {
+        if let Some(mut old) = guard.take() {
+            self.interrupt(&mut old, at);
+            self.close(old);
+        }
     }
 
     /// Cuts `turn` short: what is queued on the speaker is dropped, generation is cancelled,

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::{Route, Router, RouterState, Target};
 use crate::config::Mode;
+use crate::sync::lock;
 use crate::llm::{AnswerMetrics, CancelToken, ChatEngine, ChatRequest, LlmError, LlmEvent};
 
 /// What the user is told when the cloud fails and the local model answers instead.
@@ -268,8 +269,4 @@ fn stream(engine: &NamedEngine, target: Target, request: ChatRequest, on: &mut d
         }
     }
     Streamed::Failed { error: LlmError::WorkerGone, partial, tokens }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
