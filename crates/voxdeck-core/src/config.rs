@@ -60,6 +60,8 @@ pub struct Config {
     pub cloud: CloudConfig,
     /// Which engine answers: local, cloud, or chosen per question.
     pub router: RouterConfig,
+    /// The control panel (desktop app and `voxdeck serve`).
+    pub ui: UiConfig,
 }
 
 /// How many layers to offload to the GPU.
@@ -211,7 +213,8 @@ impl Default for BenchConfig {
 }
 
 /// Which text-to-speech engine speaks.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "lowercase")]
 pub enum TtsEngine {
     /// Piper when a voice is installed and ONNX Runtime loads, else espeak-ng (with a warning).
@@ -413,8 +416,29 @@ impl Default for MetricsConfig {
     }
 }
 
+/// `[ui]`: the control panel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UiConfig {
+    /// Push-to-talk from anywhere on the desktop (hold to talk), in Tauri's accelerator syntax.
+    /// Empty: none (Space still works while the window has focus).
+    pub global_shortcut: String,
+    /// How often the live charts are redrawn and pushed while something changes (2 to 4).
+    pub charts_hz: f64,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        UiConfig {
+            global_shortcut: "CommandOrControl+Shift+Space".into(),
+            charts_hz: 2.0,
+        }
+    }
+}
+
 /// Known OpenAI-compatible providers; `custom` takes `base_url` and `model` as given.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "lowercase")]
 pub enum CloudProvider {
     OpenRouter,
@@ -483,7 +507,8 @@ impl CloudConfig {
 }
 
 /// Which engine answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Always the local model.
@@ -722,6 +747,9 @@ impl Config {
         }
         if self.router.expected_answer_tokens == 0 {
             return Err(invalid("router.expected_answer_tokens", "must be at least 1".into()));
+        }
+        if !(self.ui.charts_hz >= 0.5 && self.ui.charts_hz <= 10.0) {
+            return Err(invalid("ui.charts_hz", format!("must be between 0.5 and 10, got {}", self.ui.charts_hz)));
         }
         if !(self.metrics.hz > 0.0 && self.metrics.hz <= 20.0) {
             return Err(invalid("metrics.hz", format!("must be more than 0 and at most 20, got {}", self.metrics.hz)));

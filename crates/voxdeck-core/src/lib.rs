@@ -6,6 +6,7 @@ pub mod audio;
 pub mod bench;
 pub mod budget;
 pub mod config;
+pub mod control;
 pub mod gguf;
 pub mod history;
 pub mod llm;

@@ -193,11 +193,11 @@ where
 // ---------------------------------------------------------------------------------------------
 // Style.
 
-const TEXT: RGBColor = RGBColor(33, 37, 41);
-const MUTED: RGBColor = RGBColor(108, 117, 125);
-const GRID: RGBColor = RGBColor(222, 226, 230);
-const GEN_COLOR: RGBColor = RGBColor(31, 119, 180);
-const PROMPT_COLOR: RGBColor = RGBColor(255, 127, 14);
+pub const TEXT: RGBColor = RGBColor(33, 37, 41);
+pub const MUTED: RGBColor = RGBColor(108, 117, 125);
+pub const GRID: RGBColor = RGBColor(222, 226, 230);
+pub const GEN_COLOR: RGBColor = RGBColor(31, 119, 180);
+pub const PROMPT_COLOR: RGBColor = RGBColor(255, 127, 14);
 
 /// Line colours for models, chosen away from the budget bands' green / amber / red.
 const MODEL_COLORS: [RGBColor; 8] = [

@@ -2,14 +2,15 @@
 //! input level, partial transcript and answer text, finished turn records, system metrics).
 //! The CLI, the desktop app and the HTTP server all subscribe to the same stream.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 use super::timeline::TurnRecord;
 use crate::sysmon::SystemSnapshot;
 
 /// Where the assistant is in a turn; what the push-to-talk button shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum TurnState {
     Idle,
@@ -20,7 +21,8 @@ pub enum TurnState {
 }
 
 /// One event on the stream. Serialised with a `type` tag for the WebSocket and Tauri.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     /// The assistant moved to `state` in turn `turn` (0 before any turn).

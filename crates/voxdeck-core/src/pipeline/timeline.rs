@@ -98,7 +98,8 @@ pub fn unix_ms_now() -> i64 {
 }
 
 /// How a turn ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Answered and spoken to the end.
@@ -115,7 +116,8 @@ pub enum Outcome {
 /// This is `voxdeck talk --json`'s object, the history's row and the UI's per-turn record, so
 /// its keys are stable (documented in the README). Times are milliseconds relative to the
 /// push-to-talk release; a milestone that did not happen is `null`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(default)]
 pub struct TurnRecord {
     /// Turn number within its conversation, from 1.

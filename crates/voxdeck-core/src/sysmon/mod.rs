@@ -28,7 +28,8 @@ pub use monitor::Monitor;
 pub use sampler::Sampler;
 
 /// One sample, sent to UIs as JSON (snake_case keys).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct SystemSnapshot {
     /// Wall clock of the sample, milliseconds since the Unix epoch.
     pub unix_ms: i64,
@@ -47,7 +48,8 @@ pub struct SystemSnapshot {
 }
 
 /// GPU readings; each field is `None` when the source cannot tell.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct GpuSnapshot {
     pub name: String,
     /// `"nvml"`, `"jetson-sysfs"` or `"tegrastats"`.

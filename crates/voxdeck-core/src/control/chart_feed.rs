@@ -1,0 +1,334 @@
+//! The live charts' data: fed from the engine's events, redrawn by a ticker at `ui.charts_hz`
+//! only when something changed, and pushed to front ends as SVG.
+//!
+//! Idle cost matters (the panel stays open all day): while no turn is in flight, a memory
+//! sample alone redraws at most every [`IDLE_REDRAW`], and not at all if memory did not move.
+
+use std::collections::VecDeque;
+use std::sync::{Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use tracing::warn;
+
+use super::chart_draw;
+use super::controller::Inner;
+use super::protocol::{Chart, ChartSet, Figure, PanelEvent};
+use crate::budget::VoiceThresholds;
+use crate::config::Config;
+use crate::pipeline::{Event, Outcome, TurnRecord};
+use crate::sync::lock;
+
+/// Turns and samples the figures' medians are taken over.
+pub const MEDIAN_OF: usize = 10;
+/// Turns shown in the tok/s and latency charts.
+pub const TURNS_SHOWN: usize = 10;
+/// Seconds of memory history drawn.
+pub const MEMORY_WINDOW_S: f64 = 120.0;
+/// Longest gap between redraws caused by memory samples alone while idle.
+const IDLE_REDRAW: Duration = Duration::from_secs(2);
+/// Memory moves smaller than this (bytes) do not redraw an idle chart.
+const MEMORY_EPSILON: u64 = 1 << 20;
+
+/// One memory sample.
+#[derive(Debug, Clone, Copy)]
+pub struct MemSample {
+    /// Seconds since the feed started.
+    pub t_s: f64,
+    pub used_bytes: u64,
+}
+
+/// One finished turn's figures.
+#[derive(Debug, Clone)]
+pub struct TurnPoint {
+    pub turn: u64,
+    pub engine: Option<String>,
+    pub gen_tok_s: Option<f64>,
+    pub prompt_tok_s: Option<f64>,
+    /// Milliseconds from the release: transcript, first token, first sentence, first audio.
+    pub transcript_ms: Option<f64>,
+    pub first_token_ms: Option<f64>,
+    pub first_sentence_ms: Option<f64>,
+    pub first_audio_ms: Option<f64>,
+}
+
+impl TurnPoint {
+    fn of(r: &TurnRecord) -> TurnPoint {
+        TurnPoint {
+            turn: r.turn,
+            engine: r.engine.clone(),
+            gen_tok_s: r.gen_tok_s,
+            prompt_tok_s: r.prompt_tok_s,
+            transcript_ms: r.transcript_ms,
+            first_token_ms: r.first_token_ms,
+            first_sentence_ms: r.first_sentence_ms,
+            first_audio_ms: r.first_audio_ms,
+        }
+    }
+}
+
+/// The answer being generated now.
+#[derive(Debug, Clone, Copy)]
+pub struct LiveAnswer {
+    pub turn: u64,
+    pub tokens: u32,
+    /// Generation rate after the first token (the first one carries the prompt's time).
+    pub gen_tok_s: Option<f64>,
+    first_token_elapsed_ms: f64,
+}
+
+/// Everything the three charts are drawn from.
+#[derive(Debug, Clone)]
+pub struct ChartData {
+    /// "VRAM" when a GPU reports memory, else "RAM".
+    pub memory_kind: &'static str,
+    pub memory: VecDeque<MemSample>,
+    pub memory_total: Option<u64>,
+    /// What loading the models added (measured), marked on the memory chart.
+    pub model_share: Option<u64>,
+    pub turns: VecDeque<TurnPoint>,
+    pub live: Option<LiveAnswer>,
+    pub thresholds: VoiceThresholds,
+    /// Seconds since the feed started, at the last sample.
+    pub now_s: f64,
+}
+
+struct FeedState {
+    data: ChartData,
+    seq: u64,
+    latest: Option<ChartSet>,
+    /// Turn data changed: redraw at the next tick.
+    dirty: bool,
+    /// Only memory changed.
+    memory_dirty: bool,
+    drawn_memory: Option<u64>,
+    last_draw: Option<Instant>,
+}
+
+/// The charts' data and their latest drawing.
+pub(super) struct ChartFeed {
+    state: Mutex<FeedState>,
+    started: Instant,
+    hz: f64,
+}
+
+impl ChartFeed {
+    pub(super) fn new(config: &Config) -> ChartFeed {
+        ChartFeed {
+            state: Mutex::new(FeedState {
+                data: ChartData {
+                    memory_kind: "RAM",
+                    memory: VecDeque::new(),
+                    memory_total: None,
+                    model_share: None,
+                    turns: VecDeque::new(),
+                    live: None,
+                    thresholds: config.voice.clone(),
+                    now_s: 0.0,
+                },
+                seq: 0,
+                latest: None,
+                dirty: true,
+                memory_dirty: false,
+                drawn_memory: None,
+                last_draw: None,
+            }),
+            started: Instant::now(),
+            hz: config.ui.charts_hz,
+        }
+    }
+
+    /// The last drawing, for a front end that just connected.
+    pub(super) fn latest(&self) -> Option<ChartSet> {
+        lock(&self.state).latest.clone()
+    }
+
+    /// Takes in one engine event.
+    pub(super) fn feed(&self, event: &Event) {
+        let mut st = lock(&self.state);
+        let now_s = self.started.elapsed().as_secs_f64();
+        match event {
+            Event::System { snapshot } => {
+                let (kind, used, total) = match snapshot.gpu.as_ref().and_then(|g| g.memory_used_bytes.map(|u| (g, u))) {
+                    Some((gpu, used)) if !gpu.unified_memory => ("VRAM", used, gpu.memory_total_bytes),
+                    // A Jetson's GPU memory is system RAM: the process's RSS is its share.
+                    _ => ("RAM", snapshot.process_rss_bytes.unwrap_or(0), snapshot.system_total_bytes),
+                };
+                let d = &mut st.data;
+                d.memory_kind = kind;
+                d.memory_total = total;
+                d.now_s = now_s;
+                d.memory.push_back(MemSample { t_s: now_s, used_bytes: used });
+                while d.memory.front().is_some_and(|s| s.t_s < now_s - MEMORY_WINDOW_S) {
+                    d.memory.pop_front();
+                }
+                st.memory_dirty = true;
+            }
+            Event::AnswerDelta { turn, tokens, elapsed_ms, .. } => {
+                let live = match st.data.live {
+                    Some(live) if live.turn == *turn => live,
+                    _ => LiveAnswer { turn: *turn, tokens: 0, gen_tok_s: None, first_token_elapsed_ms: *elapsed_ms },
+                };
+                let after_first = elapsed_ms - live.first_token_elapsed_ms;
+                let gen_tok_s = (*tokens > 1 && after_first > 0.0).then(|| f64::from(tokens - 1) / (after_first / 1000.0));
+                st.data.live = Some(LiveAnswer { tokens: *tokens, gen_tok_s, ..live });
+                st.dirty = true;
+            }
+            Event::TurnComplete { record } => {
+                st.data.live = None;
+                if record.outcome != Outcome::NoSpeech {
+                    st.data.turns.push_back(TurnPoint::of(record));
+                    while st.data.turns.len() > TURNS_SHOWN.max(MEDIAN_OF) {
+                        st.data.turns.pop_front();
+                    }
+                }
+                st.dirty = true;
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn model_loaded(&self, share: Option<u64>) {
+        let mut st = lock(&self.state);
+        st.data.model_share = share;
+        st.dirty = true;
+    }
+
+    pub(super) fn model_unloaded(&self) {
+        let mut st = lock(&self.state);
+        st.data.model_share = None;
+        st.data.live = None;
+        st.dirty = true;
+    }
+
+    /// Redraws if due; returns the new drawing to publish.
+    fn tick(&self) -> Option<ChartSet> {
+        let mut st = lock(&self.state);
+        let memory_now = st.data.memory.back().map(|s| s.used_bytes);
+        let memory_moved = match (memory_now, st.drawn_memory) {
+            (Some(now), Some(drawn)) => now.abs_diff(drawn) >= MEMORY_EPSILON,
+            (Some(_), None) => true,
+            _ => false,
+        };
+        let idle_due = st.last_draw.is_none_or(|t| t.elapsed() >= IDLE_REDRAW);
+        let due = st.dirty || (st.memory_dirty && (st.data.live.is_some() || (memory_moved && idle_due)));
+        if !due {
+            return None;
+        }
+        st.seq += 1;
+        let set = draw(&st.data, st.seq);
+        st.dirty = false;
+        st.memory_dirty = false;
+        st.drawn_memory = memory_now;
+        st.last_draw = Some(Instant::now());
+        st.latest = Some(set.clone());
+        Some(set)
+    }
+
+    /// Redraws at `ui.charts_hz` while the controller lives.
+    pub(super) fn spawn_ticker(inner: Weak<Inner>) {
+        let period = match inner.upgrade() {
+            Some(i) => Duration::from_secs_f64(1.0 / i.charts.hz.clamp(0.5, 10.0)),
+            None => return,
+        };
+        let spawned = std::thread::Builder::new().name("voxdeck-charts".into()).spawn(move || {
+            loop {
+                std::thread::sleep(period);
+                let Some(inner) = inner.upgrade() else { return };
+                if let Some(set) = inner.charts.tick() {
+                    inner.publish(PanelEvent::Charts { charts: Box::new(set) });
+                }
+            }
+        });
+        if let Err(e) = spawned {
+            warn!("cannot start the chart thread: {e}");
+        }
+    }
+}
+
+/// Draws the three charts and their figures. A chart that fails to draw is sent with an
+/// empty SVG (and a warning logged) rather than stopping the others.
+pub fn draw(data: &ChartData, seq: u64) -> ChartSet {
+    let svg = |name: &str, result: Result<String, crate::bench::charts::ChartError>| {
+        result.unwrap_or_else(|e| {
+            warn!("drawing the {name} chart: {e}");
+            String::new()
+        })
+    };
+    ChartSet {
+        seq,
+        tok_s: Chart {
+            name: "tok_s".into(),
+            title: "Tokens per second".into(),
+            svg: svg("tok/s", chart_draw::tok_s(data)),
+            figures: tok_s_figures(data),
+        },
+        memory: Chart {
+            name: "memory".into(),
+            title: format!("{} in use", data.memory_kind),
+            svg: svg("memory", chart_draw::memory(data)),
+            figures: memory_figures(data),
+        },
+        latency: Chart {
+            name: "latency".into(),
+            title: "Latency per turn".into(),
+            svg: svg("latency", chart_draw::latency(data)),
+            figures: latency_figures(data),
+        },
+    }
+}
+
+fn median_of_last(values: impl DoubleEndedIterator<Item = f64>) -> Option<f64> {
+    let last: Vec<f64> = values.rev().filter(|v| v.is_finite()).take(MEDIAN_OF).collect();
+    (!last.is_empty()).then(|| crate::bench::median(&last))
+}
+
+fn figure(label: &str, current: Option<f64>, median: Option<f64>, unit: &str) -> Figure {
+    Figure { label: label.into(), current, median, unit: unit.into() }
+}
+
+fn tok_s_figures(d: &ChartData) -> Vec<Figure> {
+    let last = d.turns.back();
+    let live = d.live.and_then(|l| l.gen_tok_s);
+    vec![
+        figure(
+            "generation",
+            live.or_else(|| last.and_then(|t| t.gen_tok_s)),
+            median_of_last(d.turns.iter().filter_map(|t| t.gen_tok_s)),
+            "tok/s",
+        ),
+        figure(
+            "prompt",
+            last.and_then(|t| t.prompt_tok_s),
+            median_of_last(d.turns.iter().filter_map(|t| t.prompt_tok_s)),
+            "tok/s",
+        ),
+    ]
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+fn memory_figures(d: &ChartData) -> Vec<Figure> {
+    vec![
+        figure(
+            &format!("{} used", d.memory_kind),
+            d.memory.back().map(|s| mib(s.used_bytes)),
+            median_of_last(d.memory.iter().map(|s| mib(s.used_bytes))),
+            "MiB",
+        ),
+        figure("models", d.model_share.map(mib), None, "MiB"),
+    ]
+}
+
+fn latency_figures(d: &ChartData) -> Vec<Figure> {
+    let stage = |label: &str, f: fn(&TurnPoint) -> Option<f64>| {
+        figure(label, d.turns.back().and_then(f), median_of_last(d.turns.iter().filter_map(f)), "ms")
+    };
+    vec![
+        stage("transcript", |t| t.transcript_ms),
+        stage("first token", |t| t.first_token_ms),
+        stage("first sentence", |t| t.first_sentence_ms),
+        stage("first audio", |t| t.first_audio_ms),
+    ]
+}

@@ -1,0 +1,93 @@
+//! What the mode toggle shows of the cloud: is a key set, and did the last check or request
+//! reach the API. The key itself never leaves the engine.
+
+use std::sync::Mutex;
+
+use super::protocol::CloudStatus;
+use crate::config::Config;
+use crate::llm::cloud::{self, CloudLlm, CloudSettings};
+use crate::pipeline::TurnRecord;
+use crate::sync::lock;
+
+#[derive(Debug, Default)]
+struct Seen {
+    reachable: Option<bool>,
+    detail: Option<String>,
+}
+
+/// The last thing learnt about the cloud API.
+pub(super) struct CloudProbe {
+    seen: Mutex<Seen>,
+}
+
+impl CloudProbe {
+    pub(super) fn new(_config: &Config) -> CloudProbe {
+        CloudProbe { seen: Mutex::new(Seen::default()) }
+    }
+
+    pub(super) fn status(&self, config: &Config) -> CloudStatus {
+        let seen = lock(&self.seen);
+        let c = &config.cloud;
+        CloudStatus {
+            provider: c.provider,
+            base_url: c.base_url().to_owned(),
+            model: c.model().to_owned(),
+            key_set: cloud::key_status(c) == "set",
+            reachable: seen.reachable,
+            detail: seen.detail.clone(),
+        }
+    }
+
+    /// Asks the API (lists its models, times a short answer). Blocks for up to the cloud's
+    /// timeouts.
+    pub(super) fn check(&self, config: &Config) -> CloudStatus {
+        let outcome = CloudLlm::new(CloudSettings::from_config(config)).and_then(|llm| llm.check());
+        {
+            let mut seen = lock(&self.seen);
+            match outcome {
+                Ok(check) => {
+                    seen.reachable = Some(true);
+                    let listed = match check.model_listed {
+                        Some(true) => "model listed",
+                        Some(false) => "model NOT listed",
+                        None => "no model list",
+                    };
+                    seen.detail = Some(format!("reachable, {listed}, first token in {:.0} ms", check.ttft_ms));
+                }
+                Err(e) => {
+                    seen.reachable = Some(false);
+                    seen.detail = Some(e.to_string());
+                }
+            }
+        }
+        self.status(config)
+    }
+
+    /// Learns from a finished turn: a cloud answer proves it reachable, a fallback says why not.
+    pub(super) fn observe(&self, record: &TurnRecord) {
+        let mut seen = lock(&self.seen);
+        if let Some(reason) = &record.fallback {
+            seen.reachable = Some(false);
+            seen.detail = Some(format!("last request fell back: {reason}"));
+        } else if record.engine.as_deref() == Some("cloud") {
+            seen.reachable = Some(true);
+            seen.detail = Some("answered the last turn".into());
+        }
+    }
+
+    pub(super) fn store_key(&self, config: &Config, key: &str) -> Result<(), String> {
+        let key = key.trim();
+        if key.is_empty() {
+            return Err("the API key is empty".into());
+        }
+        cloud::store_api_key(&config.cloud, key).map_err(|e| e.to_string())?;
+        *lock(&self.seen) = Seen::default();
+        Ok(())
+    }
+
+    pub(super) fn forget_key(&self, config: &Config) -> Result<(), String> {
+        cloud::delete_api_key(&config.cloud).map_err(|e| e.to_string())?;
+        *lock(&self.seen) = Seen::default();
+        Ok(())
+    }
+}

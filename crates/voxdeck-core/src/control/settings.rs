@@ -1,0 +1,130 @@
+//! The settings tab: the part of the configuration a user changes from the panel, with the
+//! choices for it (catalog models and their install state, audio devices), saved back to the
+//! config file.
+
+use std::path::PathBuf;
+
+use super::controller::{ControlError, Inner};
+use super::protocol::{ModelView, Reply, Settings, SettingsView};
+use crate::audio::devices::{DeviceKind, list_devices};
+use crate::config::Config;
+use crate::models::{Catalog, ModelKind, ModelSet};
+use crate::paths::{self, ConfigLocation};
+use crate::sync::lock;
+
+/// The editable settings of `config`.
+pub fn of(config: &Config) -> Settings {
+    Settings {
+        llm_model: config.llm.model.clone(),
+        max_tokens: config.llm.max_tokens,
+        mode: config.router.mode,
+        natural_s: config.voice.natural_s,
+        acceptable_s: config.voice.acceptable_s,
+        unusable_s: config.voice.unusable_s,
+        cloud_provider: config.cloud.provider,
+        cloud_base_url: config.cloud.base_url.clone(),
+        cloud_model: config.cloud.model.clone(),
+        tts_engine: config.tts.engine,
+        tts_voice: config.tts.voice.clone(),
+        input_device: config.audio.input_device.clone(),
+        output_device: config.audio.output_device.clone(),
+        global_shortcut: config.ui.global_shortcut.clone(),
+    }
+}
+
+/// `config` with `s` applied.
+pub fn merged(config: &Config, s: &Settings) -> Config {
+    let mut c = config.clone();
+    c.llm.model = s.llm_model.trim().to_owned();
+    c.llm.max_tokens = s.max_tokens;
+    c.router.mode = s.mode;
+    c.voice.natural_s = s.natural_s;
+    c.voice.acceptable_s = s.acceptable_s;
+    c.voice.unusable_s = s.unusable_s;
+    c.cloud.provider = s.cloud_provider;
+    c.cloud.base_url = s.cloud_base_url.trim().to_owned();
+    c.cloud.model = s.cloud_model.trim().to_owned();
+    c.tts.engine = s.tts_engine;
+    c.tts.voice = s.tts_voice.trim().to_owned();
+    c.audio.input_device = s.input_device.clone();
+    c.audio.output_device = s.output_device.clone();
+    c.ui.global_shortcut = s.global_shortcut.trim().to_owned();
+    c
+}
+
+/// Where settings are saved: the controller's config file, else the default one.
+fn save_path(inner: &Inner) -> Option<PathBuf> {
+    inner.config_path.clone().or_else(|| match paths::config_file(None) {
+        ConfigLocation::Explicit(p) | ConfigLocation::Default(p) => Some(p),
+        ConfigLocation::None => None,
+    })
+}
+
+pub(super) fn view(inner: &Inner) -> SettingsView {
+    let config = inner.config();
+    let models_dir = config.models_dir();
+    let models = Catalog::builtin()
+        .entries
+        .iter()
+        .filter(|e| e.kind != ModelKind::Runtime)
+        .map(|e| ModelView {
+            id: e.id.clone(),
+            name: e.name.clone(),
+            kind: e.kind.to_string(),
+            size_bytes: e.total_size(),
+            installed: e.is_installed(&models_dir),
+            test_set: e.set == ModelSet::Test,
+        })
+        .collect();
+    let mut device_error = None;
+    let mut names = |kind| match list_devices(kind) {
+        Ok(list) => list.into_iter().map(|d| d.name).collect(),
+        Err(e) => {
+            device_error = Some(e.to_string());
+            Vec::new()
+        }
+    };
+    let input_devices = names(DeviceKind::Input);
+    let output_devices = names(DeviceKind::Output);
+    SettingsView {
+        settings: of(&config),
+        config_path: save_path(inner).map(|p| p.display().to_string()),
+        models,
+        input_devices,
+        output_devices,
+        device_error,
+        cloud: inner.cloud.status(&config),
+    }
+}
+
+/// Validates, saves and adopts new settings. The loaded models keep running as they are:
+/// `reload` says whether the change needs them reloaded.
+pub(super) fn apply(inner: &Inner, settings: Settings) -> Result<Reply, ControlError> {
+    let old = inner.config();
+    let new = merged(&old, &settings);
+    let path = save_path(inner)
+        .ok_or_else(|| ControlError::Settings("no config file to save to (no home directory)".into()))?;
+    let text = toml::to_string_pretty(&new).map_err(|e| ControlError::Settings(format!("cannot write the settings: {e}")))?;
+    // The same validation as at start, so what is saved always loads.
+    Config::from_toml(&text, &path).map_err(|e| ControlError::Settings(e.to_string()))?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| ControlError::Settings(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    let tmp = path.with_extension("toml.tmp");
+    std::fs::write(&tmp, &text)
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .map_err(|e| ControlError::Settings(format!("cannot save {}: {e}", path.display())))?;
+    let reload = needs_reload(&old, &new);
+    *lock(&inner.config) = new;
+    Ok(Reply::Saved { path: Some(path.display().to_string()), reload })
+}
+
+/// Whether the running engines were built from settings that changed.
+fn needs_reload(old: &Config, new: &Config) -> bool {
+    old.llm != new.llm
+        || old.tts != new.tts
+        || old.audio != new.audio
+        || old.cloud != new.cloud
+        || old.voice != new.voice
+}

@@ -1,0 +1,115 @@
+// The Bench tab: starts the model benchmark, follows its `bench` events, shows the result
+// (Markdown table as text, two SVG charts) and exports it. In the browser an export becomes a
+// download; in the desktop app the backend has already written the file.
+
+import type { BenchStatus } from "./bindings/BenchStatus.js";
+import type { ExportFormat } from "./bindings/ExportFormat.js";
+import type { Reply } from "./bindings/Reply.js";
+import { byId, insertSvg, showMessage } from "./dom.js";
+import { replyOf, type Send } from "./transport.js";
+
+const FORMATS: ExportFormat[] = ["markdown", "json", "png_tok_s", "png_response_time"];
+
+type Exported = Extract<Reply, { kind: "exported" }>;
+
+/** Offers an exported file as a browser download (base64 → bytes for the PNGs). */
+function download(file: Exported): void {
+  let body: BlobPart = file.content;
+  if (file.base64) {
+    const binary = atob(file.content);
+    const bytes = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+    body = bytes;
+  }
+  const url = URL.createObjectURL(new Blob([body], { type: file.mime }));
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = file.file_name;
+  a.hidden = true;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  // The click has started the download; free the blob once it has been read.
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+export class BenchPanel {
+  private readonly runs = byId<HTMLInputElement>("bench-runs");
+  private readonly run = byId<HTMLButtonElement>("bench-run");
+  private readonly progress = byId<HTMLProgressElement>("bench-progress");
+  private readonly state = byId("bench-state");
+  private readonly error = byId("bench-error");
+  private readonly result = byId("bench-result");
+  private readonly markdown = byId("bench-markdown");
+  private readonly tokS = byId("bench-chart-tok_s");
+  private readonly responseTime = byId("bench-chart-response_time");
+  private readonly exported = byId("bench-export-result");
+  private readonly exportButtons = FORMATS.map((f) => byId<HTMLButtonElement>(`bench-export-${f}`));
+
+  constructor(
+    private readonly send: Send,
+    private readonly host: "tauri" | "browser",
+  ) {
+    this.run.addEventListener("click", () => void this.start());
+    for (const button of this.exportButtons) {
+      button.addEventListener("click", () => void this.export(button.dataset.format as ExportFormat, button));
+    }
+  }
+
+  private async start(): Promise<void> {
+    const text = this.runs.value.trim();
+    const runs = text === "" ? null : Number(text);
+    if (runs !== null && (!Number.isInteger(runs) || runs < 1)) {
+      showMessage(this.error, "Runs must be a whole number of at least 1 (or empty for the config's).");
+      return;
+    }
+    showMessage(this.exported, null);
+    if (await this.send({ cmd: "run_bench", runs }, this.error)) showMessage(this.error, null);
+  }
+
+  private async export(format: ExportFormat, button: HTMLButtonElement): Promise<void> {
+    button.disabled = true;
+    const file = replyOf(await this.send({ cmd: "export_bench", format }, this.error), "exported");
+    button.disabled = false;
+    if (!file) return;
+    showMessage(this.error, null);
+    if (this.host === "tauri") {
+      showMessage(this.exported, `Saved to ${file.path}`, "info");
+    } else {
+      download(file);
+      showMessage(this.exported, `Downloaded ${file.file_name} (also saved on the server to ${file.path})`, "info");
+    }
+  }
+
+  render(status: BenchStatus): void {
+    this.state.dataset.state = status.state;
+    this.run.disabled = status.state === "running";
+    this.progress.hidden = status.state !== "running";
+    for (const button of this.exportButtons) button.disabled = status.state !== "done";
+    switch (status.state) {
+      case "idle":
+        this.state.textContent = "No benchmark run yet.";
+        break;
+      case "running":
+        if (status.total > 0) {
+          this.progress.max = status.total;
+          this.progress.value = status.done;
+        } else {
+          this.progress.removeAttribute("value");
+        }
+        this.state.textContent = `Running ${status.done} of ${status.total}: ${status.model} — ${status.step}`;
+        break;
+      case "done":
+        this.state.textContent = "Done.";
+        this.markdown.textContent = status.markdown;
+        insertSvg(this.tokS, status.tok_s_svg);
+        insertSvg(this.responseTime, status.response_time_svg);
+        break;
+      case "failed":
+        this.state.textContent = `Benchmark failed: ${status.message}`;
+        break;
+    }
+    // A result stays visible while a new run is going; it is replaced when that one ends.
+    this.result.hidden = this.markdown.textContent === "";
+  }
+}

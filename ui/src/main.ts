@@ -1,0 +1,145 @@
+// Wiring: one transport, one dispatcher from messages to views, and the `status` redraw on
+// every (re)connect. Nothing here polls: the page changes only when a message arrives or
+// the user does something.
+
+import type { Command } from "./bindings/Command.js";
+import type { Outgoing } from "./bindings/Outgoing.js";
+import type { PanelStatus } from "./bindings/PanelStatus.js";
+import { BenchPanel } from "./bench.js";
+import { Charts } from "./charts.js";
+import { Conversation } from "./conversation.js";
+import { byId, describeError, showMessage } from "./dom.js";
+import { ModeView } from "./mode.js";
+import { PushToTalk } from "./ptt.js";
+import { SettingsPanel } from "./settings.js";
+import { StatusView } from "./status.js";
+import { Tabs } from "./tabs.js";
+import { connect, detectHost, replyOf, type Send, type Transport } from "./transport.js";
+
+const statusError = byId("status-error");
+const host = detectHost();
+
+// Views are built before connecting; `send` reaches the transport only when called.
+let transport: Transport | null = null;
+
+/** Sends a command; a failure is logged and shown in words where it happened. */
+const send: Send = async (command: Command, errorEl: HTMLElement) => {
+  try {
+    if (!transport) throw new Error("not connected yet");
+    return await transport.send(command);
+  } catch (e) {
+    const message = describeError(e);
+    console.error(`voxdeck: ${command.cmd} failed: ${message}`);
+    showMessage(errorEl, message);
+    return null;
+  }
+};
+
+interface Views {
+  status: StatusView;
+  ptt: PushToTalk;
+  mode: ModeView;
+  conversation: Conversation;
+  charts: Charts;
+  settings: SettingsPanel;
+  bench: BenchPanel;
+  tabs: Tabs;
+}
+
+function dispatch(v: Views, m: Outgoing): void {
+  switch (m.type) {
+    case "state":
+      v.ptt.setState(m.state);
+      v.conversation.state(m.turn, m.state);
+      break;
+    case "input_level":
+      v.ptt.inputLevel(m.rms_dbfs);
+      break;
+    case "transcript":
+      v.conversation.transcript(m.turn, m.text);
+      break;
+    case "answer_delta":
+      v.conversation.answerDelta(m.turn, m.text, m.tokens, m.elapsed_ms);
+      break;
+    case "spoken":
+      break; // the answer is already shown from the deltas; turn_complete settles it
+    case "notice":
+      v.conversation.notice(m.turn, m.message);
+      break;
+    case "error":
+      v.conversation.error(m.turn, m.stage, m.message);
+      break;
+    case "turn_complete":
+      v.conversation.complete(m.record);
+      break;
+    case "system":
+      break; // drawn by the backend into the memory chart
+    case "charts":
+      v.charts.render(m.charts);
+      break;
+    case "engine":
+      v.status.engine(m.status);
+      break;
+    case "mode":
+      v.mode.setMode(m.mode);
+      v.settings.showCloud(m.cloud);
+      break;
+    case "bench":
+      v.bench.render(m.status);
+      break;
+    case "download":
+      v.settings.download(m.status);
+      break;
+    default: {
+      const unknown: never = m;
+      console.warn("voxdeck: unknown message", unknown);
+    }
+  }
+}
+
+/** Everything drawn from scratch from a PanelStatus (start and every reconnect). */
+function apply(v: Views, s: PanelStatus): void {
+  v.status.engine(s.engine);
+  v.mode.setMode(s.mode);
+  v.settings.showCloud(s.cloud);
+  v.ptt.setState(s.state);
+  v.ptt.describe(s.input, s.output, s.shortcut);
+  v.conversation.reset(s.turns, s.turn, s.state);
+  v.charts.reset(s.charts);
+  v.bench.render(s.bench);
+}
+
+async function refresh(v: Views): Promise<void> {
+  const reply = replyOf(await send({ cmd: "status" }, statusError), "status");
+  if (!reply) return;
+  showMessage(statusError, null);
+  apply(v, reply.status);
+  v.settings.invalidate(v.tabs.active === "settings");
+}
+
+function build(): Views {
+  const mode = new ModeView(send);
+  const conversation = new Conversation();
+  const settings = new SettingsPanel(send, (cloud) => mode.setCloud(cloud));
+  const tabs = new Tabs((tab) => {
+    if (tab === "settings") settings.open();
+    if (tab === "talk") conversation.scrollToEnd();
+  });
+  return {
+    status: new StatusView(send, host),
+    ptt: new PushToTalk(send, host),
+    mode,
+    conversation,
+    charts: new Charts(),
+    settings,
+    bench: new BenchPanel(send, host),
+    tabs,
+  };
+}
+
+const views = build();
+transport = connect({
+  onMessage: (message) => dispatch(views, message),
+  onConnection: (state) => views.status.setConnection(state),
+  onReady: () => void refresh(views),
+});

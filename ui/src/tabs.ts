@@ -1,0 +1,43 @@
+// Talk / Settings / Bench: buttons #tab-NAME show #panel-NAME. Tabs that need data when
+// shown (Settings loads its form) get a callback.
+
+import { byId } from "./dom.js";
+
+export const TABS = ["talk", "settings", "bench"] as const;
+export type TabName = (typeof TABS)[number];
+
+export class Tabs {
+  private current: TabName = "talk";
+
+  constructor(private readonly onShow: (tab: TabName) => void) {
+    for (const tab of TABS) {
+      const button = byId(`tab-${tab}`);
+      button.addEventListener("click", () => this.show(tab));
+      // Arrow keys move between tabs, as in the ARIA tabs pattern.
+      button.addEventListener("keydown", (e) => {
+        if (e.key !== "ArrowRight" && e.key !== "ArrowLeft") return;
+        const i = TABS.indexOf(tab) + (e.key === "ArrowRight" ? 1 : TABS.length - 1);
+        const next = TABS[i % TABS.length]!;
+        this.show(next);
+        byId(`tab-${next}`).focus();
+      });
+    }
+    this.show("talk");
+  }
+
+  get active(): TabName {
+    return this.current;
+  }
+
+  show(tab: TabName): void {
+    this.current = tab;
+    for (const t of TABS) {
+      const selected = t === tab;
+      const button = byId(`tab-${t}`);
+      button.setAttribute("aria-selected", String(selected));
+      button.tabIndex = selected ? 0 : -1;
+      byId(`panel-${t}`).hidden = !selected;
+    }
+    this.onShow(tab);
+  }
+}
