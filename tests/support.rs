@@ -8,6 +8,8 @@ use std::process::{Command, Output};
 
 pub mod fault_proxy;
 pub mod openai_server;
+pub mod panel;
+pub mod webdriver;
 
 /// The built `voxdeck` binary.
 pub fn voxdeck_bin() -> PathBuf {

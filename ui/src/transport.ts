@@ -17,6 +17,7 @@ interface TauriGlobal {
 declare global {
   interface Window {
     __TAURI__?: TauriGlobal;
+    __TAURI_INTERNALS__?: unknown;
   }
 }
 
@@ -50,21 +51,36 @@ export function replyOf<K extends Reply["kind"]>(reply: Reply | null, kind: K): 
   return reply as Extract<Reply, { kind: K }>;
 }
 
-/** The desktop app injects window.__TAURI__; anything else is `voxdeck serve`. */
+/** The desktop app serves the page from its own scheme (tauri://localhost on Linux and macOS,
+ * http://tauri.localhost on Windows) and injects its internals; anything else is `voxdeck serve`. */
 export function detectHost(): "tauri" | "browser" {
-  return window.__TAURI__ ? "tauri" : "browser";
+  const own = location.protocol === "tauri:" || location.hostname === "tauri.localhost";
+  return own || window.__TAURI__ || window.__TAURI_INTERNALS__ ? "tauri" : "browser";
 }
 
 export function connect(hooks: TransportHooks): Transport {
-  const tauri = window.__TAURI__;
-  return tauri ? connectTauri(tauri, hooks) : connectWebSocket(hooks);
+  return detectHost() === "tauri" ? connectTauri(hooks) : connectWebSocket(hooks);
 }
 
-function connectTauri(tauri: TauriGlobal, hooks: TransportHooks): Transport {
+/** window.__TAURI__, which WebKitGTK may attach a moment after the page's modules run. */
+function tauriGlobal(): Promise<TauriGlobal> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const look = (): void => {
+      if (window.__TAURI__) resolve(window.__TAURI__);
+      else if (Date.now() - started > 10000) reject(new Error("the desktop app's API (window.__TAURI__) never appeared"));
+      else setTimeout(look, 20);
+    };
+    look();
+  });
+}
+
+function connectTauri(hooks: TransportHooks): Transport {
   hooks.onConnection("connected");
+  const ready = tauriGlobal();
   // Listen before asking for status, so nothing sent in between is lost.
-  tauri.event
-    .listen("voxdeck:event", (e) => hooks.onMessage(e.payload as Outgoing))
+  ready
+    .then((tauri) => tauri.event.listen("voxdeck:event", (e) => hooks.onMessage(e.payload as Outgoing)))
     .catch((e: unknown) => {
       // Commands still work; say in words that live updates will not arrive.
       console.error("voxdeck: cannot listen to engine events:", e);
@@ -76,6 +92,7 @@ function connectTauri(tauri: TauriGlobal, hooks: TransportHooks): Transport {
     async send(command: Command): Promise<Reply> {
       // Tauri commands take the variant's fields as named arguments.
       const { cmd, ...args } = command;
+      const tauri = await ready;
       return (await tauri.core.invoke(cmd, args)) as Reply;
     },
   };

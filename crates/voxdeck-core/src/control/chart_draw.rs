@@ -2,13 +2,14 @@
 //! colours, budget bands), so the panel and the bench report look alike.
 
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::chart_feed::{ChartData, MEMORY_WINDOW_S, TURNS_SHOWN};
 use crate::bench::charts::{ChartError, GEN_COLOR, GRID, MUTED, PROMPT_COLOR, Scale, draw_inline_legend, svg_string, verdict_color};
 use crate::budget::Verdict;
 
 /// Size of a live chart in pixels (the UI scales it to its column).
-pub const LIVE_SIZE: (u32, u32) = (640, 300);
+pub const LIVE_SIZE: (u32, u32) = (520, 300);
 
 const STT_COLOR: RGBColor = RGBColor(108, 117, 125);
 const TOKEN_COLOR: RGBColor = RGBColor(31, 119, 180);
@@ -18,10 +19,7 @@ const MODEL_SHARE_COLOR: RGBColor = RGBColor(255, 127, 14);
 
 fn no_data<DB: DrawingBackend>(area: &DrawingArea<DB, plotters::coord::Shift>, s: Scale, why: &str) -> DrawResult<(), DB> {
     let (w, h) = area.dim_in_pixel();
-    let style = s.font(16.0).color(&MUTED).pos(plotters::style::text_anchor::Pos::new(
-        plotters::style::text_anchor::HPos::Center,
-        plotters::style::text_anchor::VPos::Center,
-    ));
+    let style = s.font(16.0).color(&MUTED).pos(Pos::new(HPos::Center, VPos::Center));
     area.draw(&Text::new(why.to_owned(), ((w / 2) as i32, (h / 2) as i32), style))
 }
 
@@ -50,25 +48,22 @@ pub fn tok_s(d: &ChartData) -> Result<String, ChartError> {
         let n = bars.len();
         let mut chart = ChartBuilder::on(&chart_area)
             .margin(10)
-            .x_label_area_size(28)
+            .x_label_area_size(38)
             .y_label_area_size(48)
             .build_cartesian_2d(0.0..n as f64, 0.0..top)?;
-        let labels: Vec<String> = bars.iter().map(|(l, _, _)| l.clone()).collect();
         chart
             .configure_mesh()
             .disable_x_mesh()
             .light_line_style(GRID)
-            .x_labels(n)
-            .x_label_formatter(&|x| {
-                let i = x.floor() as usize;
-                if (x - x.floor() - 0.5).abs() < 0.01 { labels.get(i).cloned().unwrap_or_default() } else { String::new() }
-            })
-            .x_label_style(s.font(12.0))
-            .y_label_style(s.font(12.0))
+            .x_labels(0)
+            .y_label_style(s.font(14.0))
             .y_desc("tok/s")
             .draw()?;
-        for (i, (_, g, p)) in bars.iter().enumerate() {
+        let below = s.font(14.0).pos(Pos::new(HPos::Center, VPos::Top));
+        for (i, (label, g, p)) in bars.iter().enumerate() {
             let x = i as f64;
+            let (px, py) = chart.as_coord_spec().translate(&(x + 0.5, 0.0));
+            root.draw(&Text::new(label.clone(), (px, py + 6), below.clone()))?;
             for (value, offset, color) in [(g, 0.12, GEN_COLOR), (p, 0.5, PROMPT_COLOR)] {
                 if let Some(v) = value.filter(|v| v.is_finite() && *v >= 0.0) {
                     chart.draw_series(std::iter::once(Rectangle::new(
@@ -98,17 +93,17 @@ pub fn memory(d: &ChartData) -> Result<String, ChartError> {
         let top = points.iter().map(|p| p.1).chain(share).fold(64.0f64, f64::max) * 1.2;
         let mut chart = ChartBuilder::on(&chart_area)
             .margin(10)
-            .x_label_area_size(28)
+            .x_label_area_size(38)
             .y_label_area_size(56)
             .build_cartesian_2d(-MEMORY_WINDOW_S..0.0, 0.0..top)?;
         chart
             .configure_mesh()
             .light_line_style(GRID)
-            .x_label_style(s.font(12.0))
-            .y_label_style(s.font(12.0))
+            .x_label_style(s.font(14.0))
+            .y_label_style(s.font(14.0))
             .x_desc("seconds ago")
             .y_desc(format!("{} MiB", d.memory_kind))
-            .x_label_formatter(&|x| format!("{:.0}", -x))
+            .x_label_formatter(&|x| format!("{:.0}", x.abs()))
             .draw()?;
         if let Some(share) = share {
             chart.draw_series(std::iter::once(Rectangle::new(
@@ -130,7 +125,7 @@ pub fn memory(d: &ChartData) -> Result<String, ChartError> {
     })
 }
 
-/// Per turn (newest at the top): release to transcript, first token, first sentence and first
+/// Per turn (newest at the bottom): release to transcript, first token, first sentence and first
 /// audio, over the 2 s / 3 s / 4 s voice bands.
 pub fn latency(d: &ChartData) -> Result<String, ChartError> {
     let rows: Vec<_> = d.turns.iter().rev().take(6).collect();
@@ -149,10 +144,9 @@ pub fn latency(d: &ChartData) -> Result<String, ChartError> {
             / 1000.0;
         let right = (longest * 1.1).max(t.unusable_s * 1.15);
         let n = rows.len() as f64;
-        let labels: Vec<String> = rows.iter().map(|r| format!("#{}", r.turn)).collect();
         let mut chart = ChartBuilder::on(&chart_area)
             .margin(10)
-            .x_label_area_size(28)
+            .x_label_area_size(38)
             .y_label_area_size(40)
             .build_cartesian_2d(0.0..right, 0.0..n)?;
         for (from, to, verdict) in [
@@ -170,16 +164,15 @@ pub fn latency(d: &ChartData) -> Result<String, ChartError> {
             .configure_mesh()
             .disable_y_mesh()
             .light_line_style(GRID)
-            .y_labels(rows.len())
-            .y_label_formatter(&|y| {
-                let i = y.floor() as usize;
-                if (y - y.floor() - 0.5).abs() < 0.01 { labels.get(i).cloned().unwrap_or_default() } else { String::new() }
-            })
-            .x_label_style(s.font(12.0))
-            .y_label_style(s.font(12.0))
+            .y_labels(0)
+            .x_label_style(s.font(14.0))
+            .y_label_style(s.font(14.0))
             .x_desc("seconds after release")
             .draw()?;
+        let left = s.font(14.0).pos(Pos::new(HPos::Right, VPos::Center));
         for (i, r) in rows.iter().enumerate() {
+            let (px, py) = chart.as_coord_spec().translate(&(0.0, i as f64 + 0.5));
+            root.draw(&Text::new(format!("#{}", r.turn), (px - 6, py), left.clone()))?;
             let y0 = i as f64 + 0.2;
             let y1 = i as f64 + 0.8;
             let mut from = 0.0;

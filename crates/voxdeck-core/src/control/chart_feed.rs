@@ -332,3 +332,86 @@ fn latency_figures(d: &ChartData) -> Vec<Figure> {
         stage("first audio", |t| t.first_audio_ms),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::TurnRecord;
+    use crate::sysmon::SystemSnapshot;
+
+    fn record(turn: u64, scale: f64) -> TurnRecord {
+        let mut r = TurnRecord::new("c", turn);
+        r.outcome = Outcome::Answered;
+        r.engine = Some("local".into());
+        r.gen_tok_s = Some(150.0 * scale);
+        r.prompt_tok_s = Some(500.0 * scale);
+        r.transcript_ms = Some(160.0 / scale);
+        r.first_token_ms = Some(330.0 / scale);
+        r.first_sentence_ms = Some(420.0 / scale);
+        r.first_audio_ms = Some(600.0 / scale);
+        r
+    }
+
+    fn snapshot(rss: u64) -> SystemSnapshot {
+        SystemSnapshot {
+            unix_ms: 0,
+            process_rss_bytes: Some(rss),
+            system_total_bytes: Some(24 << 30),
+            system_available_bytes: Some(20 << 30),
+            process_cpu_pct: None,
+            system_cpu_pct: None,
+            cores: 2,
+            gpu: None,
+        }
+    }
+
+    #[test]
+    fn figures_follow_the_turns_and_the_live_answer() {
+        let feed = ChartFeed::new(&Config::default());
+        assert!(feed.tick().is_some(), "the first tick draws the empty charts");
+        assert!(feed.tick().is_none(), "nothing changed: no redraw");
+        for (turn, scale) in [(1, 1.0), (2, 0.5), (3, 2.0)] {
+            feed.feed(&Event::TurnComplete { record: Box::new(record(turn, scale)) });
+        }
+        feed.feed(&Event::System { snapshot: Box::new(snapshot(400 << 20)) });
+        feed.model_loaded(Some(300 << 20));
+        let set = feed.tick().expect("turns changed: a redraw");
+        let fig = |c: &Chart, l: &str| c.figures.iter().find(|f| f.label == l).cloned().unwrap();
+        let g = fig(&set.tok_s, "generation");
+        assert_eq!(g.current, Some(300.0), "the last turn's rate");
+        assert_eq!(g.median, Some(150.0), "median of the three");
+        assert_eq!(fig(&set.latency, "first audio").current, Some(300.0));
+        assert_eq!(fig(&set.memory, "RAM used").current, Some(400.0));
+        assert_eq!(fig(&set.memory, "models").current, Some(300.0));
+        for chart in [&set.tok_s, &set.memory, &set.latency] {
+            assert!(chart.svg.starts_with("<svg") && chart.svg.contains("<rect"), "{}", chart.name);
+        }
+
+        // While an answer streams, the live rate excludes the first token's wait.
+        feed.feed(&Event::AnswerDelta { turn: 4, text: "a".into(), tokens: 1, elapsed_ms: 300.0 });
+        feed.feed(&Event::AnswerDelta { turn: 4, text: "b".into(), tokens: 11, elapsed_ms: 400.0 });
+        let set = feed.tick().expect("a live answer redraws");
+        assert_eq!(fig(&set.tok_s, "generation").current, Some(100.0));
+        assert!(set.tok_s.svg.contains("#4 now"));
+        if let Some(dir) = std::env::var_os("VOXDECK_CHART_DUMP") {
+            let dir = std::path::PathBuf::from(dir);
+            for c in [&set.tok_s, &set.memory, &set.latency] {
+                std::fs::write(dir.join(format!("{}.svg", c.name)), &c.svg).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn an_idle_memory_sample_that_did_not_move_is_not_redrawn() {
+        let feed = ChartFeed::new(&Config::default());
+        feed.feed(&Event::System { snapshot: Box::new(snapshot(400 << 20)) });
+        assert!(feed.tick().is_some());
+        feed.feed(&Event::System { snapshot: Box::new(snapshot((400 << 20) + 1000)) });
+        assert!(feed.tick().is_none(), "a few bytes more: no redraw");
+        let seq = lock(&feed.state).seq;
+        lock(&feed.state).last_draw = Some(Instant::now() - IDLE_REDRAW);
+        feed.feed(&Event::System { snapshot: Box::new(snapshot(500 << 20)) });
+        let set = feed.tick().expect("100 MiB more, and the idle interval passed");
+        assert_eq!(set.seq, seq + 1);
+    }
+}

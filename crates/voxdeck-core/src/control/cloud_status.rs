@@ -63,15 +63,20 @@ impl CloudProbe {
         self.status(config)
     }
 
-    /// Learns from a finished turn: a cloud answer proves it reachable, a fallback says why not.
-    pub(super) fn observe(&self, record: &TurnRecord) {
+    /// Learns from a finished turn: a cloud answer proves it reachable, a fallback says why
+    /// not. Returns whether the turn involved the cloud (the toggle's status changed).
+    pub(super) fn observe(&self, record: &TurnRecord) -> bool {
         let mut seen = lock(&self.seen);
         if let Some(reason) = &record.fallback {
             seen.reachable = Some(false);
             seen.detail = Some(format!("last request fell back: {reason}"));
+            true
         } else if record.engine.as_deref() == Some("cloud") {
             seen.reachable = Some(true);
             seen.detail = Some("answered the last turn".into());
+            true
+        } else {
+            false
         }
     }
 

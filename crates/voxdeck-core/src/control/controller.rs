@@ -81,6 +81,12 @@ impl Inner {
     pub(super) fn config(&self) -> Config {
         lock(&self.config).clone()
     }
+
+    /// Tells front ends the mode and what is known of the cloud.
+    pub(super) fn publish_mode(&self) {
+        let cloud = self.cloud.status(&self.config());
+        self.publish(PanelEvent::Mode { mode: *lock(&self.mode), cloud });
+    }
 }
 
 impl Controller {
@@ -219,9 +225,7 @@ impl Controller {
     }
 
     fn publish_mode(&self) {
-        let inner = &self.inner;
-        let cloud = inner.cloud.status(&inner.config());
-        inner.publish(PanelEvent::Mode { mode: *lock(&inner.mode), cloud });
+        self.inner.publish_mode();
     }
 
     /// Waits until the models are loaded (or failed), for front ends that must not take

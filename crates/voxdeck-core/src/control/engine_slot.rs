@@ -224,10 +224,14 @@ fn forward(inner: Weak<Inner>, session: &Session) {
                 Ok(event) => {
                     let Some(inner) = inner.upgrade() else { return };
                     inner.charts.feed(&event);
-                    if let crate::pipeline::Event::TurnComplete { record } = &event {
-                        inner.cloud.observe(record);
-                    }
+                    let cloud_news = match &event {
+                        crate::pipeline::Event::TurnComplete { record } => inner.cloud.observe(record),
+                        _ => false,
+                    };
                     let _ = inner.out.send(Outgoing::Engine(event));
+                    if cloud_news {
+                        inner.publish_mode();
+                    }
                 }
                 Err(RecvError::Lagged(n)) => warn!("the panel fell {n} events behind"),
                 Err(RecvError::Closed) => return,

@@ -1,0 +1,88 @@
+//! The real Tauri app under Xvfb, driven through WebDriver (tauri-driver in front of Debian's
+//! WebKitWebDriver), with the audio source set to a spoken WAV question: press and release the
+//! on-screen button, watch the transcript, the streamed answer and the live charts, then switch
+//! to Cloud and see the next turn go to the loopback OpenAI-compatible server.
+//!
+//! Needs Xvfb, `webkit2gtk-driver`, `tauri-driver` (`.ci/deps.sh`, `.ci/tauri-driver.sh`) and
+//! the loopback server (`VOXDECK_LLAMA_SERVER_PYTHON`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::json;
+use voxdeck_e2e::openai_server::{LlamaServer, free_port, test_model_path};
+use voxdeck_e2e::panel::{self, Xvfb, find_program, spawn_logged};
+use voxdeck_e2e::webdriver::WebDriver;
+use voxdeck_e2e::{run, voxdeck, voxdeck_bin, write_config};
+
+fn app_bin() -> PathBuf {
+    let bin = voxdeck_bin().with_file_name(format!("voxdeck-app{}", std::env::consts::EXE_SUFFIX));
+    assert!(bin.is_file(), "{} is missing: build it with `cargo build --release --workspace --bins`", bin.display());
+    bin
+}
+
+fn tauri_driver() -> PathBuf {
+    let mut candidates = Vec::new();
+    if let Some(p) = std::env::var_os("VOXDECK_TAURI_DRIVER") {
+        candidates.push(PathBuf::from(p));
+    }
+    let cache = std::env::var_os("VOXDECK_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/voxdeck")));
+    if let Some(cache) = cache {
+        candidates.push(cache.join("tools/bin/tauri-driver"));
+    }
+    candidates.push(PathBuf::from("tauri-driver"));
+    find_program(&candidates).expect("tauri-driver not found: run .ci/tauri-driver.sh (or set VOXDECK_TAURI_DRIVER)")
+}
+
+#[test]
+fn the_desktop_app_answers_a_push_to_talk_turn_with_live_charts() {
+    let native = find_program(&[PathBuf::from("/usr/bin/WebKitWebDriver"), PathBuf::from("WebKitWebDriver")])
+        .expect("WebKitWebDriver not found: install Debian's webkit2gtk-driver (.ci/deps.sh does)");
+    let home = tempfile::tempdir().unwrap();
+    let server = LlamaServer::start(&test_model_path());
+    write_config(home.path(), &panel::config(&server));
+    let q = home.path().join("q.wav");
+    let a = home.path().join("a.wav");
+    let r = run(voxdeck(home.path()).args(["say", "What is the capital of France?", "--threads", "1", "-o"]).arg(&q));
+    assert!(r.status.success(), "{r}");
+
+    let xvfb = Xvfb::start();
+    let port = free_port();
+    let native_port = free_port();
+    let config_home = home.path();
+    let data_home = home.path().join("data");
+    let driver_proc = spawn_logged(
+        std::process::Command::new(tauri_driver())
+            .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+            .arg("--native-driver")
+            .arg(&native)
+            .env("DISPLAY", &xvfb.display)
+            // The app inherits these: the test's config and an empty history.
+            .env("XDG_CONFIG_HOME", &config_home)
+            .env("XDG_DATA_HOME", &data_home)
+            // No accessibility bus under Xvfb.
+            .env("NO_AT_BRIDGE", "1")
+            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1"),
+        &home.path().join("tauri-driver.log"),
+    );
+    let caps = json!({
+        "tauri:options": {
+            "application": app_bin(),
+            "args": ["--input", q, "--output", a],
+        }
+    });
+    let driver = WebDriver::connect(&format!("http://127.0.0.1:{port}"), caps, Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{e}\ntauri-driver log:\n{}", driver_proc.log_tail()));
+    let host = driver
+        .wait_for(
+            "the UI to start",
+            // The static page says "browser" until the UI's modules have run and looked.
+            "return document.body && document.body.dataset.connection === 'connected' && document.body.dataset.host;",
+            Duration::from_secs(60),
+        )
+        .unwrap_or_else(|e| panic!("{e}\ntauri-driver log:\n{}", driver_proc.log_tail()));
+    assert_eq!(host, "tauri", "the UI knows it runs in Tauri");
+    panel::talk_local_then_cloud(&driver, &server, "tauri");
+}

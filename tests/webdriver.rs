@@ -1,0 +1,173 @@
+//! A small synchronous W3C WebDriver client, enough to drive the panel in Chromium
+//! (chromedriver) and in the Tauri app (tauri-driver over WebKitWebDriver): start a session,
+//! open a page, run a script, hold the push-to-talk button, take a screenshot.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// One WebDriver session; deleted on drop.
+pub struct WebDriver {
+    http: reqwest::blocking::Client,
+    base: String,
+    session: String,
+}
+
+/// A failed WebDriver call, with the driver's own words.
+#[derive(Debug)]
+pub struct DriverError(pub String);
+
+impl std::fmt::Display for DriverError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl WebDriver {
+    /// Opens a session on the driver at `base` (`http://127.0.0.1:PORT`), retrying while the
+    /// driver is still starting, for up to `timeout`.
+    pub fn connect(base: &str, capabilities: Value, timeout: Duration) -> Result<WebDriver, DriverError> {
+        let http = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(120))
+            .build()
+            .map_err(|e| DriverError(e.to_string()))?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            let body = json!({ "capabilities": { "alwaysMatch": capabilities } });
+            let attempt = http
+                .post(format!("{base}/session"))
+                .json(&body)
+                .send()
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.json::<Value>().map_err(|e| e.to_string()));
+            match attempt {
+                Ok(v) => {
+                    if let Some(id) = v["value"]["sessionId"].as_str() {
+                        return Ok(WebDriver { http, base: base.to_owned(), session: id.to_owned() });
+                    }
+                    return Err(DriverError(format!("new session refused: {v}")));
+                }
+                Err(e) if Instant::now() < deadline => {
+                    let _ = e;
+                    std::thread::sleep(Duration::from_millis(250));
+                }
+                Err(e) => return Err(DriverError(format!("driver at {base} unreachable: {e}"))),
+            }
+        }
+    }
+
+    fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value, DriverError> {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let mut req = self.http.request(method, url);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let v: Value = req
+            .send()
+            .and_then(|r| r.json())
+            .map_err(|e| DriverError(format!("{path}: {e}")))?;
+        if let Some(err) = v["value"]["error"].as_str() {
+            return Err(DriverError(format!("{path}: {err}: {}", v["value"]["message"])));
+        }
+        Ok(v["value"].clone())
+    }
+
+    pub fn goto(&self, url: &str) -> Result<(), DriverError> {
+        self.call(reqwest::Method::POST, "/url", Some(json!({ "url": url }))).map(|_| ())
+    }
+
+    /// Runs `script` (a function body; `arguments` holds `args`) in the page and returns its
+    /// result.
+    pub fn execute(&self, script: &str, args: Value) -> Result<Value, DriverError> {
+        self.call(reqwest::Method::POST, "/execute/sync", Some(json!({ "script": script, "args": args })))
+    }
+
+    fn element(&self, css: &str) -> Result<Value, DriverError> {
+        let v = self.call(
+            reqwest::Method::POST,
+            "/element",
+            Some(json!({ "using": "css selector", "value": css })),
+        )?;
+        Ok(v)
+    }
+
+    /// Clicks the element `css` selects.
+    pub fn click(&self, css: &str) -> Result<(), DriverError> {
+        let el = self.element(css)?;
+        let id = el.as_object().and_then(|o| o.values().next()).and_then(Value::as_str).unwrap_or_default().to_owned();
+        self.call(reqwest::Method::POST, &format!("/element/{id}/click"), Some(json!({}))).map(|_| ())
+    }
+
+    /// Presses the mouse on the element `css` selects, holds it `held`, and releases it: a
+    /// push-to-talk the way a person does it.
+    pub fn hold(&self, css: &str, held: Duration) -> Result<(), DriverError> {
+        let el = self.element(css)?;
+        let actions = json!({ "actions": [{
+            "type": "pointer",
+            "id": "mouse",
+            "parameters": { "pointerType": "mouse" },
+            "actions": [
+                { "type": "pointerMove", "duration": 0, "origin": el, "x": 0, "y": 0 },
+                { "type": "pointerDown", "button": 0 },
+                { "type": "pause", "duration": held.as_millis() as u64 },
+                { "type": "pointerUp", "button": 0 }
+            ]
+        }]});
+        self.call(reqwest::Method::POST, "/actions", Some(actions))?;
+        let _ = self.call(reqwest::Method::DELETE, "/actions", None);
+        Ok(())
+    }
+
+    /// A PNG of the window.
+    pub fn screenshot(&self) -> Result<Vec<u8>, DriverError> {
+        let v = self.call(reqwest::Method::GET, "/screenshot", None)?;
+        let b64 = v.as_str().ok_or_else(|| DriverError("screenshot: no data".into()))?;
+        base64_decode(b64).ok_or_else(|| DriverError("screenshot: bad base64".into()))
+    }
+
+    /// Polls `script` until it returns something other than null/false, or `timeout`.
+    pub fn wait_for(&self, what: &str, script: &str, timeout: Duration) -> Result<Value, DriverError> {
+        let deadline = Instant::now() + timeout;
+        let mut last;
+        loop {
+            match self.execute(script, json!([])) {
+                Ok(v) if !(v.is_null() || v == Value::Bool(false)) => return Ok(v),
+                Ok(v) => last = v,
+                Err(e) => last = Value::String(e.0),
+            }
+            if Instant::now() >= deadline {
+                return Err(DriverError(format!("timed out after {timeout:?} waiting for {what} (last: {last})")));
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for WebDriver {
+    fn drop(&mut self) {
+        let _ = self.http.delete(format!("{}/session/{}", self.base, self.session)).send();
+    }
+}
+
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for c in text.bytes().filter(|c| !c.is_ascii_whitespace() && *c != b'=') {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
+}
