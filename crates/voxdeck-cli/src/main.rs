@@ -10,6 +10,7 @@ mod history_cmd;
 mod models_cmd;
 mod record_cmd;
 mod say_cmd;
+mod serve;
 mod talk_cmd;
 mod transcribe_cmd;
 
@@ -54,6 +55,9 @@ enum Command {
     /// List, fetch and verify models.
     #[command(subcommand)]
     Models(models_cmd::ModelsCommand),
+    /// The control panel in a browser: the web UI and its WebSocket, on 127.0.0.1:8765 by
+    /// default (beyond loopback, with an access token).
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -81,6 +85,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Record(args) => record_cmd::run(args, config),
         Command::Cloud(cmd) => cloud_cmd::run(cmd, config),
         Command::Models(cmd) => models_cmd::run(cmd, &config),
+        Command::Serve(args) => serve::run(args, config, cli.config),
     }
 }
 
