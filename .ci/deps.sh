@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages voxdeck needs to build and to fetch its test models.
+# Installs the Debian packages voxdeck needs to build (engine, desktop app, UI), to fetch its
+# test models and to run its end-to-end tests.
 # Idempotent: installs only what is missing. Uses sudo when not root.
 set -euo pipefail
 
@@ -12,6 +13,12 @@ packages=(
   libespeak-ng-dev espeak-ng         # phonemes for Piper voices, and the fallback voice
   sox                                # tests convert and measure audio
   ca-certificates curl git
+  # The desktop app (src-tauri): Tauri 2's Linux prerequisites, WebKitGTK 4.1 on GTK 3 (no
+  # tray, no libxdo menus, rustls: no appindicator, libxdo or OpenSSL)
+  libwebkit2gtk-4.1-dev libjavascriptcoregtk-4.1-dev libsoup-3.0-dev libgtk-3-dev librsvg2-dev
+  # Its end-to-end tests: WebKitWebDriver behind tauri-driver, a virtual X server, and
+  # Chromium with its driver for the UI served by `voxdeck serve`
+  webkit2gtk-driver xvfb xauth chromium chromium-driver
 )
 
 missing=()
@@ -34,7 +41,26 @@ if ! python3 -c 'import numpy' 2>/dev/null; then
   python3 -m pip install --quiet numpy
 fi
 
+# The UI (ui/) is built with npm: Node 18 or newer. Debian 12's nodejs is 18, so it is
+# installed only where no node is found; an older node on PATH is an error, not replaced.
+if ! command -v node >/dev/null; then
+  echo "installing: nodejs npm"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 18 ]; then
+  echo "error: node $(node --version 2>/dev/null || echo '?') at $(command -v node) is too old: the UI needs Node 18 or newer" >&2
+  exit 1
+fi
+if ! command -v npm >/dev/null; then
+  echo "error: node is installed but npm is not: install npm (Node 18 or newer)" >&2
+  exit 1
+fi
+
 if ! command -v cargo >/dev/null; then
-  echo "error: cargo not found; install Rust (https://rustup.rs), 1.88 or newer" >&2
+  echo "error: cargo not found; install Rust (https://rustup.rs), 1.90 or newer (the desktop app, src-tauri, needs 1.90)" >&2
   exit 1
 fi
