@@ -197,7 +197,17 @@ impl Killed {
 }
 
 impl Drop for Killed {
+    /// SIGTERM first, so a driver can stop what it started (tauri-driver its WebKitWebDriver);
+    /// SIGKILL after a grace period.
     fn drop(&mut self) {
+        let _ = std::process::Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        while std::time::Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -63,8 +63,7 @@ fn the_desktop_app_answers_a_push_to_talk_turn_with_live_charts() {
             .env("XDG_CONFIG_HOME", &config_home)
             .env("XDG_DATA_HOME", &data_home)
             // No accessibility bus under Xvfb.
-            .env("NO_AT_BRIDGE", "1")
-            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1"),
+            .env("NO_AT_BRIDGE", "1"),
         &home.path().join("tauri-driver.log"),
     );
     let caps = json!({

@@ -21,6 +21,8 @@ interface ChartView {
   title: HTMLElement;
   svg: HTMLElement;
   figures: HTMLElement;
+  /** The SVG text on screen: an unchanged chart is not parsed and laid out again. */
+  shown: string;
 }
 
 export class Charts {
@@ -33,7 +35,7 @@ export class Charts {
         if (!found) throw new Error(`#chart-${name} has no .${cls}`);
         return found;
       };
-      return [name, { title: part("chart-title"), svg: part("chart-svg"), figures: part("figures") }];
+      return [name, { title: part("chart-title"), svg: part("chart-svg"), figures: part("figures"), shown: "" }];
     }),
   );
 
@@ -50,7 +52,9 @@ export class Charts {
   }
 
   private draw(view: ChartView, chart: Chart): void {
-    if (chart.title) view.title.textContent = chart.title;
+    if (chart.title && view.title.textContent !== chart.title) view.title.textContent = chart.title;
+    if (chart.svg === view.shown) return;
+    view.shown = chart.svg;
     insertSvg(view.svg, chart.svg);
     view.figures.replaceChildren(
       ...chart.figures.map((f) =>

@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tracing::{info, warn};
 
 use super::controller::{ControlError, Inner};
@@ -16,7 +16,7 @@ use crate::audio::sink::{AudioSink, WavSink};
 use crate::audio::source::{AudioSource, WavSource};
 use crate::config::{Config, Mode};
 use crate::history::History;
-use crate::pipeline::{Session, SessionOptions, SessionParts, load_engines};
+use crate::pipeline::{Event, Session, SessionOptions, SessionParts, load_engines};
 use crate::sync::lock;
 
 /// Where push-to-talk listens and answers are spoken, when not the default devices.
@@ -215,17 +215,58 @@ fn build_session(inner: &Weak<Inner>, config: &Config, io: &SessionIo, mode: Mod
     Ok((session, sink, llm, stt, voice))
 }
 
+/// Longest wait before answer text reaches front ends. A local model makes 30-200 tokens a
+/// second; forwarding each one makes a webview re-render that often and takes a core from
+/// the model on a small machine. 20 updates a second still reads as streaming.
+const DELTA_INTERVAL: Duration = Duration::from_millis(50);
+
 /// Feeds the session's events to the charts and on to every front end, until it stops.
+/// Answer pieces are merged for up to [`DELTA_INTERVAL`]; everything else goes at once, in
+/// order (pending text first).
 fn forward(inner: Weak<Inner>, session: &Session) {
     let mut events = session.subscribe();
     let spawned = std::thread::Builder::new().name("voxdeck-forward".into()).spawn(move || {
+        let mut merger = DeltaMerger::default();
         loop {
-            match events.blocking_recv() {
+            let received = if merger.pending.is_some() {
+                match events.try_recv() {
+                    Ok(event) => Ok(event),
+                    Err(TryRecvError::Empty) => {
+                        let wait = merger.due_in();
+                        if wait.is_zero() {
+                            if let (Some(inner), Some(event)) = (inner.upgrade(), merger.take()) {
+                                let _ = inner.out.send(Outgoing::Engine(event));
+                            }
+                        } else {
+                            std::thread::sleep(wait.min(Duration::from_millis(5)));
+                        }
+                        continue;
+                    }
+                    Err(TryRecvError::Lagged(n)) => Err(RecvError::Lagged(n)),
+                    Err(TryRecvError::Closed) => Err(RecvError::Closed),
+                }
+            } else {
+                events.blocking_recv()
+            };
+            let Some(inner) = inner.upgrade() else { return };
+            match received {
                 Ok(event) => {
-                    let Some(inner) = inner.upgrade() else { return };
                     inner.charts.feed(&event);
+                    let event = match merger.offer(event) {
+                        Offer::Held => continue,
+                        Offer::Due(merged) => {
+                            let _ = inner.out.send(Outgoing::Engine(merged));
+                            continue;
+                        }
+                        Offer::Other { pending, event } => {
+                            if let Some(merged) = pending {
+                                let _ = inner.out.send(Outgoing::Engine(merged));
+                            }
+                            event
+                        }
+                    };
                     let cloud_news = match &event {
-                        crate::pipeline::Event::TurnComplete { record } => inner.cloud.observe(record),
+                        Event::TurnComplete { record } => inner.cloud.observe(record),
                         _ => false,
                     };
                     let _ = inner.out.send(Outgoing::Engine(event));
@@ -234,12 +275,103 @@ fn forward(inner: Weak<Inner>, session: &Session) {
                     }
                 }
                 Err(RecvError::Lagged(n)) => warn!("the panel fell {n} events behind"),
-                Err(RecvError::Closed) => return,
+                Err(RecvError::Closed) => {
+                    if let Some(merged) = merger.take() {
+                        let _ = inner.out.send(Outgoing::Engine(merged));
+                    }
+                    return;
+                }
             }
         }
     });
     if let Err(e) = spawned {
         warn!("cannot start the event forwarder: {e}");
+    }
+}
+
+/// Answer pieces of one turn merged into one [`Event::AnswerDelta`] (text joined, the latest
+/// token count and time). An answer's first piece is never held, so the time to the first
+/// token shows as it happens.
+#[derive(Default)]
+struct DeltaMerger {
+    pending: Option<Event>,
+    since: Option<Instant>,
+    /// The turn whose first piece went out.
+    started: Option<u64>,
+}
+
+enum Offer {
+    /// Merged; not due yet.
+    Held,
+    /// Merged and due: send this.
+    Due(Event),
+    /// Not held: send `pending` first, then `event`.
+    Other { pending: Option<Event>, event: Event },
+}
+
+impl DeltaMerger {
+    fn offer(&mut self, event: Event) -> Offer {
+        let Event::AnswerDelta { turn, text, tokens, elapsed_ms } = event else {
+            return Offer::Other { pending: self.take(), event };
+        };
+        if self.started != Some(turn) {
+            self.started = Some(turn);
+            let pending = self.take();
+            return Offer::Other { pending, event: Event::AnswerDelta { turn, text, tokens, elapsed_ms } };
+        }
+        match &mut self.pending {
+            Some(Event::AnswerDelta { text: held, tokens: n, elapsed_ms: e, .. }) => {
+                held.push_str(&text);
+                *n = tokens;
+                *e = elapsed_ms;
+            }
+            _ => {
+                self.pending = Some(Event::AnswerDelta { turn, text, tokens, elapsed_ms });
+                self.since = Some(Instant::now());
+            }
+        }
+        if self.due_in().is_zero() { self.take().map_or(Offer::Held, Offer::Due) } else { Offer::Held }
+    }
+
+    fn due_in(&self) -> Duration {
+        self.since.map_or(Duration::ZERO, |t| DELTA_INTERVAL.saturating_sub(t.elapsed()))
+    }
+
+    fn take(&mut self) -> Option<Event> {
+        self.since = None;
+        self.pending.take()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delta(turn: u64, text: &str, tokens: u32) -> Event {
+        Event::AnswerDelta { turn, text: text.into(), tokens, elapsed_ms: f64::from(tokens) }
+    }
+
+    #[test]
+    fn answer_pieces_are_merged_in_order_and_the_first_goes_at_once() {
+        let mut m = DeltaMerger::default();
+        assert!(matches!(m.offer(delta(1, "The", 1)), Offer::Other { pending: None, .. }), "first piece at once");
+        assert!(matches!(m.offer(delta(1, " capital", 2)), Offer::Held));
+        assert!(matches!(m.offer(delta(1, " is", 3)), Offer::Held));
+        // Anything else flushes the held text first, keeping the order.
+        let Offer::Other { pending: Some(Event::AnswerDelta { text, tokens, elapsed_ms, .. }), event } =
+            m.offer(Event::Spoken { turn: 1, index: 0, text: "x".into() })
+        else {
+            panic!("the held text comes first")
+        };
+        assert_eq!((text.as_str(), tokens, elapsed_ms), (" capital is", 3, 3.0));
+        assert!(matches!(event, Event::Spoken { .. }));
+        // After the interval, a piece is due with everything held before it.
+        assert!(matches!(m.offer(delta(1, " Paris", 4)), Offer::Held));
+        std::thread::sleep(DELTA_INTERVAL);
+        let Offer::Due(Event::AnswerDelta { text, tokens, .. }) = m.offer(delta(1, ".", 5)) else { panic!("due") };
+        assert_eq!((text.as_str(), tokens), (" Paris.", 5));
+        // A new turn's first piece is not held either.
+        assert!(matches!(m.offer(delta(2, "Yes", 1)), Offer::Other { pending: None, .. }));
     }
 }
 
