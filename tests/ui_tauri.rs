@@ -49,31 +49,44 @@ fn the_desktop_app_answers_a_push_to_talk_turn_with_live_charts() {
     assert!(r.status.success(), "{r}");
 
     let xvfb = Xvfb::start();
-    let port = free_port();
-    let native_port = free_port();
     let config_home = home.path();
     let data_home = home.path().join("data");
-    let driver_proc = spawn_logged(
-        std::process::Command::new(tauri_driver())
-            .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
-            .arg("--native-driver")
-            .arg(&native)
-            .env("DISPLAY", &xvfb.display)
-            // The app inherits these: the test's config and an empty history.
-            .env("XDG_CONFIG_HOME", &config_home)
-            .env("XDG_DATA_HOME", &data_home)
-            // No accessibility bus under Xvfb.
-            .env("NO_AT_BRIDGE", "1"),
-        &home.path().join("tauri-driver.log"),
-    );
     let caps = json!({
         "tauri:options": {
             "application": app_bin(),
             "args": ["--input", q, "--output", a],
         }
     });
-    let driver = WebDriver::connect(&format!("http://127.0.0.1:{port}"), caps, Duration::from_secs(60))
-        .unwrap_or_else(|e| panic!("{e}\ntauri-driver log:\n{}", driver_proc.log_tail()));
+    // A cold first start (WebKit's libraries off disk, right after the build) can make
+    // tauri-driver give up on its WebKitWebDriver; a fresh driver then starts in a second.
+    let mut attempts = Vec::new();
+    let (driver_proc, driver) = loop {
+        let attempt = attempts.len() + 1;
+        let port = free_port();
+        let native_port = free_port();
+        let proc = spawn_logged(
+            std::process::Command::new(tauri_driver())
+                .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+                .arg("--native-driver")
+                .arg(&native)
+                .env("DISPLAY", &xvfb.display)
+                // The app inherits these: the test's config and an empty history.
+                .env("XDG_CONFIG_HOME", config_home)
+                .env("XDG_DATA_HOME", &data_home)
+                // No accessibility bus under Xvfb.
+                .env("NO_AT_BRIDGE", "1"),
+            &home.path().join(format!("tauri-driver-{attempt}.log")),
+        );
+        match WebDriver::connect(&format!("http://127.0.0.1:{port}"), caps.clone(), Duration::from_secs(30)) {
+            Ok(driver) => break (proc, driver),
+            Err(e) => {
+                let log = std::fs::read_to_string(&proc.log).unwrap_or_default();
+                eprintln!("tauri-driver attempt {attempt}: {e}\n{log}");
+                attempts.push(e.to_string());
+                assert!(attempts.len() < 3, "no WebDriver session in 3 attempts: {attempts:?}");
+            }
+        }
+    };
     let host = driver
         .wait_for(
             "the UI to start",

@@ -126,7 +126,14 @@ export class PushToTalk {
     this.io.textContent = `Input: ${input || "—"} · Output: ${output || "—"}`;
     // Only the desktop app registers the global shortcut.
     const show = this.host === "tauri" && shortcut.trim() !== "";
-    this.shortcut.textContent = show ? `or hold ${shortcut} anywhere` : "";
+    this.shortcut.textContent = show ? `or hold ${readable(shortcut)} anywhere` : "";
     this.shortcut.hidden = !show;
   }
+}
+
+/** Tauri's accelerator as people write it: "CommandOrControl+Shift+Space" is Ctrl+Shift+Space
+ * (⌘ on a Mac). */
+function readable(accelerator: string): string {
+  const mac = navigator.platform.toLowerCase().startsWith("mac");
+  return accelerator.replace(/\b(CommandOrControl|CmdOrCtrl)\b/g, mac ? "⌘" : "Ctrl");
 }

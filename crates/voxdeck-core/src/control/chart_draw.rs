@@ -9,7 +9,7 @@ use crate::bench::charts::{ChartError, GEN_COLOR, GRID, MUTED, PROMPT_COLOR, Sca
 use crate::budget::Verdict;
 
 /// Size of a live chart in pixels (the UI scales it to its column).
-pub const LIVE_SIZE: (u32, u32) = (520, 300);
+pub const LIVE_SIZE: (u32, u32) = (420, 260);
 
 const STT_COLOR: RGBColor = RGBColor(108, 117, 125);
 const TOKEN_COLOR: RGBColor = RGBColor(31, 119, 180);
@@ -73,7 +73,7 @@ pub fn tok_s(d: &ChartData) -> Result<String, ChartError> {
                 }
             }
         }
-        draw_inline_legend(&legend, s, 15, &[("generation", GEN_COLOR), ("prompt", PROMPT_COLOR)])
+        draw_inline_legend(&legend, Scale(0.8), 15, &[("generation", GEN_COLOR), ("prompt", PROMPT_COLOR)])
     })
 }
 
@@ -121,7 +121,7 @@ pub fn memory(d: &ChartData) -> Result<String, ChartError> {
         if share.is_some() {
             items.push(("models (added at load)", MODEL_SHARE_COLOR));
         }
-        draw_inline_legend(&legend, s, 15, &items)
+        draw_inline_legend(&legend, Scale(0.8), 15, &items)
     })
 }
 
@@ -189,13 +189,13 @@ pub fn latency(d: &ChartData) -> Result<String, ChartError> {
         }
         draw_inline_legend(
             &legend,
-            s,
+            Scale(0.8),
             15,
             &[
                 ("transcript", STT_COLOR),
-                ("first token", TOKEN_COLOR),
-                ("first sentence", SENTENCE_COLOR),
-                ("first audio", AUDIO_COLOR),
+                ("1st token", TOKEN_COLOR),
+                ("1st sentence", SENTENCE_COLOR),
+                ("1st audio", AUDIO_COLOR),
             ],
         )
     })

@@ -56,8 +56,9 @@ impl TurnPoint {
         TurnPoint {
             turn: r.turn,
             engine: r.engine.clone(),
-            gen_tok_s: r.gen_tok_s,
-            prompt_tok_s: r.prompt_tok_s,
+            // A cloud API that sends no usage leaves the prompt rate at 0: unknown, not slow.
+            gen_tok_s: r.gen_tok_s.filter(|v| *v > 0.0),
+            prompt_tok_s: r.prompt_tok_s.filter(|v| *v > 0.0),
             transcript_ms: r.transcript_ms,
             first_token_ms: r.first_token_ms,
             first_sentence_ms: r.first_sentence_ms,
