@@ -173,6 +173,10 @@ impl Xvfb {
         assert!(!number.trim().is_empty(), "Xvfb did not report its display");
         Xvfb { child, display: format!(":{}", number.trim()) }
     }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for Xvfb {

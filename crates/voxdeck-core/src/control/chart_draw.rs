@@ -55,6 +55,7 @@ pub fn tok_s(d: &ChartData) -> Result<String, ChartError> {
             .configure_mesh()
             .disable_x_mesh()
             .light_line_style(GRID)
+            .max_light_lines(0)
             .x_labels(0)
             .y_label_style(s.font(14.0))
             .y_desc("tok/s")
@@ -99,6 +100,7 @@ pub fn memory(d: &ChartData) -> Result<String, ChartError> {
         chart
             .configure_mesh()
             .light_line_style(GRID)
+            .max_light_lines(0)
             .x_label_style(s.font(14.0))
             .y_label_style(s.font(14.0))
             .x_desc("seconds ago")
@@ -164,6 +166,7 @@ pub fn latency(d: &ChartData) -> Result<String, ChartError> {
             .configure_mesh()
             .disable_y_mesh()
             .light_line_style(GRID)
+            .max_light_lines(0)
             .y_labels(0)
             .x_label_style(s.font(14.0))
             .y_label_style(s.font(14.0))
