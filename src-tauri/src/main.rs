@@ -83,6 +83,7 @@ fn run(args: args::Args) -> anyhow::Result<()> {
         input: args.input,
         output: args.output,
         load_on_start: !args.no_load,
+        data_dir: None,
     });
 
     let app = tauri::Builder::default()

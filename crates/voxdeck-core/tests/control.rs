@@ -55,6 +55,7 @@ fn a_turn_through_the_controller_streams_events_and_live_charts() {
         input: Some(question),
         output: Some(dir.path().join("answers.wav")),
         load_on_start: false,
+        data_dir: Some(dir.path().to_owned()),
     });
     let mut rx = controller.subscribe();
 
@@ -189,4 +190,61 @@ fn bench_export_before_any_run_says_so() {
     assert!(err.contains("no benchmark"), "{err}");
     let err = controller.handle(Command::FetchModel { id: "no-such-model".into() }).unwrap_err().to_string();
     assert!(err.contains("no-such-model"), "{err}");
+}
+
+#[test]
+fn the_bench_tab_runs_with_progress_and_exports_every_format() {
+    let data = tempfile::tempdir().unwrap();
+    let mut config = voice_config();
+    config.bench.prompt_tokens = 64;
+    config.bench.response_tokens = vec![10, 20];
+    config.bench.verdict_tokens = 20;
+    let controller = Controller::start(ControllerOptions {
+        config,
+        data_dir: Some(data.path().to_owned()),
+        ..Default::default()
+    });
+    let mut rx = controller.subscribe();
+    controller.handle(Command::RunBench { runs: Some(1) }).unwrap();
+    let again = controller.handle(Command::RunBench { runs: Some(1) }).unwrap_err().to_string();
+    assert!(again.contains("already running"), "{again}");
+
+    let mut progress = 0;
+    let done = wait_for(&mut rx, "the bench result", |m| match m {
+        Outgoing::Panel(PanelEvent::Bench { status: voxdeck_core::control::BenchStatus::Running { .. } }) => {
+            progress += 1;
+            None
+        }
+        Outgoing::Panel(PanelEvent::Bench { status }) => Some(status.clone()),
+        _ => None,
+    });
+    let voxdeck_core::control::BenchStatus::Done { markdown, tok_s_svg, response_time_svg, json } = done else {
+        panic!("{done:?}")
+    };
+    assert!(progress >= 3, "progress events ({progress})");
+    assert!(markdown.contains("SmolLM2"), "{markdown}");
+    assert!(tok_s_svg.starts_with("<svg") && response_time_svg.starts_with("<svg"));
+    assert!(serde_json::from_str::<serde_json::Value>(&json).unwrap()["models"].is_array());
+
+    // Exports land under the data directory; PNGs travel as base64.
+    use voxdeck_core::control::ExportFormat;
+    for (format, name, binary) in [
+        (ExportFormat::Markdown, "report.md", false),
+        (ExportFormat::Json, "bench.json", false),
+        (ExportFormat::PngTokS, "tok_s.png", true),
+        (ExportFormat::PngResponseTime, "response_time.png", true),
+    ] {
+        let Reply::Exported { path, file_name, content, base64, .. } =
+            controller.handle(Command::ExportBench { format }).unwrap()
+        else {
+            panic!("{format:?}")
+        };
+        assert_eq!((file_name.as_str(), base64), (name, binary));
+        assert!(std::path::Path::new(&path).starts_with(data.path()), "{path}");
+        if binary {
+            assert!(content.starts_with("iVBORw0KGgo"), "a PNG in base64");
+        } else {
+            assert!(!content.is_empty());
+        }
+    }
 }

@@ -91,6 +91,7 @@ pub fn run(args: ServeArgs, config: Config, config_path: Option<PathBuf>) -> any
             input: args.input,
             output: args.output,
             load_on_start: !args.no_load,
+            data_dir: None,
         })
     };
     if args.wait {

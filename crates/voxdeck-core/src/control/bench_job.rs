@@ -77,11 +77,11 @@ impl BenchJob {
         Ok(())
     }
 
-    /// Writes the last result's files under the data directory and returns the one asked for.
-    pub(super) fn export(&self, format: ExportFormat) -> Result<Reply, String> {
+    /// Writes the last result's files under `data_dir/bench/` and returns the one asked for.
+    pub(super) fn export(&self, format: ExportFormat, data_dir: &std::path::Path) -> Result<Reply, String> {
         let report = lock(&self.report).clone().ok_or("no benchmark has finished yet: run one first")?;
         let stamp = report_stamp();
-        let dir = crate::paths::data_dir().join("bench").join(stamp);
+        let dir = data_dir.join("bench").join(stamp);
         runner::write_outputs(&report, &dir).map_err(|e| e.to_string())?;
         let (file, mime, binary) = match format {
             ExportFormat::Markdown => ("report.md", "text/markdown", false),

@@ -32,6 +32,8 @@ pub struct ControllerOptions {
     pub output: Option<PathBuf>,
     /// Start loading the models in the background at once.
     pub load_on_start: bool,
+    /// Where exports are written; `None`: the data directory (`$XDG_DATA_HOME/voxdeck`).
+    pub data_dir: Option<PathBuf>,
 }
 
 /// A command that could not be carried out, in words for the user.
@@ -71,6 +73,7 @@ pub(super) struct Inner {
     pub(super) cloud: CloudProbe,
     pub(super) bench: BenchJob,
     pub(super) mode: Mutex<Mode>,
+    pub(super) data_dir: PathBuf,
 }
 
 impl Inner {
@@ -104,6 +107,7 @@ impl Controller {
             mode: Mutex::new(mode),
             config: Mutex::new(config),
             config_path: options.config_path,
+            data_dir: options.data_dir.unwrap_or_else(crate::paths::data_dir),
             out,
         });
         ChartFeed::spawn_ticker(Arc::downgrade(&inner));
@@ -152,7 +156,7 @@ impl Controller {
                 inner.bench.start(Arc::downgrade(inner), runs).map_err(ControlError::Bench)?;
                 Ok(Reply::Ok)
             }
-            Command::ExportBench { format } => inner.bench.export(format).map_err(ControlError::Bench),
+            Command::ExportBench { format } => inner.bench.export(format, &inner.data_dir).map_err(ControlError::Bench),
             Command::GetSettings => Ok(Reply::Settings { view: Box::new(settings::view(inner)) }),
             Command::SetSettings { settings } => settings::apply(inner, settings),
             Command::SetCloudKey { key } => {
