@@ -28,6 +28,34 @@ pub fn config(server: &LlamaServer) -> String {
     )
 }
 
+/// A panel test's home: the config for `server`, and a spoken question `q.wav` with the
+/// answers' file `a.wav` beside it.
+pub struct Setup {
+    pub home: tempfile::TempDir,
+    pub question: PathBuf,
+    pub answers: PathBuf,
+}
+
+impl Setup {
+    pub fn new(server: &LlamaServer) -> Setup {
+        let home = tempfile::tempdir().expect("temp dir");
+        crate::write_config(home.path(), &config(server));
+        let question = home.path().join("q.wav");
+        let answers = home.path().join("a.wav");
+        let r = crate::run(
+            crate::voxdeck(home.path())
+                .args(["say", "What is the capital of France?", "--threads", "1", "-o"])
+                .arg(&question),
+        );
+        assert!(r.status.success(), "{r}");
+        Setup { home, question, answers }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.home.path()
+    }
+}
+
 /// Where screenshots go: `VOXDECK_SCREENSHOTS`, else `target/e2e-screenshots`.
 pub fn screenshot_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("VOXDECK_SCREENSHOTS") {

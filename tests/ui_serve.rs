@@ -14,7 +14,7 @@ use serde_json::json;
 use voxdeck_e2e::openai_server::{LlamaServer, free_port, test_model_path};
 use voxdeck_e2e::panel::{self, find_program, spawn_logged};
 use voxdeck_e2e::webdriver::WebDriver;
-use voxdeck_e2e::{run, voxdeck, write_config};
+use voxdeck_e2e::voxdeck;
 
 /// Starts `voxdeck serve` with `args` and returns it with the URL it printed.
 fn serve(home: &std::path::Path, args: &[&str]) -> (std::process::Child, String, Vec<String>) {
@@ -50,13 +50,9 @@ fn chromedriver() -> PathBuf {
 
 #[test]
 fn the_panel_in_a_browser_talks_through_the_websocket() {
-    let home = tempfile::tempdir().unwrap();
     let server = LlamaServer::start(&test_model_path());
-    write_config(home.path(), &panel::config(&server));
-    let q = home.path().join("q.wav");
-    let a = home.path().join("a.wav");
-    let r = run(voxdeck(home.path()).args(["say", "What is the capital of France?", "--threads", "1", "-o"]).arg(&q));
-    assert!(r.status.success(), "{r}");
+    let home = panel::Setup::new(&server);
+    let (q, a) = (&home.question, &home.answers);
 
     let (mut app, url, _) = serve(
         home.path(),

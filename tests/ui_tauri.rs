@@ -13,7 +13,7 @@ use serde_json::json;
 use voxdeck_e2e::openai_server::{LlamaServer, free_port, test_model_path};
 use voxdeck_e2e::panel::{self, Xvfb, find_program, spawn_logged};
 use voxdeck_e2e::webdriver::WebDriver;
-use voxdeck_e2e::{run, voxdeck, voxdeck_bin, write_config};
+use voxdeck_e2e::voxdeck_bin;
 
 fn app_bin() -> PathBuf {
     let bin = voxdeck_bin().with_file_name(format!("voxdeck-app{}", std::env::consts::EXE_SUFFIX));
@@ -40,13 +40,9 @@ fn tauri_driver() -> PathBuf {
 fn the_desktop_app_answers_a_push_to_talk_turn_with_live_charts() {
     let native = find_program(&[PathBuf::from("/usr/bin/WebKitWebDriver"), PathBuf::from("WebKitWebDriver")])
         .expect("WebKitWebDriver not found: install Debian's webkit2gtk-driver (.ci/deps.sh does)");
-    let home = tempfile::tempdir().unwrap();
     let server = LlamaServer::start(&test_model_path());
-    write_config(home.path(), &panel::config(&server));
-    let q = home.path().join("q.wav");
-    let a = home.path().join("a.wav");
-    let r = run(voxdeck(home.path()).args(["say", "What is the capital of France?", "--threads", "1", "-o"]).arg(&q));
-    assert!(r.status.success(), "{r}");
+    let home = panel::Setup::new(&server);
+    let (q, a) = (&home.question, &home.answers);
 
     let xvfb = Xvfb::start();
     let config_home = home.path();
