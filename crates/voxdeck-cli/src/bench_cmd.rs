@@ -35,20 +35,13 @@ pub fn run(args: BenchArgs, mut config: Config) -> anyhow::Result<()> {
     let catalog = Catalog::builtin();
     let models_dir = config.models_dir();
     let models = if args.model.is_empty() {
-        let installed: Vec<_> = catalog.installed_llms(&models_dir).map(|e| e.id.clone()).collect();
-        anyhow::ensure!(
-            !installed.is_empty(),
-            "no LLM is installed in {}; run `voxdeck models fetch --test-set` (small test models) or `voxdeck models fetch llama-3.2-3b-instruct-q4_k_m`",
-            models_dir.display()
-        );
-        installed
+        catalog.resolve_installed_llms(&models_dir)?
     } else {
-        args.model.clone()
+        args.model
+            .iter()
+            .map(|spec| catalog.resolve_llm(spec, &models_dir))
+            .collect::<Result<Vec<_>, _>>()?
     };
-    let models = models
-        .iter()
-        .map(|spec| catalog.resolve_llm(spec, &models_dir))
-        .collect::<Result<Vec<_>, _>>()?;
 
     let bar = ProgressBar::new(1);
     bar.set_style(

@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
 use voxdeck_core::models::download::{self, DownloadOptions, DownloadProgress, Downloader, Fetched, Phase};
-use voxdeck_core::models::{Catalog, CatalogEntry, CatalogFile, ModelSet, test_set};
+use voxdeck_core::models::{Catalog, CatalogEntry, CatalogFile, ModelSet, install_catalog_file};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ModelsCommand {
@@ -147,13 +147,7 @@ fn fetch(catalog: &Catalog, models_dir: &Path, ids: &[String], test_set: bool) -
             let bar = file_bar(file, i, entry.files.len());
             let mut phase = None;
             let mut on_progress = |p: DownloadProgress| show_progress(&bar, &mut phase, p);
-            let result = if file.url.is_some() {
-                downloader
-                    .fetch(file, models_dir, &mut on_progress)
-                    .map_err(anyhow::Error::from)
-            } else {
-                test_set::install_file(file, models_dir, &mut on_progress).map_err(anyhow::Error::from)
-            };
+            let result = install_catalog_file(&downloader, file, models_dir, &mut on_progress);
             bar.finish_and_clear();
             let Fetched { path, already_present } =
                 result.with_context(|| format!("cannot fetch `{}` (file {})", entry.id, file.name))?;

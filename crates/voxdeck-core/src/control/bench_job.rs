@@ -31,18 +31,9 @@ impl BenchJob {
             }
             config.bench.runs = runs;
         }
-        let catalog = Catalog::builtin();
-        let models_dir = config.models_dir();
-        let models: Vec<_> = catalog
-            .installed_llms(&models_dir)
-            .map(|e| crate::models::ResolvedModel::from_entry(e, &models_dir))
-            .collect();
-        if models.is_empty() {
-            return Err(format!(
-                "no LLM is installed in {}: download one in Settings (or `voxdeck models fetch --test-set`)",
-                models_dir.display()
-            ));
-        }
+        let models = Catalog::builtin()
+            .resolve_installed_llms(&config.models_dir())
+            .map_err(|e| format!("{e} (or download one in Settings)"))?;
         {
             let mut status = lock(&self.status);
             if matches!(*status, Some(BenchStatus::Running { .. })) {

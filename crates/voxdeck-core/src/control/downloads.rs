@@ -4,9 +4,8 @@ use std::sync::Weak;
 
 use super::controller::Inner;
 use super::protocol::{DownloadStatus, PanelEvent};
-use crate::models::Catalog;
 use crate::models::download::{DownloadOptions, DownloadProgress, Downloader, Phase};
-use crate::models::test_set;
+use crate::models::{Catalog, install_catalog_file};
 
 /// Starts fetching catalog model `id` (every file of it). Errors at once if `id` is unknown.
 pub(super) fn start(weak: Weak<Inner>, id: String) -> Result<(), String> {
@@ -48,12 +47,8 @@ pub(super) fn start(weak: Weak<Inner>, id: String) -> Result<(), String> {
                             publish(status(phase, done, None));
                         }
                     };
-                    let fetched = if file.url.is_some() {
-                        downloader.fetch(file, &models_dir, &mut on_progress).map_err(|e| e.to_string())
-                    } else {
-                        test_set::install_file(file, &models_dir, &mut on_progress).map_err(|e| e.to_string())
-                    };
-                    fetched.map_err(|e| format!("{} (file {}): {e}", entry.id, file.name))?;
+                    install_catalog_file(&downloader, file, &models_dir, &mut on_progress)
+                        .map_err(|e| format!("{} (file {}): {e}", entry.id, file.name))?;
                     before += file.size;
                 }
                 Ok(())

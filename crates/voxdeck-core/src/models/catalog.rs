@@ -197,6 +197,16 @@ impl Catalog {
             .filter(move |e| e.kind == ModelKind::Llm && e.is_installed(models_dir))
     }
 
+    /// Every installed LLM, resolved for loading, in preference order (what `bench` measures
+    /// when no model is named). None installed is an error that says how to get one.
+    pub fn resolve_installed_llms(&self, models_dir: &Path) -> Result<Vec<ResolvedModel>, CatalogError> {
+        let models: Vec<_> = self.installed_llms(models_dir).map(|e| ResolvedModel::from_entry(e, models_dir)).collect();
+        if models.is_empty() {
+            return Err(CatalogError::NoLlmInstalled { dir: models_dir.to_owned() });
+        }
+        Ok(models)
+    }
+
     /// The entry `id` if the catalog has one: it must be of `kind` and installed. `None` when
     /// the catalog has no such id (the caller may then treat it as a path).
     pub fn installed_by_id(
