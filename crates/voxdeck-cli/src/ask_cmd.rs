@@ -61,7 +61,7 @@ pub fn run(args: AskArgs, mut config: Config) -> anyhow::Result<()> {
     args.engine.apply(&mut config);
     let spec = args.model.as_deref().unwrap_or(&config.llm.model);
     let model = Catalog::builtin().resolve_llm(spec, &config.models_dir())?;
-    voxdeck_core::mem_budget::check_llm_alone(&model, &config)?;
+    voxdeck_core::memory_fit::check_llm_alone(&model, &config)?;
     let llm = LocalLlm::load(&model, &config.llm).with_context(|| format!("loading {}", model.path.display()))?;
     let answerer = build_answerer(&config, Arc::new(llm), &model.name);
 

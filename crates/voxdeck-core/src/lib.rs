@@ -4,14 +4,12 @@
 
 pub mod audio;
 pub mod bench;
-pub mod budget;
 pub mod config;
 pub mod control;
 pub mod gguf;
 pub mod history;
 pub mod llm;
-pub mod mem_budget;
-pub mod memory;
+pub mod memory_fit;
 pub mod models;
 pub mod paths;
 pub mod pipeline;
@@ -20,5 +18,6 @@ pub mod stt;
 pub mod sysmon;
 mod sync;
 pub mod tts;
+pub mod voice_latency;
 
 pub use config::Config;

@@ -10,8 +10,8 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 use voxdeck_core::config::{LlmConfig, MemoryConfig, TtsConfig, TtsEngine};
 use voxdeck_core::gguf::{self, GgufValue};
 use voxdeck_core::llm::LocalLlm;
-use voxdeck_core::mem_budget::{self, Budget, LLM_OVERHEAD_BYTES, LLM_OVERHEAD_PER_TOKEN, MemBudgetError};
-use voxdeck_core::memory::process_rss_bytes;
+use voxdeck_core::memory_fit::{self, Budget, LLM_OVERHEAD_BYTES, LLM_OVERHEAD_PER_TOKEN, MemoryFitError};
+use voxdeck_core::sysmon::memory::process_rss_bytes;
 use voxdeck_core::models::{Catalog, ResolvedModel};
 use voxdeck_core::tts::{self, SpeechSynthesizer};
 
@@ -128,7 +128,7 @@ fn mib(bytes: u64) -> f64 {
 fn estimate_matches_llama_cpp(id: &str) {
     let model = llm_model(id);
     let config = llm_config();
-    let need = mem_budget::estimate_llm(&model.path, &config).unwrap();
+    let need = memory_fit::estimate_llm(&model.path, &config).unwrap();
 
     let _guard = heavy();
     capture_logs();
@@ -228,15 +228,15 @@ fn gemma3_estimate_matches_llama_cpp() {
 #[test]
 fn a_tiny_limit_refuses_with_the_numbers() {
     let model = llm_model(SMOLLM2);
-    let need = mem_budget::estimate_llm(&model.path, &llm_config()).unwrap();
+    let need = memory_fit::estimate_llm(&model.path, &llm_config()).unwrap();
     let mut budget = Budget::system(&MemoryConfig {
         check: true,
         headroom_mb: 16,
         limit_mb: 64,
     });
     budget.reserve("Whisper tiny.en", 20 << 20);
-    let err = mem_budget::check(&model.name, &need, &budget).unwrap_err();
-    assert!(matches!(err, MemBudgetError::WontFit(_)), "{err}");
+    let err = memory_fit::check(&model.name, &need, &budget).unwrap_err();
+    assert!(matches!(err, MemoryFitError::WontFit(_)), "{err}");
     let message = err.to_string();
     for expected in [
         model.name.as_str(),
@@ -249,7 +249,7 @@ fn a_tiny_limit_refuses_with_the_numbers() {
 
     // And the same model fits this machine with the default budget.
     let roomy = Budget::system(&MemoryConfig::default());
-    mem_budget::check(&model.name, &need, &roomy).unwrap();
+    memory_fit::check(&model.name, &need, &roomy).unwrap();
 }
 
 // ------------------------------------------------------------------------- Whisper and Piper
@@ -260,7 +260,7 @@ fn whisper_estimate_is_plausible() {
         .unwrap_or_else(|e| need_test_set(e))
         .path;
     let file_size = std::fs::metadata(&path).unwrap().len();
-    let need = mem_budget::estimate_whisper(&path).unwrap();
+    let need = memory_fit::estimate_whisper(&path).unwrap();
     println!(
         "Whisper tiny.en: weights {:.1} + KV {:.1} + compute {:.1} = {:.1} MiB",
         mib(need.weights),
@@ -276,7 +276,7 @@ fn whisper_estimate_is_plausible() {
 #[test]
 fn piper_estimate_is_plausible_and_bounds_the_rss() {
     let voice = tts::resolve_voice(JOE, &Catalog::builtin(), &models_dir()).unwrap_or_else(|e| need_test_set(e));
-    let need = mem_budget::estimate_piper(&voice.onnx).unwrap();
+    let need = memory_fit::estimate_piper(&voice.onnx).unwrap();
     let file_size = std::fs::metadata(&voice.onnx).unwrap().len();
     assert_eq!(need.weights, file_size);
     assert!(need.total() > file_size);
@@ -318,7 +318,7 @@ fn write_temp(bytes: &[u8]) -> tempfile::NamedTempFile {
     f
 }
 
-fn assert_names(err: &MemBudgetError, path: &Path) {
+fn assert_names(err: &MemoryFitError, path: &Path) {
     assert!(err.to_string().contains(&path.display().to_string()), "{err}");
 }
 
@@ -326,11 +326,11 @@ fn assert_names(err: &MemBudgetError, path: &Path) {
 fn missing_files_are_named() {
     let path = Path::new("/nonexistent/voxdeck/model.gguf");
     for err in [
-        mem_budget::estimate_llm(path, &llm_config()).unwrap_err(),
-        mem_budget::estimate_whisper(path).unwrap_err(),
-        mem_budget::estimate_piper(path).unwrap_err(),
+        memory_fit::estimate_llm(path, &llm_config()).unwrap_err(),
+        memory_fit::estimate_whisper(path).unwrap_err(),
+        memory_fit::estimate_piper(path).unwrap_err(),
     ] {
-        assert!(matches!(err, MemBudgetError::Missing { .. }), "{err}");
+        assert!(matches!(err, MemoryFitError::Missing { .. }), "{err}");
         assert_names(&err, path);
         assert!(err.to_string().contains("does not exist"), "{err}");
     }
@@ -340,13 +340,13 @@ fn missing_files_are_named() {
 fn foreign_and_corrupt_files_are_clear_errors() {
     let html = write_temp(b"<html><body>404 Not Found</body></html>");
     let path = html.path();
-    let llm = mem_budget::estimate_llm(path, &llm_config()).unwrap_err();
+    let llm = memory_fit::estimate_llm(path, &llm_config()).unwrap_err();
     assert!(llm.to_string().contains("not a GGUF model file"), "{llm}");
-    let whisper = mem_budget::estimate_whisper(path).unwrap_err();
-    assert!(matches!(whisper, MemBudgetError::WrongFormat { .. }), "{whisper}");
+    let whisper = memory_fit::estimate_whisper(path).unwrap_err();
+    assert!(matches!(whisper, MemoryFitError::WrongFormat { .. }), "{whisper}");
     assert!(whisper.to_string().contains("ggml magic"), "{whisper}");
-    let piper = mem_budget::estimate_piper(path).unwrap_err();
-    assert!(matches!(piper, MemBudgetError::WrongFormat { .. }), "{piper}");
+    let piper = memory_fit::estimate_piper(path).unwrap_err();
+    assert!(matches!(piper, MemoryFitError::WrongFormat { .. }), "{piper}");
     for err in [&llm, &whisper, &piper] {
         assert_names(err, path);
     }
@@ -354,7 +354,7 @@ fn foreign_and_corrupt_files_are_clear_errors() {
     // A real model cut short.
     let real = std::fs::read(llm_model(SMOLLM2).path).unwrap();
     let cut = write_temp(&real[..1 << 20]);
-    let err = mem_budget::estimate_llm(cut.path(), &llm_config()).unwrap_err();
+    let err = memory_fit::estimate_llm(cut.path(), &llm_config()).unwrap_err();
     assert!(err.to_string().contains("truncated"), "{err}");
     assert_names(&err, cut.path());
 
@@ -364,7 +364,7 @@ fn foreign_and_corrupt_files_are_clear_errors() {
         header.extend_from_slice(&v.to_le_bytes());
     }
     let bad = write_temp(&header);
-    let err = mem_budget::estimate_whisper(bad.path()).unwrap_err();
-    assert!(matches!(err, MemBudgetError::Corrupt { .. }), "{err}");
+    let err = memory_fit::estimate_whisper(bad.path()).unwrap_err();
+    assert!(matches!(err, MemoryFitError::Corrupt { .. }), "{err}");
     assert!(err.to_string().contains("n_audio_state is -384"), "{err}");
 }

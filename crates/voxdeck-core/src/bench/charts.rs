@@ -27,7 +27,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{BenchReport, ModelBench};
-use crate::budget::{Verdict, VoiceThresholds};
+use crate::voice_latency::{Verdict, VoiceThresholds};
 
 /// Size of the written charts, in pixels.
 pub const CHART_SIZE: (u32, u32) = (1000, 600);

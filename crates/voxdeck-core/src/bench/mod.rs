@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::budget::{Verdict, VoiceThresholds};
+use crate::voice_latency::{Verdict, VoiceThresholds};
 
 /// Version of the `bench.json` schema; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;

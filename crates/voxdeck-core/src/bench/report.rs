@@ -11,7 +11,7 @@
 use std::fmt::Write as _;
 
 use super::{BenchReport, BenchSettings, ModelBench};
-use crate::budget::{Verdict, VoiceThresholds};
+use crate::voice_latency::{Verdict, VoiceThresholds};
 
 /// The model recommended for real-time voice, and why, in one sentence.
 ///
@@ -702,7 +702,7 @@ pub(crate) mod fixtures {
     use super::super::{
         BenchReport, BenchSettings, HostInfo, ModelBench, RunSample, SCHEMA_VERSION,
     };
-    use crate::budget::{Verdict, VoiceThresholds};
+    use crate::voice_latency::{Verdict, VoiceThresholds};
 
     const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 

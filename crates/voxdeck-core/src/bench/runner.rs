@@ -3,10 +3,10 @@
 use std::collections::BTreeMap;
 
 use super::{BenchReport, BenchSettings, HostInfo, ModelBench, RunSample, SCHEMA_VERSION, median, report};
-use crate::budget::Verdict;
+use crate::voice_latency::Verdict;
 use crate::config::Config;
 use crate::llm::{ChatEngine, ChatMessage, ChatRequest, LlmError, LocalLlm, ModelInfo};
-use crate::memory;
+use crate::sysmon::memory;
 use crate::models::ResolvedModel;
 
 /// Errors while benchmarking.
@@ -24,7 +24,7 @@ pub enum BenchError {
     #[error(transparent)]
     Chart(#[from] super::charts::ChartError),
     #[error(transparent)]
-    Memory(#[from] crate::mem_budget::MemBudgetError),
+    Memory(#[from] crate::memory_fit::MemoryFitError),
 }
 
 /// Where the benchmark is, for a progress bar.
@@ -66,7 +66,7 @@ pub fn run(
             });
             done += 1;
         };
-        crate::mem_budget::check_llm_alone(model, config)?;
+        crate::memory_fit::check_llm_alone(model, config)?;
         let (bench, info) = bench_model(model, config, &mut step).map_err(|source| BenchError::Model {
             model: model.name.clone(),
             source,

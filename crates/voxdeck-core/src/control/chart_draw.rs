@@ -6,7 +6,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::chart_feed::{ChartData, MEMORY_WINDOW_S, TURNS_SHOWN};
 use crate::bench::charts::{ChartError, GEN_COLOR, GRID, MUTED, PROMPT_COLOR, Scale, draw_inline_legend, svg_string, verdict_color};
-use crate::budget::Verdict;
+use crate::voice_latency::Verdict;
 
 /// Size of a live chart in pixels (the UI scales it to its column).
 pub const LIVE_SIZE: (u32, u32) = (420, 260);

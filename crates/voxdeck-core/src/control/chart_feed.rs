@@ -13,7 +13,7 @@ use tracing::warn;
 use super::chart_draw;
 use super::controller::Inner;
 use super::protocol::{Chart, ChartSet, Figure, PanelEvent};
-use crate::budget::VoiceThresholds;
+use crate::voice_latency::VoiceThresholds;
 use crate::config::Config;
 use crate::pipeline::{Event, Outcome, TurnRecord};
 use crate::sync::lock;

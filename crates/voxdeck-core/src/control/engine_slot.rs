@@ -91,7 +91,7 @@ impl EngineSlot {
         let weak = inner.clone();
         let spawned = std::thread::Builder::new().name("voxdeck-load".into()).spawn(move || {
             let started = Instant::now();
-            let rss_before = crate::memory::process_rss_bytes();
+            let rss_before = crate::sysmon::memory::process_rss_bytes();
             let result = build_session(&inner, &config, &io, mode);
             let Some(strong) = inner.upgrade() else { return };
             let slot = &strong.engine.slot;
@@ -103,7 +103,7 @@ impl EngineSlot {
                         voice,
                         load_ms: started.elapsed().as_secs_f64() * 1000.0,
                     };
-                    let share = match (crate::memory::process_rss_bytes(), rss_before) {
+                    let share = match (crate::sysmon::memory::process_rss_bytes(), rss_before) {
                         (Some(after), Some(before)) => Some(after.saturating_sub(before)),
                         _ => None,
                     };

@@ -11,7 +11,7 @@ use crate::llm::LocalLlm;
 use crate::llm::cloud::{CloudLlm, CloudSettings, is_loopback_url};
 use crate::router::Router;
 use crate::router::answerer::{Answerer, NamedEngine};
-use crate::mem_budget::{self, Budget};
+use crate::memory_fit::{self, Budget};
 use crate::models::Catalog;
 use crate::stt::{Stt, SttOptions};
 use crate::tts::{self, SpeechSynthesizer};
@@ -88,7 +88,7 @@ pub fn load_engines(config: &Config, progress: &mut dyn FnMut(&str)) -> Result<L
 
     if config.memory.check {
         let mut budget = Budget::system(&config.memory);
-        let stt_need = mem_budget::estimate_whisper(&stt_options.model)?;
+        let stt_need = memory_fit::estimate_whisper(&stt_options.model)?;
         budget.reserve(stt_options.model_name.clone(), stt_need.total());
         // A voice that cannot be resolved is reported when it is opened, below.
         let voice = match config.tts.engine {
@@ -96,11 +96,11 @@ pub fn load_engines(config: &Config, progress: &mut dyn FnMut(&str)) -> Result<L
             _ => tts::resolve_voice(&config.tts.voice, &catalog, &models_dir).ok(),
         };
         if let Some(voice) = voice {
-            let tts_need = mem_budget::estimate_piper(&voice.onnx)?;
+            let tts_need = memory_fit::estimate_piper(&voice.onnx)?;
             budget.reserve(voice.name.clone(), tts_need.total());
         }
-        let llm_need = mem_budget::estimate_llm(&model.path, &config.llm)?;
-        mem_budget::check(&model.name, &llm_need, &budget)?;
+        let llm_need = memory_fit::estimate_llm(&model.path, &config.llm)?;
+        memory_fit::check(&model.name, &llm_need, &budget)?;
     }
 
     progress(&format!("starting speech to text ({})", stt_options.model_name));

@@ -47,7 +47,7 @@ pub enum PipelineError {
     #[error(transparent)]
     Audio(#[from] crate::audio::AudioError),
     #[error(transparent)]
-    Memory(#[from] crate::mem_budget::MemBudgetError),
+    Memory(#[from] crate::memory_fit::MemoryFitError),
     #[error(transparent)]
     History(#[from] crate::history::HistoryError),
     #[error("no LLM to answer with: {0}")]

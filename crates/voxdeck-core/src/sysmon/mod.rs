@@ -2,7 +2,7 @@
 //! process and system CPU, and GPU memory and load.
 //!
 //! Where the numbers come from:
-//! - RAM: `/proc/self/status` (VmRSS) and `/proc/meminfo` (see [`crate::memory`]).
+//! - RAM: `/proc/self/status` (VmRSS) and `/proc/meminfo` ([`memory`]).
 //! - CPU: cumulative tick counters in `/proc/self/stat` and `/proc/stat`, diffed between two
 //!   samples ([`cpu`]).
 //! - GPU, behind [`GpuProbe`]: NVML on desktop/server NVIDIA GPUs ([`nvml`], the library is
@@ -16,6 +16,7 @@
 
 pub mod cpu;
 pub mod jetson;
+pub mod memory;
 mod monitor;
 pub mod nvml;
 mod sampler;

@@ -4,7 +4,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::cpu::CpuMeter;
 use super::{GpuProbe, SystemSnapshot, probe_gpu};
-use crate::memory;
+use super::memory;
 
 /// Stateful sampler: the first sample has no CPU rates, later ones cover the time since the
 /// previous sample.

@@ -29,7 +29,7 @@
 //! - Emoji (and their joiners and variation selectors): the voice cannot say them.
 //! - Backslash escapes (`\*`) keep the character as text.
 
-use super::sentences::list_marker_len;
+use super::list_marker::list_marker_len;
 
 /// HTML tags that are removed; anything else in angle brackets is left as text.
 const HTML_TAGS: &[&str] = &[

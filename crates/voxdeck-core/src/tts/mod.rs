@@ -17,6 +17,7 @@
 
 pub mod espeak;
 mod espeak_ng;
+mod list_marker;
 pub mod markup;
 mod nfd;
 pub mod phonemize;

@@ -29,6 +29,8 @@
 //! Pieces with nothing to say (no letter or digit) are dropped, except that the streaming
 //! splitter keeps code fences ("```") so a markdown stripper after it can follow code blocks.
 
+use super::list_marker::{is_space, list_marker_len};
+
 /// Abbreviations that a full stop does not end a sentence after (compared case-insensitively).
 const ABBREVIATIONS: &[&str] = &[
     "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "mt", "vs", "etc", "e.g", "i.e", "approx", "no", "fig", "gen",
@@ -56,11 +58,6 @@ fn is_dash(c: char) -> bool {
     matches!(c, '-' | '–' | '—')
 }
 
-/// Whitespace that does not end a line.
-fn is_space(c: char) -> bool {
-    c.is_whitespace() && c != '\n'
-}
-
 /// True when `sentence` has something to say.
 fn speakable(sentence: &str) -> bool {
     sentence.chars().any(char::is_alphanumeric)
@@ -70,22 +67,6 @@ fn speakable(sentence: &str) -> bool {
 /// closes a code block (which the markdown stripper must see even when it says nothing).
 fn worth_handing_out(piece: &str) -> bool {
     speakable(piece) || piece.contains("```") || piece.starts_with("~~~")
-}
-
-/// The length of a list marker at the start of `line` ("- ", "* ", "+ ", "• ", "1. ", "12) ",
-/// "a) "), with the spaces after it; 0 when it has none. Shared with the markdown stripper.
-pub(crate) fn list_marker_len(line: &str) -> usize {
-    let digits = line.bytes().take_while(u8::is_ascii_digit).count();
-    let mut chars = line[digits..].chars();
-    let marker = match (digits, chars.next(), chars.next()) {
-        (0, Some('-' | '*' | '+' | '•'), _) => line.chars().next().map_or(0, char::len_utf8),
-        (1..=3, Some('.' | ')'), _) => digits + 1,
-        (0, Some(c), Some(')')) if c.is_ascii_alphabetic() => 2,
-        _ => return 0,
-    };
-    let rest = &line[marker..];
-    let spaces = rest.len() - rest.trim_start_matches(is_space).len();
-    if spaces == 0 { 0 } else { marker + spaces }
 }
 
 /// Whether `piece` (the text of a piece up to a full stop) is only a list number or letter
@@ -296,7 +277,7 @@ pub fn split_sentences(text: &str) -> Vec<&str> {
 /// voice loop turns them on for an answer's first piece only, so the rest keeps sentence prosody.
 ///
 /// Code fence lines ("```") are handed out although they say nothing, for
-/// [`MarkdownStripper`](super::markup::MarkdownStripper) to follow code blocks.
+/// [`MarkdownStripper`](crate::tts::MarkdownStripper) to follow code blocks.
 ///
 /// ```
 /// use voxdeck_core::tts::sentences::SentenceSplitter;
@@ -672,27 +653,6 @@ mod tests {
         s.push("text\n");
         s.push("```");
         assert_eq!(s.finish().as_deref(), Some("```"));
-    }
-
-    #[test]
-    fn list_markers() {
-        for (line, len) in [
-            ("- a", 2),
-            ("* a", 2),
-            ("+  a", 3),
-            ("• a", 4),
-            ("1. a", 3),
-            ("12) a", 4),
-            ("a) b", 3),
-            ("-5", 0),
-            ("**a**", 0),
-            ("2010. a", 0),
-            ("1.5", 0),
-            ("ab) c", 0),
-            ("", 0),
-        ] {
-            assert_eq!(list_marker_len(line), len, "{line:?}");
-        }
     }
 
     #[test]

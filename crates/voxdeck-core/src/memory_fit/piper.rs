@@ -3,7 +3,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use super::{MIB, MemBudgetError, MemoryNeed};
+use super::{MIB, MemoryFitError, MemoryNeed};
 
 /// The runtime itself once loaded: its library's resident code, the environment, the session
 /// beyond its weights (RSS growth on loading the test voice, less its weights: 44 MiB).
@@ -29,13 +29,13 @@ const ARENA_PER_SECOND: (u64, u64) = (35, 100);
 ///
 /// ONNX has no header to speak of, so the file is only checked to start like an ONNX model
 /// (a protobuf whose first field is `ir_version`).
-pub fn estimate_piper(onnx_path: &Path) -> Result<MemoryNeed, MemBudgetError> {
-    let mut file = std::fs::File::open(onnx_path).map_err(|e| MemBudgetError::io(onnx_path, e))?;
-    let file_size = file.metadata().map_err(|e| MemBudgetError::io(onnx_path, e))?.len();
+pub fn estimate_piper(onnx_path: &Path) -> Result<MemoryNeed, MemoryFitError> {
+    let mut file = std::fs::File::open(onnx_path).map_err(|e| MemoryFitError::io(onnx_path, e))?;
+    let file_size = file.metadata().map_err(|e| MemoryFitError::io(onnx_path, e))?.len();
     let mut first = [0u8; 1];
     let starts_like_onnx = file_size > 16 && file.read_exact(&mut first).is_ok() && first[0] == 0x08;
     if !starts_like_onnx {
-        return Err(MemBudgetError::WrongFormat {
+        return Err(MemoryFitError::WrongFormat {
             path: onnx_path.to_owned(),
             expected: "ONNX model",
             detail: format!("a {file_size}-byte file that does not start with an ONNX ir_version"),

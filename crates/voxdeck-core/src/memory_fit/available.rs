@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::{MIB, MemoryNeed};
 use crate::config::MemoryConfig;
-use crate::memory;
+use crate::sysmon::memory;
 
 /// Which memory a model is loaded into.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

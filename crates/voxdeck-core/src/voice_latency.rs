@@ -1,4 +1,4 @@
-//! The voice latency budget: how a response time feels in conversation.
+//! Voice latency: how a response time feels in conversation, by the configured thresholds.
 
 use serde::{Deserialize, Serialize};
 

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::{MIB, MemBudgetError, MemoryNeed, pad};
+use super::{MIB, MemoryFitError, MemoryNeed, pad};
 use crate::config::{FlashAttn, LlmConfig};
 use crate::gguf::{self, GgufError, GgufInfo, GgufValue};
 
@@ -51,9 +51,9 @@ const ACTIVATION_FACTOR: u64 = 5;
 /// prompt, SmolLM2 grew the RSS by 150 MiB (estimate 240 MiB) and Gemma 3 by 332 MiB
 /// (estimate 820 MiB, 512 of it logits). CUDA allocations are committed when made (on a Jetson
 /// too, out of the shared DRAM), so with the layers offloaded the estimate is what it costs.
-pub fn estimate_llm(path: &Path, llm: &LlmConfig) -> Result<MemoryNeed, MemBudgetError> {
+pub fn estimate_llm(path: &Path, llm: &LlmConfig) -> Result<MemoryNeed, MemoryFitError> {
     let info = gguf::inspect(path).map_err(|e| match e {
-        GgufError::Io { path, source } => MemBudgetError::io(&path, source),
+        GgufError::Io { path, source } => MemoryFitError::io(&path, source),
         other => other.into(),
     })?;
     let dims = LlmDims::read(&info, path)?;
@@ -75,15 +75,15 @@ struct LlmDims {
 }
 
 impl LlmDims {
-    fn read(info: &GgufInfo, path: &Path) -> Result<LlmDims, MemBudgetError> {
-        let arch = info.architecture().ok_or_else(|| MemBudgetError::MissingKey {
+    fn read(info: &GgufInfo, path: &Path) -> Result<LlmDims, MemoryFitError> {
+        let arch = info.architecture().ok_or_else(|| MemoryFitError::MissingKey {
             path: path.to_owned(),
             key: "general.architecture".into(),
         })?;
         let required = |suffix: &str| {
             info.arch_u64(suffix)
                 .filter(|v| *v > 0)
-                .ok_or_else(|| MemBudgetError::MissingKey {
+                .ok_or_else(|| MemoryFitError::MissingKey {
                     path: path.to_owned(),
                     key: format!("{arch}.{suffix}"),
                 })
@@ -100,7 +100,7 @@ impl LlmDims {
                 _ => None,
             })
             .filter(|v| *v > 0)
-            .ok_or_else(|| MemBudgetError::MissingKey {
+            .ok_or_else(|| MemoryFitError::MissingKey {
                 path: path.to_owned(),
                 key: "tokenizer.ggml.tokens".into(),
             })?;

@@ -11,7 +11,7 @@
 //! shows; each estimator's doc says how close it is. They count what the libraries *reserve*,
 //! which is at or above what a short run touches, so they err on the side of refusing.
 
-mod budget;
+mod available;
 mod llm;
 mod piper;
 mod whisper;
@@ -21,7 +21,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-pub use budget::{Budget, Placement, Pool, Reservation};
+pub use available::{Budget, Placement, Pool, Reservation};
 pub use llm::{LLM_OVERHEAD_BYTES, LLM_OVERHEAD_PER_TOKEN, estimate_llm};
 pub use piper::estimate_piper;
 pub use whisper::estimate_whisper;
@@ -52,7 +52,7 @@ impl MemoryNeed {
 
 /// Why a need could not be estimated, or does not fit.
 #[derive(Debug, thiserror::Error)]
-pub enum MemBudgetError {
+pub enum MemoryFitError {
     #[error("{path} does not exist, so its memory need cannot be estimated")]
     Missing { path: PathBuf },
     #[error("cannot read {path}: {source}")]
@@ -73,13 +73,13 @@ pub enum MemBudgetError {
     WontFit(Box<WontFit>),
 }
 
-impl MemBudgetError {
-    /// An I/O error opening `path`, with "not found" as [`MemBudgetError::Missing`].
-    fn io(path: &std::path::Path, source: std::io::Error) -> MemBudgetError {
+impl MemoryFitError {
+    /// An I/O error opening `path`, with "not found" as [`MemoryFitError::Missing`].
+    fn io(path: &std::path::Path, source: std::io::Error) -> MemoryFitError {
         if source.kind() == std::io::ErrorKind::NotFound {
-            MemBudgetError::Missing { path: path.to_owned() }
+            MemoryFitError::Missing { path: path.to_owned() }
         } else {
-            MemBudgetError::Io {
+            MemoryFitError::Io {
                 path: path.to_owned(),
                 source,
             }
@@ -146,7 +146,7 @@ impl fmt::Display for WontFit {
 }
 
 /// Checks that `model`, needing `need`, fits in what `budget` leaves for it.
-pub fn check(model: &str, need: &MemoryNeed, budget: &Budget) -> Result<(), MemBudgetError> {
+pub fn check(model: &str, need: &MemoryNeed, budget: &Budget) -> Result<(), MemoryFitError> {
     let free = budget.free_for_model();
     if need.total() <= free {
         tracing::info!(
@@ -157,7 +157,7 @@ pub fn check(model: &str, need: &MemoryNeed, budget: &Budget) -> Result<(), MemB
         );
         return Ok(());
     }
-    Err(MemBudgetError::WontFit(Box::new(WontFit {
+    Err(MemoryFitError::WontFit(Box::new(WontFit {
         model: model.to_owned(),
         need: *need,
         budget: budget.clone(),
@@ -193,7 +193,7 @@ fn pad(n: u64, to: u64) -> u64 {
 
 /// The check for an LLM loaded on its own (`voxdeck ask`, `voxdeck bench`): its need against
 /// the system's free memory. Does nothing when `[memory] check = false`.
-pub fn check_llm_alone(model: &crate::models::ResolvedModel, config: &crate::Config) -> Result<(), MemBudgetError> {
+pub fn check_llm_alone(model: &crate::models::ResolvedModel, config: &crate::Config) -> Result<(), MemoryFitError> {
     if !config.memory.check {
         return Ok(());
     }
@@ -269,7 +269,7 @@ mod tests {
             weights: free + 1,
             ..MemoryNeed::default()
         };
-        assert!(matches!(check("m", &over, &b), Err(MemBudgetError::WontFit(_))));
+        assert!(matches!(check("m", &over, &b), Err(MemoryFitError::WontFit(_))));
     }
 
     #[test]

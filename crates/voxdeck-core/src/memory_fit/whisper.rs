@@ -3,7 +3,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use super::{MIB, MemBudgetError, MemoryNeed, pad};
+use super::{MIB, MemoryFitError, MemoryNeed, pad};
 
 /// `ggml` as a little-endian u32 ("lmgg" on disk).
 const MAGIC: u32 = 0x6767_6d6c;
@@ -45,19 +45,19 @@ struct WhisperDims {
 /// peaks at 213 MiB transcribing 4 to 20 s of speech (one 30 s window). The difference is
 /// buffer space reserved but not touched: the decoder's logits are only filled for long
 /// prompts (the previous window's text), so the estimate is the worst case.
-pub fn estimate_whisper(path: &Path) -> Result<MemoryNeed, MemBudgetError> {
-    let mut file = std::fs::File::open(path).map_err(|e| MemBudgetError::io(path, e))?;
-    let file_size = file.metadata().map_err(|e| MemBudgetError::io(path, e))?.len();
+pub fn estimate_whisper(path: &Path) -> Result<MemoryNeed, MemoryFitError> {
+    let mut file = std::fs::File::open(path).map_err(|e| MemoryFitError::io(path, e))?;
+    let file_size = file.metadata().map_err(|e| MemoryFitError::io(path, e))?.len();
     let mut header = [0u8; 48];
-    let read = read_up_to(&mut file, &mut header).map_err(|e| MemBudgetError::io(path, e))?;
+    let read = read_up_to(&mut file, &mut header).map_err(|e| MemoryFitError::io(path, e))?;
     let dims = WhisperDims::parse(&header[..read]).map_err(|detail| {
         if read >= 4 && u32::from_le_bytes([header[0], header[1], header[2], header[3]]) == MAGIC {
-            MemBudgetError::Corrupt {
+            MemoryFitError::Corrupt {
                 path: path.to_owned(),
                 detail,
             }
         } else {
-            MemBudgetError::WrongFormat {
+            MemoryFitError::WrongFormat {
                 path: path.to_owned(),
                 expected: "whisper.cpp ggml model",
                 detail,
