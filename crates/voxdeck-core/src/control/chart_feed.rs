@@ -13,10 +13,10 @@ use tracing::warn;
 use super::chart_draw;
 use super::controller::Inner;
 use super::protocol::{Chart, ChartSet, Figure, PanelEvent};
-use crate::voice_latency::VoiceThresholds;
 use crate::config::Config;
 use crate::pipeline::{Event, Outcome, TurnRecord};
 use crate::sync::lock;
+use crate::voice_latency::VoiceThresholds;
 
 /// Turns and samples the figures' medians are taken over.
 pub const MEDIAN_OF: usize = 10;

@@ -9,10 +9,10 @@ use super::PipelineError;
 use crate::config::{Config, TtsEngine};
 use crate::llm::LocalLlm;
 use crate::llm::cloud::{CloudLlm, CloudSettings, is_loopback_url};
-use crate::router::Router;
-use crate::router::answerer::{Answerer, NamedEngine};
 use crate::memory_fit::{self, Budget};
 use crate::models::Catalog;
+use crate::router::Router;
+use crate::router::answerer::{Answerer, NamedEngine};
 use crate::stt::{Stt, SttOptions};
 use crate::tts::{self, SpeechSynthesizer};
 
