@@ -4,6 +4,7 @@
 
 pub mod audio;
 pub mod bench;
+pub mod chart_style;
 pub mod config;
 pub mod control;
 pub mod gguf;

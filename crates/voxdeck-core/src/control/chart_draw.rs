@@ -1,11 +1,11 @@
-//! The live charts, drawn with plotters into SVG strings with the bench charts' helpers (fonts,
-//! colours, budget bands), so the panel and the bench report look alike.
+//! The live charts, drawn with plotters into SVG strings in [`crate::chart_style`] (fonts,
+//! colours, verdict bands), so the panel and the bench report look alike.
 
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::chart_feed::{ChartData, MEMORY_WINDOW_S, TURNS_SHOWN};
-use crate::bench::charts::{ChartError, GEN_COLOR, GRID, MUTED, PROMPT_COLOR, Scale, draw_inline_legend, svg_string, verdict_color};
+use crate::chart_style::{ChartError, GEN_COLOR, GRID, MUTED, PROMPT_COLOR, Scale, draw_inline_legend, svg_string, verdict_color};
 use crate::voice_latency::Verdict;
 
 /// Size of a live chart in pixels (the UI scales it to its column).

@@ -249,7 +249,7 @@ impl ChartFeed {
 /// Draws the three charts and their figures. A chart that fails to draw is sent with an
 /// empty SVG (and a warning logged) rather than stopping the others.
 pub fn draw(data: &ChartData, seq: u64) -> ChartSet {
-    let svg = |name: &str, result: Result<String, crate::bench::charts::ChartError>| {
+    let svg = |name: &str, result: Result<String, crate::chart_style::ChartError>| {
         result.unwrap_or_else(|e| {
             warn!("drawing the {name} chart: {e}");
             String::new()
