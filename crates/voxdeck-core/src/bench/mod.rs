@@ -1,9 +1,14 @@
 //! `voxdeck bench`: the seed's hand-made model benchmark as one command.
 //!
-//! [`runner`] measures, [`report`] writes the Markdown report, [`charts`] draws the PNG/SVG
-//! charts; `bench.json` is [`BenchReport`] serialised (schema in the README).
+//! [`runner`] measures, [`recommend`] picks the model for voice, [`report`] writes the Markdown
+//! report (numbers formatted by `format`), [`charts`] draws the PNG/SVG charts;
+//! `bench.json` is [`BenchReport`] serialised (schema in the README).
 
 pub mod charts;
+#[cfg(test)]
+pub(crate) mod fixtures;
+mod format;
+pub mod recommend;
 pub mod report;
 pub mod runner;
 

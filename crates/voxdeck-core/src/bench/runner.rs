@@ -2,12 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use super::{BenchReport, BenchSettings, HostInfo, ModelBench, RunSample, SCHEMA_VERSION, median, report};
-use crate::voice_latency::Verdict;
+use super::{BenchReport, BenchSettings, HostInfo, ModelBench, RunSample, SCHEMA_VERSION, median, recommend, report};
 use crate::config::Config;
 use crate::llm::{ChatEngine, ChatMessage, ChatRequest, LlmError, LocalLlm, ModelInfo};
-use crate::sysmon::memory;
 use crate::models::ResolvedModel;
+use crate::sysmon::memory;
+use crate::voice_latency::Verdict;
 
 /// Errors while benchmarking.
 #[derive(Debug, thiserror::Error)]
@@ -22,7 +22,7 @@ pub enum BenchError {
         source: std::io::Error,
     },
     #[error(transparent)]
-    Chart(#[from] super::charts::ChartError),
+    Chart(#[from] crate::chart_style::ChartError),
     #[error(transparent)]
     Memory(#[from] crate::memory_fit::MemoryFitError),
 }
@@ -88,7 +88,7 @@ pub fn run(
         question: b.question.clone(),
         thresholds: config.voice,
     };
-    let (recommended, recommendation_reason) = report::recommend(&results, &settings);
+    let (recommended, recommendation_reason) = recommend::recommend(&results, &settings);
     Ok(BenchReport {
         schema_version: SCHEMA_VERSION,
         created_unix_s: std::time::SystemTime::now()
