@@ -105,7 +105,9 @@ impl DownloadError {
     }
 }
 
-fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> DownloadError + 'a {
+/// `map_err` for file operations: the action and the path in [`DownloadError::Io`]. The test set's
+/// installer uses it too, its `?` wrapping the result in `TestSetError::Download`.
+pub(super) fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> DownloadError + 'a {
     move |source| DownloadError::Io {
         action,
         path: path.to_owned(),
