@@ -418,7 +418,8 @@ fn join_tokens(tokens: &[u32]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::fixtures::{llama, model, qwen, report, seed_report, settings};
+    use crate::bench::fixtures::{llama, model, qwen, report, seed_report};
+
     /// The table row that starts with `| {name}` or `| **{name}**`.
     fn row<'a>(md: &'a str, name: &str) -> &'a str {
         md.lines()
