@@ -16,7 +16,8 @@ use crate::logging::{LEVEL_DEBUG, LEVEL_INFO, LEVEL_WARN, log, take_whisper_mess
 use crate::segments::{join_segments, non_speech};
 use crate::timings::{PhaseClock, ms, on_encoder_begin, on_logits};
 
-struct Model {
+/// A loaded Whisper model and its decoding state.
+pub(crate) struct Model {
     // `state` keeps its own reference to the context; the context is kept for token ids.
     ctx: WhisperContext,
     state: WhisperState,
