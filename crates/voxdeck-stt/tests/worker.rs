@@ -1,6 +1,6 @@
 //! The worker binary over its real pipes: the handshake, request-level errors that leave it
 //! serving, and protocol errors that end it. (Transcription quality is tested in voxdeck-core's
-//! `tests/stt.rs`.) Having an integration test here also makes `cargo test` build the worker.
+//! `tests/it/stt.rs`.) Having an integration test here also makes `cargo test` build the worker.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;

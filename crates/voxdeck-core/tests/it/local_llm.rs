@@ -1,14 +1,13 @@
 //! The local engine on real GGUF models from the test set.
 
-mod common;
-
-use common::{GEMMA3, SMOLLM2, conversation, test_config, test_model};
+use crate::common::{GEMMA3, SMOLLM2, conversation, test_config, test_model};
 use voxdeck_core::config::LlmConfig;
 use voxdeck_core::llm::{ChatEngine, ChatMessage, ChatRequest, FinishReason, LlmError, LlmEvent, LocalLlm};
 use voxdeck_core::models::ResolvedModel;
 
 #[test]
 fn loads_chats_and_streams_tokens() {
+    let _heavy = crate::heavy();
     let llm = LocalLlm::load(&test_model(SMOLLM2), &test_config()).unwrap();
     let info = llm.info();
     assert_eq!(info.chat_template, "model", "SmolLM2 ships its ChatML template");
@@ -42,6 +41,7 @@ fn loads_chats_and_streams_tokens() {
 
 #[test]
 fn cancel_stops_within_one_token() {
+    let _heavy = crate::heavy();
     let llm = LocalLlm::load(&test_model(SMOLLM2), &test_config()).unwrap();
     let mut request = ChatRequest::new(conversation("Tell me a very long story about a dragon."));
     request.max_tokens = Some(400);
@@ -77,6 +77,7 @@ fn cancel_stops_within_one_token() {
 
 #[test]
 fn second_turn_decodes_only_the_new_tokens() {
+    let _heavy = crate::heavy();
     let llm = LocalLlm::load(&test_model(SMOLLM2), &test_config()).unwrap();
     let mut history = conversation("Name a colour of the sky.");
     let mut first = ChatRequest::new(history.clone());
@@ -101,6 +102,7 @@ fn second_turn_decodes_only_the_new_tokens() {
 
 #[test]
 fn gemma_without_a_template_answers_through_the_gemma_format() {
+    let _heavy = crate::heavy();
     // This GGUF carries no chat template; ChatML would make Gemma ramble.
     let llm = LocalLlm::load(&test_model(GEMMA3), &test_config()).unwrap();
     assert_eq!(llm.info().chat_template, "gemma");
@@ -115,6 +117,7 @@ fn gemma_without_a_template_answers_through_the_gemma_format() {
 
 #[test]
 fn prompt_longer_than_context_is_a_clear_error() {
+    let _heavy = crate::heavy();
     let config = LlmConfig { n_ctx: 128, ..test_config() };
     let llm = LocalLlm::load(&test_model(SMOLLM2), &config).unwrap();
     let long = "please remember this sentence. ".repeat(100);
@@ -137,6 +140,7 @@ fn load_path(path: std::path::PathBuf) -> LlmError {
 
 #[test]
 fn bad_model_files_are_clear_errors() {
+    let _heavy = crate::heavy();
     let dir = tempfile::tempdir().unwrap();
 
     let missing = dir.path().join("missing.gguf");

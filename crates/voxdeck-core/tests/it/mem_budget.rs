@@ -1,13 +1,15 @@
 //! Memory estimates against the real test-set models (`voxdeck models fetch --test-set` into
 //! `VOXDECK_MODELS`): what llama.cpp itself reports when it loads them, what `ModelInfo` says,
-//! and how the process RSS moves. The loads run one at a time, so the RSS readings and the
-//! captured llama.cpp log lines belong to one model.
+//! and how the process RSS moves. The loads run alone among the heavy tests
+//! ([`crate::exclusive`]), so the RSS readings and the captured llama.cpp log lines belong to
+//! one model.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
 
-use voxdeck_core::config::{LlmConfig, MemoryConfig, TtsConfig, TtsEngine};
+use voxdeck_core::config::{MemoryConfig, TtsConfig, TtsEngine};
 use voxdeck_core::gguf::{self, GgufValue};
 use voxdeck_core::llm::LocalLlm;
 use voxdeck_core::memory_fit::{self, Budget, LLM_OVERHEAD_BYTES, LLM_OVERHEAD_PER_TOKEN, MemoryFitError};
@@ -15,50 +17,19 @@ use voxdeck_core::sysmon::memory::process_rss_bytes;
 use voxdeck_core::models::{Catalog, ResolvedModel};
 use voxdeck_core::tts::{self, SpeechSynthesizer};
 
-const SMOLLM2: &str = "smollm2-135m-instruct-q4_1";
-const GEMMA3: &str = "gemma-3-270m-q4_k_m";
-const TINY_EN: &str = "whisper-tiny.en";
-const JOE: &str = "piper-en_us-joe-medium";
+use crate::common::{GEMMA3, JOE, SMOLLM2, TINY_EN, models_dir, need_test_set, test_config, test_model};
+
 const MIB: f64 = 1024.0 * 1024.0;
-
-fn models_dir() -> PathBuf {
-    voxdeck_core::paths::models_dir(None)
-}
-
-fn need_test_set(e: impl std::fmt::Display) -> ! {
-    panic!(
-        "{e}\nThese tests need the test set: `voxdeck models fetch --test-set` (VOXDECK_MODELS={})",
-        models_dir().display()
-    )
-}
-
-fn llm_model(id: &str) -> ResolvedModel {
-    Catalog::builtin()
-        .resolve_llm(id, &models_dir())
-        .unwrap_or_else(|e| need_test_set(e))
-}
-
-/// One load at a time: RSS deltas and captured log lines must come from one model.
-static HEAVY: Mutex<()> = Mutex::new(());
-
-fn heavy() -> MutexGuard<'static, ()> {
-    HEAVY.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// The test config's settings: small context, one thread (tests of a binary run in parallel).
-fn llm_config() -> LlmConfig {
-    LlmConfig {
-        n_ctx: 1024,
-        temperature: 0.0,
-        threads: 1,
-        ..LlmConfig::default()
-    }
-}
 
 // ------------------------------------------------------------ llama.cpp's own figures, captured
 
-/// Every log message, from llama.cpp (routed to `tracing` by the engine) and everything else.
+/// Every log message, from llama.cpp (routed to `tracing` by the engine) and everything else,
+/// while [`capture_logs`]' guard lives.
 static LOG: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// The subscriber is the whole binary's: outside a capture it keeps nothing, so the other
+/// tests' messages do not pile up in [`LOG`].
+static CAPTURING: AtomicBool = AtomicBool::new(false);
 
 struct Capture;
 
@@ -88,6 +59,9 @@ impl tracing::Subscriber for Capture {
     fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
     fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
     fn event(&self, event: &tracing::Event<'_>) {
+        if !CAPTURING.load(Ordering::SeqCst) {
+            return;
+        }
         let mut message = Message(String::new());
         event.record(&mut message);
         LOG.lock().unwrap_or_else(|e| e.into_inner()).push(message.0);
@@ -96,12 +70,23 @@ impl tracing::Subscriber for Capture {
     fn exit(&self, _: &tracing::span::Id) {}
 }
 
-fn capture_logs() {
+/// Starts a fresh capture, which ends when the returned guard is dropped.
+fn capture_logs() -> Capturing {
     static INSTALLED: OnceLock<()> = OnceLock::new();
     INSTALLED.get_or_init(|| {
         tracing::subscriber::set_global_default(Capture).expect("no other subscriber in this test binary");
     });
     LOG.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    CAPTURING.store(true, Ordering::SeqCst);
+    Capturing
+}
+
+struct Capturing;
+
+impl Drop for Capturing {
+    fn drop(&mut self) {
+        CAPTURING.store(false, Ordering::SeqCst);
+    }
 }
 
 /// The sum of the MiB figures on llama.cpp's lines containing `what` ("compute buffer size").
@@ -126,12 +111,12 @@ fn mib(bytes: u64) -> f64 {
 /// Loads `id`, compares the estimate with `ModelInfo` and llama.cpp's log, and prints the
 /// calibration figures (`--nocapture`).
 fn estimate_matches_llama_cpp(id: &str) {
-    let model = llm_model(id);
-    let config = llm_config();
+    let model = test_model(id);
+    let config = test_config();
     let need = memory_fit::estimate_llm(&model.path, &config).unwrap();
 
-    let _guard = heavy();
-    capture_logs();
+    let _guard = crate::exclusive();
+    let capture = capture_logs();
     let rss_before = process_rss_bytes().unwrap_or(0);
     let llm = LocalLlm::load(&model, &config).unwrap();
     let rss_loaded = process_rss_bytes().unwrap_or(0);
@@ -139,6 +124,7 @@ fn estimate_matches_llama_cpp(id: &str) {
     let rss_used = process_rss_bytes().unwrap_or(0);
     let info = llm.info().clone();
     drop(llm);
+    drop(capture);
 
     let weights = reported_mib("model buffer size"); // CPU_Mapped (+ CPU_REPACK)
     let kv = reported_mib("KV buffer size");
@@ -227,8 +213,8 @@ fn gemma3_estimate_matches_llama_cpp() {
 
 #[test]
 fn a_tiny_limit_refuses_with_the_numbers() {
-    let model = llm_model(SMOLLM2);
-    let need = memory_fit::estimate_llm(&model.path, &llm_config()).unwrap();
+    let model = test_model(SMOLLM2);
+    let need = memory_fit::estimate_llm(&model.path, &test_config()).unwrap();
     let mut budget = Budget::system(&MemoryConfig {
         check: true,
         headroom_mb: 16,
@@ -281,7 +267,7 @@ fn piper_estimate_is_plausible_and_bounds_the_rss() {
     assert_eq!(need.weights, file_size);
     assert!(need.total() > file_size);
 
-    let _guard = heavy();
+    let _guard = crate::exclusive();
     let config = TtsConfig {
         voice: JOE.to_owned(),
         engine: TtsEngine::Piper,
@@ -326,7 +312,7 @@ fn assert_names(err: &MemoryFitError, path: &Path) {
 fn missing_files_are_named() {
     let path = Path::new("/nonexistent/voxdeck/model.gguf");
     for err in [
-        memory_fit::estimate_llm(path, &llm_config()).unwrap_err(),
+        memory_fit::estimate_llm(path, &test_config()).unwrap_err(),
         memory_fit::estimate_whisper(path).unwrap_err(),
         memory_fit::estimate_piper(path).unwrap_err(),
     ] {
@@ -338,9 +324,11 @@ fn missing_files_are_named() {
 
 #[test]
 fn foreign_and_corrupt_files_are_clear_errors() {
+    // A whole model is read into memory: not beside a test that reads the RSS.
+    let _heavy = crate::heavy();
     let html = write_temp(b"<html><body>404 Not Found</body></html>");
     let path = html.path();
-    let llm = memory_fit::estimate_llm(path, &llm_config()).unwrap_err();
+    let llm = memory_fit::estimate_llm(path, &test_config()).unwrap_err();
     assert!(llm.to_string().contains("not a GGUF model file"), "{llm}");
     let whisper = memory_fit::estimate_whisper(path).unwrap_err();
     assert!(matches!(whisper, MemoryFitError::WrongFormat { .. }), "{whisper}");
@@ -352,9 +340,9 @@ fn foreign_and_corrupt_files_are_clear_errors() {
     }
 
     // A real model cut short.
-    let real = std::fs::read(llm_model(SMOLLM2).path).unwrap();
+    let real = std::fs::read(test_model(SMOLLM2).path).unwrap();
     let cut = write_temp(&real[..1 << 20]);
-    let err = memory_fit::estimate_llm(cut.path(), &llm_config()).unwrap_err();
+    let err = memory_fit::estimate_llm(cut.path(), &test_config()).unwrap_err();
     assert!(err.to_string().contains("truncated"), "{err}");
     assert_names(&err, cut.path());
 

@@ -11,11 +11,7 @@ use voxdeck_core::config::{TtsConfig, TtsEngine};
 use voxdeck_core::models::Catalog;
 use voxdeck_core::tts::{self, Engine, PiperSynthesizer, SpeechSynthesizer, TtsError};
 
-const JOE: &str = "piper-en_us-joe-medium";
-
-fn models_dir() -> PathBuf {
-    voxdeck_core::paths::models_dir(None)
-}
+use crate::common::{JOE, models_dir, need_test_set};
 
 /// Piper with the test voice, deterministic, one thread (tests run in parallel).
 fn piper_config() -> TtsConfig {
@@ -34,12 +30,7 @@ fn open(tts: &TtsConfig) -> Result<Box<dyn SpeechSynthesizer>, TtsError> {
 }
 
 fn open_piper(tts: &TtsConfig) -> PiperSynthesizer {
-    tts::open_piper(tts, &Catalog::builtin(), &models_dir()).unwrap_or_else(|e| {
-        panic!(
-            "{e}\nThe TTS tests need the test set: `voxdeck models fetch --test-set` (VOXDECK_MODELS={})",
-            models_dir().display()
-        )
-    })
+    tts::open_piper(tts, &Catalog::builtin(), &models_dir()).unwrap_or_else(|e| need_test_set(e))
 }
 
 /// The test voice, loaded once for the tests that share it.
@@ -80,6 +71,7 @@ fn assert_speech(audio: &AudioBuffer, what: &str) {
 
 #[test]
 fn piper_speaks_a_sentence() {
+    let _heavy = crate::heavy();
     let piper = piper();
     assert_eq!(piper.engine(), Engine::Piper);
     assert_eq!(piper.sample_rate(), 22050);
@@ -96,6 +88,7 @@ fn piper_speaks_a_sentence() {
 
 #[test]
 fn piper_is_deterministic_with_noise_off() {
+    let _heavy = crate::heavy();
     let text = "Determinism matters when tests compare audio.";
     let a = piper().synthesize(text).unwrap();
     let b = piper().synthesize(text).unwrap();
@@ -112,6 +105,7 @@ fn piper_is_deterministic_with_noise_off() {
 
 #[test]
 fn piper_streams_one_buffer_per_sentence() {
+    let _heavy = crate::heavy();
     let text = "The sun is up. Birds sing in the trees! Is it warm today?";
     let mut buffers = Vec::new();
     let n = piper()
@@ -143,6 +137,7 @@ fn piper_streams_one_buffer_per_sentence() {
 
 #[test]
 fn piper_phoneme_ids_follow_the_voice_layout() {
+    let _heavy = crate::heavy();
     let piper = piper();
     let ids = piper.phoneme_ids("Hello, world. How are you?").unwrap();
     assert_eq!(ids.len(), 2, "{ids:?}");
@@ -170,6 +165,7 @@ fn piper_phoneme_ids_follow_the_voice_layout() {
 
 #[test]
 fn piper_rate_changes_the_pace() {
+    let _heavy = crate::heavy();
     let text = "This sentence is spoken at two different speeds.";
     let normal = piper().synthesize(text).unwrap();
     let fast = open_piper(&TtsConfig {
@@ -187,6 +183,7 @@ fn piper_rate_changes_the_pace() {
 
 #[test]
 fn nothing_to_say_is_no_audio_and_no_error() {
+    let _heavy = crate::heavy();
     let espeak = open(&TtsConfig {
         engine: TtsEngine::Espeak,
         ..TtsConfig::default()
@@ -303,6 +300,7 @@ fn real_config_json() -> String {
 
 #[test]
 fn a_voice_by_path_works() {
+    let _heavy = crate::heavy();
     let (_dir, onnx) = voice_dir(Some(&real_config_json()), None);
     let synth = open_voice_path(&onnx).unwrap();
     assert_eq!(synth.voice_name(), "Piper voice test-voice");
@@ -314,6 +312,7 @@ fn a_voice_by_path_works() {
 
 #[test]
 fn bad_voices_are_clear_errors() {
+    let _heavy = crate::heavy();
     // Missing voice file.
     let err = open_voice_path(Path::new("/nonexistent/voices/missing.onnx"))
         .err()

@@ -4,10 +4,13 @@
 //!
 //! Needs `voxdeck models fetch --test-set` (into `VOXDECK_MODELS`), the `voxdeck-stt` worker
 //! (`cargo build --release --workspace --bins`), espeak-ng and sox. No assertion is on time.
+//!
+//! The tests that start the real worker run alone among the heavy tests ([`crate::exclusive`]):
+//! two workers computing at once on a small machine only slow each other down, and one test
+//! gives the worker 20 s.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use voxdeck_core::audio::{AudioBuffer, AudioError};
@@ -16,25 +19,11 @@ use voxdeck_core::models::Catalog;
 use voxdeck_core::stt::wer::{normalise, word_errors};
 use voxdeck_core::stt::{self, SAMPLE_RATE, Stt, SttError, SttOptions};
 
-const TINY_EN: &str = "whisper-tiny.en";
-
-/// One worker at a time: tests run in parallel, and two workers computing at once on a small
-/// machine only slow each other down.
-static HEAVY: Mutex<()> = Mutex::new(());
-
-fn heavy() -> MutexGuard<'static, ()> {
-    HEAVY.lock().unwrap_or_else(|e| e.into_inner())
-}
+use crate::common::{TINY_EN, models_dir, need_test_set};
 
 fn model_path() -> PathBuf {
-    let models_dir = voxdeck_core::paths::models_dir(None);
-    stt::resolve_model(&Catalog::builtin(), TINY_EN, &models_dir)
-        .unwrap_or_else(|e| {
-            panic!(
-                "{e}\nThe STT tests need the test set: `voxdeck models fetch --test-set` (VOXDECK_MODELS={})",
-                models_dir.display()
-            )
-        })
+    stt::resolve_model(&Catalog::builtin(), TINY_EN, &models_dir())
+        .unwrap_or_else(|e| need_test_set(e))
         .path
 }
 
@@ -134,7 +123,7 @@ fn espeak_sentences_are_transcribed() {
         .enumerate()
         .map(|(i, s)| espeak(dir.path(), &format!("s{i}.wav"), s))
         .collect();
-    let _guard = heavy();
+    let _guard = crate::exclusive();
     let mut stt = start();
     let model = stt.model().expect("model info after start").clone();
     assert_eq!((model.model_type.as_str(), model.multilingual), ("tiny", false));
@@ -166,7 +155,7 @@ fn espeak_sentences_are_transcribed() {
 
 #[test]
 fn silence_and_white_noise_give_empty_transcripts() {
-    let _guard = heavy();
+    let _guard = crate::exclusive();
     let mut stt = start();
     let silence = vec![0.0f32; 5 * SAMPLE_RATE as usize];
     let t = stt.transcribe(&silence).unwrap();
@@ -212,7 +201,7 @@ fn stereo_44k_gives_the_same_text_as_mono_16k() {
         &float44,
         &["-e", "floating-point", "-b", "32", "-r", "44100", "-c", "2"],
     );
-    let _guard = heavy();
+    let _guard = crate::exclusive();
     let mut stt = start();
     let reference = stt.transcribe_file(&mono16).unwrap();
     assert!(!reference.text.is_empty());
@@ -233,7 +222,7 @@ fn killed_worker_fails_the_request_and_the_next_one_works() {
     // Three windows of speech: the kill lands while the call is in progress.
     let pause = vec![0.0f32; SAMPLE_RATE as usize * 24];
     let long: Vec<f32> = [&speech[..], &pause, &speech, &pause, &speech].concat();
-    let _guard = heavy();
+    let _guard = crate::exclusive();
     let mut stt = start();
     let pid = stt.worker().pid().unwrap();
     let killer = std::thread::spawn(move || {
@@ -273,7 +262,7 @@ fn cpu_ticks(pid: u32) -> u64 {
 fn hung_worker_times_out_and_is_replaced() {
     let dir = tempfile::tempdir().unwrap();
     let speech = read_16k(&espeak(dir.path(), "s.wav", SENTENCES[3]));
-    let _guard = heavy();
+    let _guard = crate::exclusive();
     let mut options = options();
     options.timeout = Duration::from_secs(20);
     let mut stt = Stt::start(options).unwrap();
@@ -339,7 +328,7 @@ fn long_input_is_windowed_with_correct_offsets() {
     let wav = dir.path().join("ten-minutes.wav");
     write_wav_16k(&wav, &samples);
 
-    let _guard = heavy();
+    let _guard = crate::exclusive();
     let mut stt = start();
     for transcript in [stt.transcribe(&samples).unwrap(), stt.transcribe_file(&wav).unwrap()] {
         let words = normalise(&transcript.text);
@@ -391,7 +380,7 @@ fn long_input_is_windowed_with_correct_offsets() {
 #[test]
 fn bad_inputs_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let _guard = heavy();
+    let _guard = crate::exclusive();
 
     // Missing model: named.
     let mut o = options();

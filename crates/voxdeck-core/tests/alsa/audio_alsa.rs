@@ -7,12 +7,10 @@
 //! pace; that is what advances the streams. The tests share the one `default` device, so they
 //! run one at a time.
 
-mod alsa_env;
-
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use alsa_env::*;
+use crate::alsa_env::*;
 use voxdeck_core::audio::level::tone_amplitude;
 use voxdeck_core::audio::{AudioBuffer, AudioError, AudioSource, DeviceKind, EndReason, MicSource, Player, SourceEvent, find_device, list_devices};
 

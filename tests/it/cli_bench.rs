@@ -4,6 +4,7 @@ use voxdeck_e2e::{run, voxdeck};
 
 #[test]
 fn bench_writes_report_json_and_charts() {
+    let _exclusive = crate::exclusive();
     let home = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
     let r = run(voxdeck(home.path()).args([

@@ -50,6 +50,7 @@ fn chromedriver() -> PathBuf {
 
 #[test]
 fn the_panel_in_a_browser_talks_through_the_websocket() {
+    let _exclusive = crate::exclusive();
     let server = LlamaServer::start(&test_model_path());
     let home = panel::Setup::new(&server);
     let (q, a) = (&home.question, &home.answers);

@@ -68,6 +68,7 @@ fn config_with_unknown_key_or_wrong_type() {
 
 #[test]
 fn prompt_longer_than_the_context() {
+    let _heavy = crate::heavy();
     let home = tempfile::tempdir().unwrap();
     let config = home.path().join("small.toml");
     std::fs::write(&config, "[llm]\nn_ctx = 128\n").unwrap();

@@ -4,6 +4,7 @@ use voxdeck_e2e::{run, voxdeck};
 
 #[test]
 fn ask_streams_the_answer_then_a_metrics_line() {
+    let _heavy = crate::heavy();
     let home = tempfile::tempdir().unwrap();
     // Greedy decoding, so the answer is the same on every run.
     let config = home.path().join("greedy.toml");
@@ -29,6 +30,7 @@ fn ask_streams_the_answer_then_a_metrics_line() {
 
 #[test]
 fn ask_json_prints_one_object_with_the_metrics() {
+    let _heavy = crate::heavy();
     let home = tempfile::tempdir().unwrap();
     let r = run(voxdeck(home.path()).args([
         "ask",

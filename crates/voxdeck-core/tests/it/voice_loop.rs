@@ -1,13 +1,11 @@
 //! The voice loop on real engines (SmolLM2, Whisper tiny.en, Piper): the events a front end
 //! sees, the history a conversation leaves, and an empty utterance that never reaches the LLM.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use common::{spoken_question, voice_config};
+use crate::common::{spoken_question, voice_config};
 use voxdeck_core::audio::sink::WavSink;
 use voxdeck_core::audio::source::WavSource;
 use voxdeck_core::config::Mode;
@@ -50,6 +48,7 @@ fn counting(
 
 #[test]
 fn a_conversation_streams_events_and_keeps_its_history() {
+    let _heavy = crate::heavy();
     let dir = tempfile::tempdir().unwrap();
     let q1 = spoken_question(dir.path(), "q1.wav", "What is the capital of France?");
     let q2 = spoken_question(dir.path(), "q2.wav", "How many people live there?");
@@ -139,6 +138,7 @@ fn a_conversation_streams_events_and_keeps_its_history() {
 
 #[test]
 fn release_right_after_press_is_didnt_catch_that_without_an_llm_call() {
+    let _heavy = crate::heavy();
     let dir = tempfile::tempdir().unwrap();
     let q = spoken_question(dir.path(), "q.wav", "What is the capital of France?");
     let config = voice_config();

@@ -24,12 +24,10 @@ const IMPATIENT: &str = "[cloud]\nfirst_token_timeout_s = 2.0\nstall_timeout_s =
 /// seconds over its first prompt, which is not what these tests are about.
 const PATIENT: &str = "[cloud]\nfirst_token_timeout_s = 60.0\nstall_timeout_s = 30.0\n";
 
-/// The tests run one at a time: each starts a server, and three servers plus three local
-/// models on two cores would measure the machine, not the client.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+/// The tests run alone among the heavy tests ([`crate::exclusive`]): each starts a server, and
+/// three servers plus three local models on two cores would measure the machine, not the client.
+fn one_at_a_time() -> std::sync::RwLockWriteGuard<'static, ()> {
+    crate::exclusive()
 }
 
 /// A config home with `cloud` deadlines.

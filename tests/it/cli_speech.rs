@@ -4,6 +4,7 @@ use voxdeck_e2e::{run, voxdeck};
 
 #[test]
 fn say_then_transcribe_prints_the_sentence_back() {
+    let _heavy = crate::heavy();
     let home = tempfile::tempdir().unwrap();
     let wav = home.path().join("a.wav");
     let r = run(voxdeck(home.path())

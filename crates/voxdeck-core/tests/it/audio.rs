@@ -1,6 +1,6 @@
 //! Audio files and sources against outside tools: WAVs written by sox in every format voxdeck
 //! accepts, speech from espeak-ng resampled by voxdeck and by sox, and a 10-minute "push-to-talk"
-//! that must stop at the length limit. (The device path is in `audio_alsa.rs`.)
+//! that must stop at the length limit. (The device path is in `alsa/audio_alsa.rs`.)
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

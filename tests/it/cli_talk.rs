@@ -32,6 +32,7 @@ fn ms(v: &serde_json::Value, key: &str) -> f64 {
 
 #[test]
 fn a_spoken_question_gets_a_spoken_answer_with_its_timeline() {
+    let _heavy = crate::heavy();
     let home = tempfile::tempdir().unwrap();
     write_config(home.path(), CONFIG);
     let q = home.path().join("q.wav");
@@ -88,6 +89,7 @@ fn a_spoken_question_gets_a_spoken_answer_with_its_timeline() {
 
 #[test]
 fn a_crash_mid_turn_leaves_the_earlier_turns_in_history() {
+    let _heavy = crate::heavy();
     let home = tempfile::tempdir().unwrap();
     write_config(home.path(), CONFIG);
     let q1 = home.path().join("q1.wav");
@@ -120,6 +122,7 @@ fn a_crash_mid_turn_leaves_the_earlier_turns_in_history() {
 
 #[test]
 fn an_empty_utterance_is_not_sent_to_the_llm() {
+    let _heavy = crate::heavy();
     let home = tempfile::tempdir().unwrap();
     write_config(home.path(), CONFIG);
     // Two seconds of silence.
@@ -151,6 +154,7 @@ fn an_empty_utterance_is_not_sent_to_the_llm() {
 
 #[test]
 fn a_model_that_does_not_fit_is_refused_with_the_numbers() {
+    let _heavy = crate::heavy();
     let home = tempfile::tempdir().unwrap();
     write_config(home.path(), &format!("{CONFIG}\n[memory]\nlimit_mb = 200\nheadroom_mb = 64\n"));
     let q = home.path().join("q.wav");

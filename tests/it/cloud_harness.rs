@@ -110,6 +110,7 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 
 #[test]
 fn the_server_lists_its_model_and_streams_sse_to_curl() {
+    let _heavy = crate::heavy();
     let server = server();
     let models = Command::new("curl")
         .args(["-sS", "--max-time", "10"])
@@ -127,6 +128,7 @@ fn the_server_lists_its_model_and_streams_sse_to_curl() {
 
 #[test]
 fn the_proxy_passes_the_stream_through() {
+    let _heavy = crate::heavy();
     let server = server();
     let proxy = FaultProxy::start(server.addr(), Fault::Pass);
     let (code, out, err) = curl_stream(&proxy.base_url(), server.model_alias(), 8);
@@ -175,6 +177,7 @@ fn the_proxy_answers_error_statuses_itself() {
 
 #[test]
 fn a_stalled_stream_sends_nothing_after_n_bytes_and_stays_open() {
+    let _heavy = crate::heavy();
     let server = server();
     let n = 300;
     let proxy = FaultProxy::start(server.addr(), Fault::StallAfter { bytes_of_body: n });
@@ -209,6 +212,7 @@ fn a_stalled_stream_sends_nothing_after_n_bytes_and_stays_open() {
 
 #[test]
 fn a_reset_stream_ends_in_a_connection_error() {
+    let _heavy = crate::heavy();
     let server = server();
     let n = 300;
     let proxy = FaultProxy::start(server.addr(), Fault::ResetAfter { bytes_of_body: n });
@@ -228,6 +232,7 @@ fn a_reset_stream_ends_in_a_connection_error() {
 
 #[test]
 fn a_malformed_event_arrives_as_its_own_event_mid_stream() {
+    let _heavy = crate::heavy();
     let server = server();
     let proxy = FaultProxy::start(server.addr(), Fault::MalformedAfter { bytes_of_body: 200 });
     let (code, out, err) = curl_stream(&proxy.base_url(), "test", 12);
@@ -268,6 +273,7 @@ fn refused_and_hanging_connections() {
 
 #[test]
 fn the_fault_switches_at_run_time() {
+    let _heavy = crate::heavy();
     let server = server();
     let proxy = FaultProxy::start(server.addr(), Fault::server_error());
     let (_, out, _) = curl_stream(&proxy.base_url(), "test", 4);
@@ -282,6 +288,7 @@ fn the_fault_switches_at_run_time() {
 
 #[test]
 fn killing_the_server_cuts_the_stream_mid_answer() {
+    let _heavy = crate::heavy();
     let mut own = LlamaServer::start(&test_model_path());
     let addr = own.addr();
     let mut s = TcpStream::connect(addr).unwrap();

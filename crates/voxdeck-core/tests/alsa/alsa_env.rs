@@ -1,9 +1,7 @@
-//! The ALSA test environment shared by the test binaries that use the real cpal/ALSA path:
-//! a generated `asound.conf` (from `fixtures/audio/asound.conf.in`) whose `default` device
+//! The ALSA test environment shared by the tests that use the real cpal/ALSA path: a
+//! generated `asound.conf` (from `fixtures/audio/asound.conf.in`) whose `default` device
 //! captures a generated raw file and plays into a FIFO that a [`PacedReader`] drains at a chosen
-//! pace. `ALSA_CONFIG_PATH` is process-wide, so each binary sets it once, before touching ALSA.
-
-#![allow(dead_code)]
+//! pace. `ALSA_CONFIG_PATH` is process-wide, so this binary sets it once, before touching ALSA.
 
 use std::f32::consts::PI;
 use std::fs::File;

@@ -2,11 +2,9 @@
 //! background, a push-to-talk turn from a WAV question, the live charts it redraws, the mode
 //! toggle, settings saved to a file, and commands refused in words when nothing is loaded.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{spoken_question, voice_config};
+use crate::common::{spoken_question, voice_config};
 use tokio::sync::broadcast::Receiver;
 use voxdeck_core::config::Mode;
 use voxdeck_core::control::{
@@ -45,6 +43,7 @@ fn figure(set: &ChartSet, chart: &str, label: &str) -> Option<f64> {
 
 #[test]
 fn a_turn_through_the_controller_streams_events_and_live_charts() {
+    let _heavy = crate::heavy();
     let dir = tempfile::tempdir().unwrap();
     let question = spoken_question(dir.path(), "q.wav", "What is the capital of France?");
     let mut config = voice_config();
@@ -194,6 +193,7 @@ fn bench_export_before_any_run_says_so() {
 
 #[test]
 fn the_bench_tab_runs_with_progress_and_exports_every_format() {
+    let _heavy = crate::heavy();
     let data = tempfile::tempdir().unwrap();
     let mut config = voice_config();
     config.bench.prompt_tokens = 64;

@@ -2,14 +2,11 @@
 //! real time (see `alsa_env`), and a press while it speaks must silence the device within
 //! 100 ms, cancel the rest of the answer, and keep in history only what was heard.
 
-mod alsa_env;
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use alsa_env::{BYTES_PER_S, OUT_RATE, PacedReader, setup};
-use common::{spoken_question, voice_config};
+use crate::alsa_env::{BYTES_PER_S, OUT_RATE, PacedReader, setup};
+use crate::common::{spoken_question, voice_config};
 use voxdeck_core::audio::wav::write_wav;
 use voxdeck_core::audio::{AudioBuffer, Player};
 use voxdeck_core::audio::source::WavSource;

@@ -1,13 +1,12 @@
-//! Per-answer metrics agree with the token timestamps. In a test binary of its own, so that no
-//! other test competes for the cores while it measures.
+//! Per-answer metrics agree with the token timestamps. Alone among the heavy tests
+//! ([`crate::exclusive`]), so that no other model competes for the cores while it measures.
 
-mod common;
-
-use common::{SMOLLM2, conversation, test_config, test_model};
+use crate::common::{SMOLLM2, conversation, test_config, test_model};
 use voxdeck_core::llm::{ChatEngine, ChatRequest, FinishReason, LocalLlm};
 
 #[test]
 fn response_time_matches_ttft_plus_generation_rate() {
+    let _exclusive = crate::exclusive();
     let llm = LocalLlm::load(&test_model(SMOLLM2), &test_config()).unwrap();
     let mut request = ChatRequest::new(conversation("Describe a sunny day."));
     request.max_tokens = Some(60);

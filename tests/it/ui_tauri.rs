@@ -38,6 +38,7 @@ fn tauri_driver() -> PathBuf {
 
 #[test]
 fn the_desktop_app_answers_a_push_to_talk_turn_with_live_charts() {
+    let _exclusive = crate::exclusive();
     let native = find_program(&[PathBuf::from("/usr/bin/WebKitWebDriver"), PathBuf::from("WebKitWebDriver")])
         .expect("WebKitWebDriver not found: install Debian's webkit2gtk-driver (.ci/deps.sh does)");
     let server = LlamaServer::start(&test_model_path());

@@ -35,6 +35,8 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 
 #[test]
 fn voxdeck_links_no_whisper_and_the_worker_no_llama() {
+    // Both binaries are read into memory: not beside a test that reads the RSS.
+    let _heavy = crate::heavy();
     let voxdeck = binary("voxdeck");
     let worker = binary("voxdeck-stt");
     for symbol in ["whisper_full_with_state", "whisper_init_from_file_with_params_no_state"] {

@@ -9,6 +9,8 @@ use voxdeck_core::models::Catalog;
 use voxdeck_core::stt::{self, Stt, SttOptions, wer};
 use voxdeck_core::tts::{self, SpeechSynthesizer};
 
+use crate::common::{TINY_EN, models_dir, need_test_set};
+
 const SENTENCES: [&str; 10] = [
     "Please set a timer for ten minutes.",
     "What is the weather like in Paris tomorrow?",
@@ -23,9 +25,7 @@ const SENTENCES: [&str; 10] = [
 ];
 
 fn stt() -> Stt {
-    let models_dir = voxdeck_core::paths::models_dir(None);
-    let model = stt::resolve_model(&Catalog::builtin(), "whisper-tiny.en", &models_dir)
-        .unwrap_or_else(|e| panic!("{e}\nrun `voxdeck models fetch --test-set` first"));
+    let model = stt::resolve_model(&Catalog::builtin(), TINY_EN, &models_dir()).unwrap_or_else(|e| need_test_set(e));
     let worker = stt::find_worker(None)
         .unwrap_or_else(|e| panic!("{e}\nbuild it first: `cargo build --release --workspace --bins`"));
     let config = SttConfig { threads: 1, ..SttConfig::default() };
@@ -59,8 +59,9 @@ fn round_trip(voice: &dyn SpeechSynthesizer, stt: &mut Stt) -> f64 {
 
 #[test]
 fn piper_and_espeak_are_understood_by_whisper() {
+    let _heavy = crate::heavy();
     let catalog = Catalog::builtin();
-    let models_dir = voxdeck_core::paths::models_dir(None);
+    let models_dir = models_dir();
     let mut stt = stt();
 
     let piper_config = TtsConfig {
