@@ -33,7 +33,7 @@ use crate::sysmon::Monitor;
 use crate::tts::SpeechSynthesizer;
 
 /// The components a session runs on, loaded by the caller (see [`super::load_engines`]); front
-/// ends let [`super::assemble`] load them and start the session in one step.
+/// ends let `pipeline::assemble` load them and start the session in one step.
 pub struct SessionParts {
     /// Answers questions: routes between the local model and the cloud.
     pub answerer: Arc<Answerer>,
