@@ -3,19 +3,15 @@
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 
 use crate::engine_args::EngineArgs;
 use voxdeck_core::Config;
-use voxdeck_core::audio::capture::MicSource;
-use voxdeck_core::audio::playback::Player;
-use voxdeck_core::audio::sink::{AudioSink, WavSink};
-use voxdeck_core::audio::source::{AudioSource, WavSource};
+use voxdeck_core::audio::{open_input, open_output};
 use voxdeck_core::history::History;
-use voxdeck_core::pipeline::{Event, Outcome, Session, SessionOptions, SessionParts, TurnRecord, TurnState, load_engines};
+use voxdeck_core::pipeline::{Event, Outcome, Session, SessionIo, SessionOptions, TurnRecord, TurnState, assemble};
 
 #[derive(clap::Args)]
 pub struct TalkArgs {
@@ -65,17 +61,10 @@ pub fn run(args: TalkArgs, mut config: Config) -> anyhow::Result<()> {
     }
 
     // The speaker first: a machine without one should fail before minutes of loading.
-    let sink: Arc<dyn AudioSink> = match &args.output {
-        Some(path) => Arc::new(WavSink::create(path)),
-        None => Arc::new(
-            Player::from_config(&config.audio)
-                .context("opening the speaker (use --output FILE to write the answers to a WAV file)")?,
-        ),
-    };
-    let source: Box<dyn AudioSource> = match args.input.first() {
-        Some(path) => Box::new(WavSource::new(path).max_seconds(config.audio.max_utterance_s)),
-        None => Box::new(MicSource::from_config(&config.audio)),
-    };
+    let sink = open_output(args.output.as_deref(), &config.audio)
+        .context("opening the speaker (use --output FILE to write the answers to a WAV file)")?;
+    // One file per press, each capped at audio.max_utterance_s like the microphone.
+    let source = open_input(&args.input, &config.audio);
     let history = History::open_configured(&config.pipeline)?;
     let resume = match (&history, args.resume) {
         (Some(h), true) => h.last_conversation()?,
@@ -83,21 +72,12 @@ pub fn run(args: TalkArgs, mut config: Config) -> anyhow::Result<()> {
         _ => None,
     };
 
-    let engines = load_engines(&config, &mut |step| eprintln!("voxdeck: {step}…"))?;
     let mut options = SessionOptions::from_config(&config);
     options.resume = resume;
     options.metrics_hz = None;
-    let session = Session::start(
-        SessionParts {
-            answerer: engines.answerer,
-            stt: engines.stt,
-            tts: engines.tts,
-            source,
-            sink: sink.clone(),
-            history,
-        },
-        options,
-    )?;
+    let io = SessionIo { source, sink, history };
+    let assembled = assemble(&config, options, io, &mut |step| eprintln!("voxdeck: {step}…"))?;
+    let (session, sink) = (assembled.session, assembled.sink);
 
     let result = if args.input.is_empty() {
         interactive(&session, args.json)
@@ -111,13 +91,10 @@ pub fn run(args: TalkArgs, mut config: Config) -> anyhow::Result<()> {
     result
 }
 
-/// One turn per file, in order.
+/// One turn per file, in order: each press plays the source's next file.
 fn headless(session: &Session, inputs: &[PathBuf], json: bool) -> anyhow::Result<()> {
     let mut failed = 0;
-    for (i, path) in inputs.iter().enumerate() {
-        if i > 0 {
-            session.set_source(Box::new(WavSource::new(path)));
-        }
+    for path in inputs {
         let mut events = session.subscribe();
         let turn = session.press()?;
         let record = Session::follow_turn(&mut events, turn, TURN_TIMEOUT, |event| show(event, json))

@@ -6,14 +6,13 @@
 //! (SmolLM2 + Whisper tiny.en + the Piper test voice, or whatever `config.toml` names). The
 //! question is about three seconds of Piper speech; answers are exactly 50 tokens.
 
-use std::sync::Arc;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use voxdeck_core::Config;
-use voxdeck_core::audio::sink::WavSink;
-use voxdeck_core::audio::source::WavSource;
 use voxdeck_core::audio::wav::write_wav;
-use voxdeck_core::pipeline::{Session, SessionOptions, SessionParts, TurnRecord, load_engines};
+use voxdeck_core::audio::{open_input, open_output};
+use voxdeck_core::pipeline::{Session, SessionIo, SessionOptions, TurnRecord, assemble};
 
 /// About three seconds each; a different one every turn, so each prompt has new tokens to
 /// process as in a real conversation (the same question again would be all cached).
@@ -41,45 +40,46 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     config.llm.temperature = 0.0;
     config.pipeline.history = false;
     let dir = tempfile::tempdir()?;
-    let question = |i: usize| dir.path().join(format!("question{}.wav", i % QUESTIONS.len()));
+    // The questions, spoken once by the configured voice (loaded for this alone).
+    let mut questions: Vec<PathBuf> = Vec::new();
+    let mut seconds = Vec::new();
+    let voice = voxdeck_core::tts::open(&config)?;
+    for (i, text) in QUESTIONS.iter().enumerate() {
+        let audio = voice.synthesize(text)?;
+        seconds.push(audio.duration_s());
+        let path = dir.path().join(format!("question{i}.wav"));
+        write_wav(&path, &audio)?;
+        questions.push(path);
+    }
+    drop(voice);
 
     for stream in [true, false] {
         config.pipeline.stream_sentences = stream;
-        let engines = load_engines(&config, &mut |_| {})?;
-        if stream {
-            let mut seconds = Vec::new();
-            for (i, text) in QUESTIONS.iter().enumerate() {
-                let audio = engines.tts.synthesize(text)?;
-                seconds.push(audio.duration_s());
-                write_wav(&question(i), &audio)?;
-            }
-            eprintln!(
-                "questions: {:.2} s of speech (median); threads: LLM {} / TTS {} / STT {}",
-                median(seconds),
-                engines.threads.llm,
-                engines.threads.tts,
-                engines.threads.stt
-            );
-        }
         let mut options = SessionOptions::from_config(&config);
         options.answer.max_tokens = ANSWER_TOKENS;
         options.answer.ignore_eos = true;
         options.answer.context_turns = 0;
         options.metrics_hz = None;
-        let session = Session::start(
-            SessionParts {
-                answerer: engines.answerer,
-                stt: engines.stt,
-                tts: engines.tts,
-                source: Box::new(WavSource::new(&question(0))),
-                sink: Arc::new(WavSink::create(&dir.path().join("answers.wav"))),
-                history: None,
-            },
-            options,
-        )?;
+        // Press `run` plays question `run % 8`: a new prompt every turn.
+        let io = SessionIo {
+            source: open_input(&questions, &config.audio),
+            sink: open_output(Some(&dir.path().join("answers.wav")), &config.audio)?,
+            history: None,
+        };
+        let assembled = assemble(&config, options, io, &mut |_| {})?;
+        if stream {
+            let threads = assembled.threads;
+            eprintln!(
+                "questions: {:.2} s of speech (median); threads: LLM {} / TTS {} / STT {}",
+                median(seconds.clone()),
+                threads.llm,
+                threads.tts,
+                threads.stt
+            );
+        }
+        let session = assembled.session;
         let mut records = Vec::new();
         for run in 0..=runs {
-            session.set_source(Box::new(WavSource::new(&question(run))));
             let mut events = session.subscribe();
             let turn = session.press()?;
             let record = Session::wait_for_turn(&mut events, turn, Duration::from_secs(300)).ok_or("turn timed out")?;

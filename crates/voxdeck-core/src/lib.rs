@@ -1,6 +1,7 @@
 //! voxdeck's engine. Everything the CLI, the desktop app and the HTTP server share lives here:
 //! configuration, the model catalog, local LLM inference, speech in and out, the voice loop
-//! (`pipeline`), its history, system metrics and the model benchmark.
+//! (`pipeline`), its history and the turn records they share (`turn_record`), system metrics and
+//! the model benchmark.
 
 pub mod audio;
 pub mod bench;
@@ -20,5 +21,6 @@ pub mod sysmon;
 mod sync;
 pub mod tts;
 pub mod voice_latency;
+pub mod turn_record;
 
 pub use config::Config;

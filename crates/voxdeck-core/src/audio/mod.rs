@@ -4,12 +4,15 @@
 //! - [`resample`]: downmix and band-limited resampling (rubato), whole buffers or streaming.
 //! - [`level`]: RMS and peak in dBFS.
 //! - [`source`]: the [`AudioSource`] trait (16 kHz mono chunks and level updates over a
-//!   channel) with [`WavSource`]; [`capture`] has the microphone source [`MicSource`] (cpal).
+//!   channel) with [`WavSource`] and [`WavPlaylist`]; [`capture`] has the microphone source
+//!   [`MicSource`] (cpal). [`open_input`] and [`open_output`] pick push-to-talk's source and
+//!   sink from the configuration and the files a front end was given.
 //! - [`sink`]: the [`AudioSink`] trait with [`WavSink`]; [`playback`] has the speaker
 //!   [`Player`] (rodio).
 //! - [`devices`]: input and output devices (names, default, supported configurations).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub mod capture;
 pub mod devices;
@@ -26,8 +29,29 @@ pub use level::{DBFS_FLOOR, Level, peak_dbfs, rms_dbfs};
 pub use playback::Player;
 pub use resample::{StreamResampler, downmix, to_mono};
 pub use sink::{AudioSink, WavSink};
-pub use source::{AudioSource, CHUNK_SAMPLES, EndReason, SourceEvent, WavSource, collect};
+pub use source::{AudioSource, CHUNK_SAMPLES, EndReason, SourceEvent, WavPlaylist, WavSource, collect};
 pub use wav::{WavStream, read_wav, read_wav_mono, write_wav};
+
+/// Push-to-talk's source: the WAV files given, one per press in turn (each file is the whole
+/// utterance), else the configured microphone (opened at each press). Every utterance, from a
+/// file or the microphone, stops at `audio.max_utterance_s`: this is the one place that rule is
+/// applied to files.
+pub fn open_input(files: &[PathBuf], config: &crate::config::AudioConfig) -> Box<dyn AudioSource> {
+    if files.is_empty() {
+        return Box::new(MicSource::from_config(config));
+    }
+    let sources = files.iter().map(|path| WavSource::new(path).max_seconds(config.max_utterance_s));
+    Box::new(WavPlaylist::new(sources.collect()))
+}
+
+/// Where answers are spoken: a WAV file when one is given, else the configured speaker
+/// (opened now, so a machine without one says so before any model loads).
+pub fn open_output(file: Option<&Path>, config: &crate::config::AudioConfig) -> Result<Arc<dyn AudioSink>, AudioError> {
+    Ok(match file {
+        Some(path) => Arc::new(WavSink::create(path)),
+        None => Arc::new(Player::from_config(config)?),
+    })
+}
 
 /// The rate every [`AudioSource`] delivers and Whisper expects.
 pub const CAPTURE_RATE: u32 = 16_000;

@@ -348,6 +348,48 @@ impl Drop for WavSource {
     }
 }
 
+/// Several WAV files as one push-to-talk source: each start plays the next file (after the
+/// last, the first again), so a session answers one file per press without a new source each
+/// time. Each file keeps its own settings (length limit, pacing).
+pub struct WavPlaylist {
+    files: Vec<WavSource>,
+    /// The file playing, or the last one played.
+    current: usize,
+    started: bool,
+}
+
+impl WavPlaylist {
+    pub fn new(files: Vec<WavSource>) -> WavPlaylist {
+        WavPlaylist { files, current: 0, started: false }
+    }
+}
+
+impl AudioSource for WavPlaylist {
+    fn start(&mut self) -> Result<Receiver<SourceEvent>, AudioError> {
+        if self.files.is_empty() {
+            return Err(AudioError::Backend("no WAV file to play".into()));
+        }
+        if self.started {
+            if self.files[self.current].running.is_some() {
+                return Err(AudioError::AlreadyStarted);
+            }
+            self.current = (self.current + 1) % self.files.len();
+        }
+        self.started = true;
+        self.files[self.current].start()
+    }
+
+    fn stop(&mut self) {
+        if let Some(file) = self.files.get_mut(self.current) {
+            file.stop();
+        }
+    }
+
+    fn describe(&self) -> String {
+        self.files.get(self.current).map_or_else(|| "no file".into(), WavSource::describe)
+    }
+}
+
 /// Collects a source's audio until its end: the samples and the reason. A convenience for tests
 /// and for one-shot recording.
 pub fn collect(rx: &Receiver<SourceEvent>) -> (Vec<f32>, EndReason) {
@@ -460,6 +502,26 @@ mod tests {
         let mut src = WavSource::new(&dir.path().join("nope.wav"));
         assert!(matches!(src.start(), Err(AudioError::Read { .. })));
         assert!(src.describe().contains("nope.wav"));
+    }
+
+    /// `voxdeck talk --input a.wav --input b.wav` once capped only the first file; every file
+    /// given to push-to-talk goes through `open_input`, which caps each one.
+    #[test]
+    fn every_input_file_is_capped_at_max_utterance_s() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = sine_wav(dir.path(), 16_000, 1, 3.0);
+        let second = sine_wav(dir.path(), 44_100, 2, 4.0);
+        let config = crate::config::AudioConfig { max_utterance_s: 1.25, ..Default::default() };
+        let mut src = crate::audio::open_input(&[first.clone(), second.clone()], &config);
+        // Three presses: the first file, the second, the first again; each stops at the limit.
+        for expected in [&first, &second, &first] {
+            src.stop();
+            let rx = src.start().unwrap();
+            let (audio, end) = collect(&rx);
+            assert!(matches!(end, EndReason::LimitReached { max_s } if max_s == 1.25), "{expected:?}: {end:?}");
+            assert_eq!(audio.len(), 20_000, "{expected:?}");
+            assert_eq!(src.describe(), format!("file {}", expected.display()));
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::chart_feed::{ChartData, MEMORY_WINDOW_S, TURNS_SHOWN};
+use super::chart_data::{ChartData, MEMORY_WINDOW_S, TURNS_SHOWN};
 use crate::chart_style::{ChartError, GEN_COLOR, GRID, MUTED, PROMPT_COLOR, Scale, draw_inline_legend, svg_string, verdict_color};
 use crate::voice_latency::Verdict;
 

@@ -5,93 +5,24 @@
 //! sample alone redraws at most every [`IDLE_REDRAW`], and not at all if memory did not move.
 
 use std::collections::VecDeque;
-use std::sync::{Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tracing::warn;
 
+use super::chart_data::{ChartData, LiveAnswer, MEDIAN_OF, MEMORY_WINDOW_S, MemSample, TURNS_SHOWN, TurnPoint};
 use super::chart_draw;
-use super::controller::Inner;
 use super::protocol::{Chart, ChartSet, Figure, PanelEvent};
+use super::publisher::Publisher;
 use crate::config::Config;
-use crate::pipeline::{Event, Outcome, TurnRecord};
+use crate::pipeline::Event;
 use crate::sync::lock;
-use crate::voice_latency::VoiceThresholds;
+use crate::turn_record::Outcome;
 
-/// Turns and samples the figures' medians are taken over.
-pub const MEDIAN_OF: usize = 10;
-/// Turns shown in the tok/s and latency charts.
-pub const TURNS_SHOWN: usize = 10;
-/// Seconds of memory history drawn.
-pub const MEMORY_WINDOW_S: f64 = 120.0;
 /// Longest gap between redraws caused by memory samples alone while idle.
 const IDLE_REDRAW: Duration = Duration::from_secs(2);
 /// Memory moves smaller than this (bytes) do not redraw an idle chart.
 const MEMORY_EPSILON: u64 = 1 << 20;
-
-/// One memory sample.
-#[derive(Debug, Clone, Copy)]
-pub struct MemSample {
-    /// Seconds since the feed started.
-    pub t_s: f64,
-    pub used_bytes: u64,
-}
-
-/// One finished turn's figures.
-#[derive(Debug, Clone)]
-pub struct TurnPoint {
-    pub turn: u64,
-    pub engine: Option<String>,
-    pub gen_tok_s: Option<f64>,
-    pub prompt_tok_s: Option<f64>,
-    /// Milliseconds from the release: transcript, first token, first sentence, first audio.
-    pub transcript_ms: Option<f64>,
-    pub first_token_ms: Option<f64>,
-    pub first_sentence_ms: Option<f64>,
-    pub first_audio_ms: Option<f64>,
-}
-
-impl TurnPoint {
-    fn of(r: &TurnRecord) -> TurnPoint {
-        TurnPoint {
-            turn: r.turn,
-            engine: r.engine.clone(),
-            // A cloud API that sends no usage leaves the prompt rate at 0: unknown, not slow.
-            gen_tok_s: r.gen_tok_s.filter(|v| *v > 0.0),
-            prompt_tok_s: r.prompt_tok_s.filter(|v| *v > 0.0),
-            transcript_ms: r.transcript_ms,
-            first_token_ms: r.first_token_ms,
-            first_sentence_ms: r.first_sentence_ms,
-            first_audio_ms: r.first_audio_ms,
-        }
-    }
-}
-
-/// The answer being generated now.
-#[derive(Debug, Clone, Copy)]
-pub struct LiveAnswer {
-    pub turn: u64,
-    pub tokens: u32,
-    /// Generation rate after the first token (the first one carries the prompt's time).
-    pub gen_tok_s: Option<f64>,
-    first_token_elapsed_ms: f64,
-}
-
-/// Everything the three charts are drawn from.
-#[derive(Debug, Clone)]
-pub struct ChartData {
-    /// "VRAM" when a GPU reports memory, else "RAM".
-    pub memory_kind: &'static str,
-    pub memory: VecDeque<MemSample>,
-    pub memory_total: Option<u64>,
-    /// What loading the models added (measured), marked on the memory chart.
-    pub model_share: Option<u64>,
-    pub turns: VecDeque<TurnPoint>,
-    pub live: Option<LiveAnswer>,
-    pub thresholds: VoiceThresholds,
-    /// Seconds since the feed started, at the last sample.
-    pub now_s: f64,
-}
 
 struct FeedState {
     data: ChartData,
@@ -225,18 +156,16 @@ impl ChartFeed {
         Some(set)
     }
 
-    /// Redraws at `ui.charts_hz` while the controller lives.
-    pub(super) fn spawn_ticker(inner: Weak<Inner>) {
-        let period = match inner.upgrade() {
-            Some(i) => Duration::from_secs_f64(1.0 / i.charts.hz.clamp(0.5, 10.0)),
-            None => return,
-        };
+    /// Redraws at `ui.charts_hz` and publishes each new drawing, while the feed lives.
+    pub(super) fn spawn_ticker(feed: &Arc<ChartFeed>, publisher: Publisher) {
+        let period = Duration::from_secs_f64(1.0 / feed.hz.clamp(0.5, 10.0));
+        let feed = Arc::downgrade(feed);
         let spawned = std::thread::Builder::new().name("voxdeck-charts".into()).spawn(move || {
             loop {
                 std::thread::sleep(period);
-                let Some(inner) = inner.upgrade() else { return };
-                if let Some(set) = inner.charts.tick() {
-                    inner.publish(PanelEvent::Charts { charts: Box::new(set) });
+                let Some(feed) = feed.upgrade() else { return };
+                if let Some(set) = feed.tick() {
+                    publisher.panel(PanelEvent::Charts { charts: Box::new(set) });
                 }
             }
         });
@@ -337,7 +266,7 @@ fn latency_figures(d: &ChartData) -> Vec<Figure> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::TurnRecord;
+    use crate::turn_record::TurnRecord;
     use crate::sysmon::SystemSnapshot;
 
     fn record(turn: u64, scale: f64) -> TurnRecord {

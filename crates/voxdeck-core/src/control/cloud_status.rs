@@ -5,9 +5,18 @@ use std::sync::Mutex;
 
 use super::protocol::CloudStatus;
 use crate::config::Config;
-use crate::llm::cloud::{self, CloudLlm, CloudSettings};
-use crate::pipeline::TurnRecord;
+use crate::llm::cloud::{self, CloudError, CloudLlm, CloudSettings};
 use crate::sync::lock;
+use crate::turn_record::TurnRecord;
+
+/// Storing or forgetting the cloud API key failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CloudKeyError {
+    #[error("the API key is empty")]
+    Empty,
+    #[error(transparent)]
+    Keyring(#[from] CloudError),
+}
 
 #[derive(Debug, Default)]
 struct Seen {
@@ -21,7 +30,7 @@ pub(super) struct CloudProbe {
 }
 
 impl CloudProbe {
-    pub(super) fn new(_config: &Config) -> CloudProbe {
+    pub(super) fn new() -> CloudProbe {
         CloudProbe { seen: Mutex::new(Seen::default()) }
     }
 
@@ -80,18 +89,18 @@ impl CloudProbe {
         }
     }
 
-    pub(super) fn store_key(&self, config: &Config, key: &str) -> Result<(), String> {
+    pub(super) fn store_key(&self, config: &Config, key: &str) -> Result<(), CloudKeyError> {
         let key = key.trim();
         if key.is_empty() {
-            return Err("the API key is empty".into());
+            return Err(CloudKeyError::Empty);
         }
-        cloud::store_api_key(&config.cloud, key).map_err(|e| e.to_string())?;
+        cloud::store_api_key(&config.cloud, key)?;
         *lock(&self.seen) = Seen::default();
         Ok(())
     }
 
-    pub(super) fn forget_key(&self, config: &Config) -> Result<(), String> {
-        cloud::delete_api_key(&config.cloud).map_err(|e| e.to_string())?;
+    pub(super) fn forget_key(&self, config: &Config) -> Result<(), CloudKeyError> {
+        cloud::delete_api_key(&config.cloud)?;
         *lock(&self.seen) = Seen::default();
         Ok(())
     }

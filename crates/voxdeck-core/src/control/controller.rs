@@ -4,21 +4,24 @@
 //! thin layers over it.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::broadcast;
-use tracing::{info, warn};
+use tracing::info;
 
-use super::bench_job::BenchJob;
+use super::bench_job::{BenchJob, BenchJobError};
 use super::chart_feed::ChartFeed;
-use super::cloud_status::CloudProbe;
-use super::engine_slot::{EngineSlot, SessionIo};
-use super::protocol::{BenchStatus, Command, EngineStatus, Outgoing, PanelEvent, PanelStatus, Reply};
-use super::{downloads, settings};
+use super::cloud_status::CloudKeyError;
+use super::downloads::{DownloadError, Downloads};
+use super::engine_slot::{EngineError, EngineSlot, IoFiles};
+use super::mode_toggle::ModeToggle;
+use super::protocol::{BenchStatus, Command, EngineStatus, Outgoing, PanelStatus, Reply};
+use super::publisher::Outlet;
+use super::settings::{SettingsError, SettingsStore};
+use super::shared_config::SharedConfig;
 use crate::config::{Config, Mode};
 use crate::pipeline::TurnState;
-use crate::sync::lock;
 
 /// How a controller starts.
 #[derive(Debug, Clone, Default)]
@@ -39,20 +42,18 @@ pub struct ControllerOptions {
 /// A command that could not be carried out, in words for the user.
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
-    #[error("the models are not loaded{0}")]
-    NotLoaded(String),
-    #[error("the models are still loading ({0})")]
-    Loading(String),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
     #[error("{0}")]
     Pipeline(#[from] crate::pipeline::PipelineError),
-    #[error("{0}")]
-    Settings(String),
-    #[error("{0}")]
-    Cloud(String),
-    #[error("{0}")]
-    Bench(String),
-    #[error("{0}")]
-    Download(String),
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error(transparent)]
+    Cloud(#[from] CloudKeyError),
+    #[error(transparent)]
+    Bench(#[from] BenchJobError),
+    #[error(transparent)]
+    Download(#[from] DownloadError),
 }
 
 /// Messages buffered per subscriber; one that falls further behind loses the oldest.
@@ -64,54 +65,46 @@ pub struct Controller {
     inner: Arc<Inner>,
 }
 
-pub(super) struct Inner {
-    pub(super) config: Mutex<Config>,
-    pub(super) config_path: Option<PathBuf>,
-    pub(super) out: broadcast::Sender<Outgoing>,
-    pub(super) engine: EngineSlot,
-    pub(super) charts: ChartFeed,
-    pub(super) cloud: CloudProbe,
-    pub(super) bench: BenchJob,
-    pub(super) mode: Mutex<Mode>,
-    pub(super) data_dir: PathBuf,
-}
-
-impl Inner {
-    pub(super) fn publish(&self, event: PanelEvent) {
-        let _ = self.out.send(Outgoing::Panel(event));
-    }
-
-    pub(super) fn config(&self) -> Config {
-        lock(&self.config).clone()
-    }
-
-    /// Tells front ends the mode and what is known of the cloud.
-    pub(super) fn publish_mode(&self) {
-        let cloud = self.cloud.status(&self.config());
-        self.publish(PanelEvent::Mode { mode: *lock(&self.mode), cloud });
-    }
+/// The components, wired together once in [`Controller::start`]. Each owns its state; the
+/// controller only dispatches commands to them.
+struct Inner {
+    /// First, so the stream closes before the voice loop stops: nothing is published once
+    /// the controller is going.
+    outlet: Outlet,
+    config: SharedConfig,
+    toggle: Arc<ModeToggle>,
+    charts: Arc<ChartFeed>,
+    /// The voice loop; dropping it stops the session.
+    engine: Arc<EngineSlot>,
+    bench: BenchJob,
+    downloads: Downloads,
+    settings: SettingsStore,
 }
 
 impl Controller {
     /// Starts the controller (and, if asked, loading the models in the background).
     pub fn start(options: ControllerOptions) -> Controller {
-        let (out, _) = broadcast::channel(OUTGOING_BUFFER);
-        let config = options.config;
-        let mode = config.router.mode;
-        let io = SessionIo { input: options.input, output: options.output };
-        let inner = Arc::new(Inner {
-            charts: ChartFeed::new(&config),
-            cloud: CloudProbe::new(&config),
-            engine: EngineSlot::new(io),
-            bench: BenchJob::default(),
-            mode: Mutex::new(mode),
-            config: Mutex::new(config),
-            config_path: options.config_path,
-            data_dir: options.data_dir.unwrap_or_else(crate::paths::data_dir),
-            out,
-        });
-        ChartFeed::spawn_ticker(Arc::downgrade(&inner));
-        let controller = Controller { inner };
+        let outlet = Outlet::new(OUTGOING_BUFFER);
+        let publisher = outlet.publisher();
+        let charts = Arc::new(ChartFeed::new(&options.config));
+        ChartFeed::spawn_ticker(&charts, publisher.clone());
+        let mode = options.config.router.mode;
+        let config = SharedConfig::new(options.config);
+        let toggle = Arc::new(ModeToggle::new(mode, config.clone(), publisher.clone()));
+        let files = IoFiles { input: options.input, output: options.output };
+        let engine = Arc::new(EngineSlot::new(files, publisher.clone(), charts.clone(), toggle.clone()));
+        let data_dir = options.data_dir.unwrap_or_else(crate::paths::data_dir);
+        let inner = Inner {
+            bench: BenchJob::new(config.clone(), publisher.clone(), data_dir),
+            downloads: Downloads::new(config.clone(), publisher),
+            settings: SettingsStore::new(config.clone(), options.config_path),
+            outlet,
+            config,
+            toggle,
+            charts,
+            engine,
+        };
+        let controller = Controller { inner: Arc::new(inner) };
         if options.load_on_start {
             controller.load();
         }
@@ -120,7 +113,7 @@ impl Controller {
 
     /// Every message for front ends, from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Outgoing> {
-        self.inner.out.subscribe()
+        self.inner.outlet.subscribe()
     }
 
     /// Carries out one command. Blocks for short work (press, settings, a cloud check); long
@@ -149,33 +142,29 @@ impl Controller {
                 Ok(Reply::Ok)
             }
             Command::UnloadModels => {
-                inner.engine.unload(inner);
+                inner.engine.unload();
                 Ok(Reply::Ok)
             }
             Command::RunBench { runs } => {
-                inner.bench.start(Arc::downgrade(inner), runs).map_err(ControlError::Bench)?;
+                inner.bench.start(runs)?;
                 Ok(Reply::Ok)
             }
-            Command::ExportBench { format } => inner.bench.export(format, &inner.data_dir).map_err(ControlError::Bench),
-            Command::GetSettings => Ok(Reply::Settings { view: Box::new(settings::view(inner)) }),
-            Command::SetSettings { settings } => settings::apply(inner, settings),
+            Command::ExportBench { format } => Ok(inner.bench.export(format)?),
+            Command::GetSettings => {
+                Ok(Reply::Settings { view: Box::new(inner.settings.view(inner.toggle.cloud_status())) })
+            }
+            Command::SetSettings { settings } => Ok(inner.settings.apply(settings)?),
             Command::SetCloudKey { key } => {
-                inner.cloud.store_key(&inner.config(), &key).map_err(ControlError::Cloud)?;
-                self.publish_mode();
+                inner.toggle.store_key(&key)?;
                 Ok(Reply::Ok)
             }
             Command::ForgetCloudKey => {
-                inner.cloud.forget_key(&inner.config()).map_err(ControlError::Cloud)?;
-                self.publish_mode();
+                inner.toggle.forget_key()?;
                 Ok(Reply::Ok)
             }
-            Command::CheckCloud => {
-                let cloud = inner.cloud.check(&inner.config());
-                self.publish_mode();
-                Ok(Reply::Cloud { cloud })
-            }
+            Command::CheckCloud => Ok(Reply::Cloud { cloud: inner.toggle.check_cloud() }),
             Command::FetchModel { id } => {
-                downloads::start(Arc::downgrade(inner), id).map_err(ControlError::Download)?;
+                inner.downloads.start(&id)?;
                 Ok(Reply::Ok)
             }
             Command::Status => Ok(Reply::Status { status: Box::new(self.status()) }),
@@ -185,7 +174,6 @@ impl Controller {
     /// Everything a newly connected front end needs to draw itself.
     pub fn status(&self) -> PanelStatus {
         let inner = &self.inner;
-        let config = inner.config();
         let (turn, state, turns) = inner
             .engine
             .with_session(|s| {
@@ -195,8 +183,8 @@ impl Controller {
             .unwrap_or((0, TurnState::Idle, Vec::new()));
         PanelStatus {
             engine: inner.engine.status(),
-            mode: *lock(&inner.mode),
-            cloud: inner.cloud.status(&config),
+            mode: inner.toggle.mode(),
+            cloud: inner.toggle.cloud_status(),
             turn,
             state,
             turns,
@@ -204,59 +192,36 @@ impl Controller {
             bench: inner.bench.status(),
             input: inner.engine.describe_input(),
             output: inner.engine.describe_output(),
-            shortcut: config.ui.global_shortcut.clone(),
+            shortcut: inner.config.get().ui.global_shortcut,
         }
     }
 
     /// Stops the voice loop and the background threads' work; the controller stays usable
     /// for status.
     pub fn shutdown(&self) {
-        self.inner.engine.unload(&self.inner);
+        self.inner.engine.unload();
     }
 
     /// Starts loading the models in the background (no-op while loading or loaded).
     fn load(&self) {
-        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
-        let mode = *lock(&self.inner.mode);
-        self.inner.engine.load(weak, self.inner.config(), mode);
+        self.inner.engine.load(self.inner.config.get(), self.inner.toggle.mode());
     }
 
     fn set_mode(&self, mode: Mode) {
-        *lock(&self.inner.mode) = mode;
+        self.inner.toggle.set(mode);
         let _ = self.inner.engine.with_session(|s| s.set_mode(mode));
         info!(mode = mode.as_str(), "answering mode");
-        self.publish_mode();
-    }
-
-    fn publish_mode(&self) {
-        self.inner.publish_mode();
+        self.inner.toggle.publish();
     }
 
     /// Waits until the models are loaded (or failed), for front ends that must not take
     /// commands before (tests, `serve --wait`). Returns the final status.
     pub fn wait_until_loaded(&self, timeout: Duration) -> EngineStatus {
-        let deadline = std::time::Instant::now() + timeout;
-        loop {
-            let status = self.inner.engine.status();
-            match status {
-                EngineStatus::Loading { .. } if std::time::Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-                other => return other,
-            }
-        }
+        self.inner.engine.wait_until_loaded(timeout)
     }
 
     /// The bench tab's state.
     pub fn bench_status(&self) -> BenchStatus {
         self.inner.bench.status()
-    }
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        if let Err(e) = self.engine.take_session() {
-            warn!("stopping the voice loop: {e}");
-        }
     }
 }

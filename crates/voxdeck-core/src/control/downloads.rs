@@ -1,27 +1,48 @@
 //! Model downloads started from the settings tab, one thread each, with progress as events.
 
-use std::sync::Weak;
+use std::path::PathBuf;
 
-use super::controller::Inner;
 use super::protocol::{DownloadStatus, PanelEvent};
+use super::publisher::Publisher;
+use super::shared_config::SharedConfig;
 use crate::models::download::{DownloadOptions, DownloadProgress, Downloader, Phase};
-use crate::models::{Catalog, install_catalog_file};
+use crate::models::{Catalog, CatalogEntry, CatalogError, install_catalog_file};
 
-/// Starts fetching catalog model `id` (every file of it). Errors at once if `id` is unknown.
-pub(super) fn start(weak: Weak<Inner>, id: String) -> Result<(), String> {
-    let inner = weak.upgrade().ok_or("the engine is shutting down")?;
-    let models_dir = inner.config().models_dir();
-    let entry = Catalog::builtin().get(&id).map_err(|e| e.to_string())?.clone();
-    drop(inner);
-    let publish = move |status: DownloadStatus| {
-        if let Some(inner) = weak.upgrade() {
-            inner.publish(PanelEvent::Download { status });
-        }
-    };
+/// A download that could not start (once started, failures arrive as progress events).
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadError {
+    #[error(transparent)]
+    UnknownModel(#[from] CatalogError),
+    #[error("cannot start the download thread: {0}")]
+    Thread(std::io::Error),
+}
+
+/// Starts downloads into the configured models directory.
+pub(super) struct Downloads {
+    config: SharedConfig,
+    publisher: Publisher,
+}
+
+impl Downloads {
+    pub(super) fn new(config: SharedConfig, publisher: Publisher) -> Downloads {
+        Downloads { config, publisher }
+    }
+
+    /// Starts fetching catalog model `id` (every file of it). Errors at once if `id` is unknown.
+    pub(super) fn start(&self, id: &str) -> Result<(), DownloadError> {
+        let models_dir = self.config.get().models_dir();
+        let entry = Catalog::builtin().get(id)?.clone();
+        spawn(entry, models_dir, self.publisher.clone())
+    }
+}
+
+/// Fetches every file of `entry` on its own thread, with progress as events.
+fn spawn(entry: CatalogEntry, models_dir: PathBuf, publisher: Publisher) -> Result<(), DownloadError> {
     let total: u64 = entry.total_size();
     std::thread::Builder::new()
         .name("voxdeck-download".into())
         .spawn(move || {
+            let publish = |status: DownloadStatus| publisher.panel(PanelEvent::Download { status });
             let status = |phase: &str, done: u64, error: Option<String>| DownloadStatus {
                 id: entry.id.clone(),
                 phase: phase.to_owned(),
@@ -58,6 +79,6 @@ pub(super) fn start(weak: Weak<Inner>, id: String) -> Result<(), String> {
                 Err(e) => publish(status("failed", 0, Some(e))),
             }
         })
-        .map_err(|e| format!("cannot start the download thread: {e}"))?;
+        .map_err(DownloadError::Thread)?;
     Ok(())
 }

@@ -3,20 +3,39 @@
 //! [`Outgoing`] messages (engine events, live charts, load/bench/download progress). State lives
 //! here; front ends only render.
 //!
-//! - `controller`: the [`Controller`] and its commands;
-//! - `engine_slot`: loading, running and unloading the voice loop;
-//! - `chart_feed` / `chart_draw`: the live charts' data and their plotters drawing;
-//! - `cloud_status`, `settings`, `bench_job`, `downloads`: one tab or toggle each.
+//! - `controller`: the [`Controller`]: wires the components below together once and
+//!   dispatches commands to them;
+//! - `publisher`: the one outgoing stream, and the handle every component publishes with;
+//! - `shared_config`: the configuration the components share;
+//! - `engine_slot`: loading, running and unloading the voice loop; `forwarder`: its events on
+//!   their way to front ends;
+//! - `chart_data` / `chart_feed` / `chart_draw`: the live charts' data, its feed and ticker,
+//!   and their plotters drawing;
+//! - `mode_toggle` (with `cloud_status`), `settings`, `bench_job`, `downloads`: one tab or
+//!   toggle each.
+//!
+//! Each component owns its state and is handed, when built, the handles it uses; none reaches
+//! back into the controller.
 
 mod bench_job;
+pub mod chart_data;
 pub mod chart_draw;
 pub mod chart_feed;
 mod cloud_status;
 mod controller;
 mod downloads;
 mod engine_slot;
+mod forwarder;
+mod mode_toggle;
 pub mod protocol;
+mod publisher;
 pub mod settings;
+mod shared_config;
 
+pub use bench_job::BenchJobError;
+pub use cloud_status::CloudKeyError;
 pub use controller::{ControlError, Controller, ControllerOptions};
+pub use downloads::DownloadError;
+pub use engine_slot::EngineError;
+pub use settings::SettingsError;
 pub use protocol::*;

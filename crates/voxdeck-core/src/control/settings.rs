@@ -4,13 +4,28 @@
 
 use std::path::PathBuf;
 
-use super::controller::{ControlError, Inner};
-use super::protocol::{ModelView, Reply, Settings, SettingsView};
+use super::protocol::{CloudStatus, ModelView, Reply, Settings, SettingsView};
+use super::shared_config::SharedConfig;
 use crate::audio::devices::{DeviceKind, list_devices};
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::models::{Catalog, ModelKind, ModelSet};
 use crate::paths::{self, ConfigLocation};
-use crate::sync::lock;
+
+/// New settings that could not be saved.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("no config file to save to (no home directory)")]
+    NoConfigFile,
+    #[error("cannot write the settings: {0}")]
+    Serialize(#[from] toml::ser::Error),
+    /// They would not load at the next start.
+    #[error(transparent)]
+    Invalid(#[from] ConfigError),
+    #[error("cannot create {}: {source}", dir.display())]
+    CreateDir { dir: PathBuf, source: std::io::Error },
+    #[error("cannot save {}: {source}", path.display())]
+    Save { path: PathBuf, source: std::io::Error },
+}
 
 /// The editable settings of `config`.
 pub fn of(config: &Config) -> Settings {
@@ -52,72 +67,85 @@ pub fn merged(config: &Config, s: &Settings) -> Config {
     c
 }
 
-/// Where settings are saved: the controller's config file, else the default one.
-fn save_path(inner: &Inner) -> Option<PathBuf> {
-    inner.config_path.clone().or_else(|| match paths::config_file(None) {
-        ConfigLocation::Explicit(p) | ConfigLocation::Default(p) => Some(p),
-        ConfigLocation::None => None,
-    })
+/// The settings tab's side of the configuration: shows it with its choices, and saves and
+/// adopts changes.
+pub(super) struct SettingsStore {
+    config: SharedConfig,
+    /// The controller's config file; `None`: the default one.
+    path: Option<PathBuf>,
 }
 
-pub(super) fn view(inner: &Inner) -> SettingsView {
-    let config = inner.config();
-    let models_dir = config.models_dir();
-    let models = Catalog::builtin()
-        .entries
-        .iter()
-        .filter(|e| e.kind != ModelKind::Runtime)
-        .map(|e| ModelView {
-            id: e.id.clone(),
-            name: e.name.clone(),
-            kind: e.kind.to_string(),
-            size_bytes: e.total_size(),
-            installed: e.is_installed(&models_dir),
-            test_set: e.set == ModelSet::Test,
+impl SettingsStore {
+    pub(super) fn new(config: SharedConfig, path: Option<PathBuf>) -> SettingsStore {
+        SettingsStore { config, path }
+    }
+
+    /// Where settings are saved: the controller's config file, else the default one.
+    fn save_path(&self) -> Option<PathBuf> {
+        self.path.clone().or_else(|| match paths::config_file(None) {
+            ConfigLocation::Explicit(p) | ConfigLocation::Default(p) => Some(p),
+            ConfigLocation::None => None,
         })
-        .collect();
-    let mut device_error = None;
-    let mut names = |kind| match list_devices(kind) {
-        Ok(list) => list.into_iter().map(|d| d.name).collect(),
-        Err(e) => {
-            device_error = Some(e.to_string());
-            Vec::new()
-        }
-    };
-    let input_devices = names(DeviceKind::Input);
-    let output_devices = names(DeviceKind::Output);
-    SettingsView {
-        settings: of(&config),
-        config_path: save_path(inner).map(|p| p.display().to_string()),
-        models,
-        input_devices,
-        output_devices,
-        device_error,
-        cloud: inner.cloud.status(&config),
     }
-}
 
-/// Validates, saves and adopts new settings. The loaded models keep running as they are:
-/// `reload` says whether the change needs them reloaded.
-pub(super) fn apply(inner: &Inner, settings: Settings) -> Result<Reply, ControlError> {
-    let old = inner.config();
-    let new = merged(&old, &settings);
-    let path = save_path(inner)
-        .ok_or_else(|| ControlError::Settings("no config file to save to (no home directory)".into()))?;
-    let text = toml::to_string_pretty(&new).map_err(|e| ControlError::Settings(format!("cannot write the settings: {e}")))?;
-    // The same validation as at start, so what is saved always loads.
-    Config::from_toml(&text, &path).map_err(|e| ControlError::Settings(e.to_string()))?;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| ControlError::Settings(format!("cannot create {}: {e}", dir.display())))?;
+    /// The tab's content; `cloud` is what the mode toggle knows of the cloud.
+    pub(super) fn view(&self, cloud: CloudStatus) -> SettingsView {
+        let config = self.config.get();
+        let models_dir = config.models_dir();
+        let models = Catalog::builtin()
+            .entries
+            .iter()
+            .filter(|e| e.kind != ModelKind::Runtime)
+            .map(|e| ModelView {
+                id: e.id.clone(),
+                name: e.name.clone(),
+                kind: e.kind.to_string(),
+                size_bytes: e.total_size(),
+                installed: e.is_installed(&models_dir),
+                test_set: e.set == ModelSet::Test,
+            })
+            .collect();
+        let mut device_error = None;
+        let mut names = |kind| match list_devices(kind) {
+            Ok(list) => list.into_iter().map(|d| d.name).collect(),
+            Err(e) => {
+                device_error = Some(e.to_string());
+                Vec::new()
+            }
+        };
+        let input_devices = names(DeviceKind::Input);
+        let output_devices = names(DeviceKind::Output);
+        SettingsView {
+            settings: of(&config),
+            config_path: self.save_path().map(|p| p.display().to_string()),
+            models,
+            input_devices,
+            output_devices,
+            device_error,
+            cloud,
+        }
     }
-    let tmp = path.with_extension("toml.tmp");
-    std::fs::write(&tmp, &text)
-        .and_then(|()| std::fs::rename(&tmp, &path))
-        .map_err(|e| ControlError::Settings(format!("cannot save {}: {e}", path.display())))?;
-    let reload = needs_reload(&old, &new);
-    *lock(&inner.config) = new;
-    Ok(Reply::Saved { path: Some(path.display().to_string()), reload })
+
+    /// Validates, saves and adopts new settings. The loaded models keep running as they are:
+    /// `reload` says whether the change needs them reloaded.
+    pub(super) fn apply(&self, settings: Settings) -> Result<Reply, SettingsError> {
+        let old = self.config.get();
+        let new = merged(&old, &settings);
+        let path = self.save_path().ok_or(SettingsError::NoConfigFile)?;
+        let text = toml::to_string_pretty(&new)?;
+        // The same validation as at start, so what is saved always loads.
+        Config::from_toml(&text, &path)?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| SettingsError::CreateDir { dir: dir.to_owned(), source })?;
+        }
+        let tmp = path.with_extension("toml.tmp");
+        std::fs::write(&tmp, &text)
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(|source| SettingsError::Save { path: path.clone(), source })?;
+        let reload = needs_reload(&old, &new);
+        self.config.set(new);
+        Ok(Reply::Saved { path: Some(path.display().to_string()), reload })
+    }
 }
 
 /// Whether the running engines were built from settings that changed.

@@ -22,7 +22,7 @@ use serde::Serialize;
 
 use crate::config::PipelineConfig;
 use crate::paths;
-use crate::pipeline::timeline::{TurnRecord, unix_ms_now};
+use crate::turn_record::{TurnRecord, unix_ms_now};
 
 /// Errors of the history database. Each names the file, since it may be the user's to fix.
 #[derive(Debug, thiserror::Error)]
@@ -267,7 +267,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::pipeline::timeline::Outcome;
+    use crate::turn_record::Outcome;
 
     fn record(conversation: &str, turn: u64) -> TurnRecord {
         let mut r = TurnRecord::new(conversation, turn);

@@ -5,7 +5,7 @@
 
 use rusqlite::Row;
 
-use crate::pipeline::timeline::{Outcome, TurnRecord};
+use crate::turn_record::{Outcome, TurnRecord};
 
 /// The columns [`from_row`] reads, in its order.
 pub(super) const COLUMNS: &str =

@@ -2,10 +2,13 @@
 //! input level, partial transcript and answer text, finished turn records, system metrics).
 //! The CLI, the desktop app and the HTTP server all subscribe to the same stream.
 
+use std::time::Instant;
+
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
+use tokio::sync::broadcast::error::RecvError;
 
-use super::timeline::TurnRecord;
+use crate::turn_record::TurnRecord;
 use crate::sysmon::SystemSnapshot;
 
 /// Where the assistant is in a turn; what the push-to-talk button shows.
@@ -90,5 +93,61 @@ impl EventBus {
             stage: stage.to_owned(),
             message: message.into(),
         });
+    }
+}
+
+/// Waits on a broadcast stream from a plain thread, up to a deadline: tokio's receiver blocks
+/// (`blocking_recv`) but has no timeout, and polling `try_recv` with sleeps wakes a core for
+/// nothing. A current-thread runtime (no threads of its own, only a timer) drives the wait.
+/// Not for async code, like `blocking_recv`.
+pub(crate) struct StreamWaiter {
+    runtime: tokio::runtime::Runtime,
+}
+
+impl StreamWaiter {
+    pub(crate) fn new() -> std::io::Result<StreamWaiter> {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build()?;
+        Ok(StreamWaiter { runtime })
+    }
+
+    /// The next message on `rx`, or `None` once `deadline` has passed with none. A message
+    /// already queued is returned even past the deadline.
+    pub(crate) fn recv_until<T: Clone>(
+        &self,
+        rx: &mut broadcast::Receiver<T>,
+        deadline: Instant,
+    ) -> Option<Result<T, RecvError>> {
+        let deadline = tokio::time::Instant::from_std(deadline);
+        self.runtime.block_on(async { tokio::time::timeout_at(deadline, rx.recv()).await.ok() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn the_waiter_returns_queued_events_and_gives_up_at_the_deadline() {
+        let bus = EventBus::new();
+        let mut rx = bus.subscribe();
+        let waiter = StreamWaiter::new().unwrap();
+        bus.state(1, TurnState::Listening);
+        let past = Instant::now() - Duration::from_millis(1);
+        assert!(matches!(waiter.recv_until(&mut rx, past), Some(Ok(Event::State { turn: 1, .. }))));
+        let started = Instant::now();
+        assert!(waiter.recv_until(&mut rx, started + Duration::from_millis(30)).is_none());
+        assert!(started.elapsed() >= Duration::from_millis(30));
+        let sender = bus.clone();
+        let late = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            sender.state(2, TurnState::Thinking);
+        });
+        let got = waiter.recv_until(&mut rx, Instant::now() + Duration::from_secs(10));
+        assert!(matches!(got, Some(Ok(Event::State { turn: 2, .. }))), "woken by the event, not the deadline");
+        late.join().unwrap();
+        drop(bus);
+        assert!(matches!(waiter.recv_until(&mut rx, Instant::now() + Duration::from_secs(10)), Some(Err(RecvError::Closed))));
     }
 }

@@ -11,8 +11,10 @@
 //!
 //! [`Session`] is the API; [`turn`] holds the turn in flight and ends it in one place;
 //! [`timeline`] is its clock and record; [`events`] the stream front ends subscribe to;
-//! [`context`] picks the earlier turns the LLM sees; [`loader`] loads the engines from config.
+//! [`context`] picks the earlier turns the LLM sees; [`loader`] loads the engines from config;
+//! [`assemble`] builds a ready session from config and I/O, the same for every front end.
 
+pub mod assemble;
 pub mod capture_stage;
 pub mod context;
 pub mod events;
@@ -27,13 +29,15 @@ pub mod timeline;
 pub mod tts_stage;
 pub(crate) mod turn;
 
+pub use assemble::{AssembledSession, ModelNames, SessionIo, assemble};
 pub use events::{Event, EventBus, TurnState};
 pub use llm_stage::AnswerSettings;
 pub use loader::{LoadedEngines, ThreadPlan, load_engines};
 pub use session::{Session, SessionOptions, SessionParts};
 pub use splitter_stage::SplitSettings;
 pub use stt_stage::DIDNT_CATCH;
-pub use timeline::{Mark, Outcome, Timeline, TurnRecord};
+pub use timeline::{Mark, Timeline};
+pub use crate::turn_record::{Outcome, TurnRecord};
 
 /// Errors starting or driving a session. Each names what failed.
 #[derive(Debug, thiserror::Error)]

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::broadcast;
 
-use super::events::{Event, EventBus, TurnState};
+use super::events::{Event, EventBus, StreamWaiter, TurnState};
 use super::frames::CaptureStarted;
 use super::llm_stage::AnswerSettings;
 use super::splitter_stage::SplitSettings;
@@ -32,7 +32,8 @@ use crate::sync::lock;
 use crate::sysmon::Monitor;
 use crate::tts::SpeechSynthesizer;
 
-/// The components a session runs on, loaded by the caller (see [`super::load_engines`]).
+/// The components a session runs on, loaded by the caller (see [`super::load_engines`]); front
+/// ends let `pipeline::assemble` load them and start the session in one step.
 pub struct SessionParts {
     /// Answers questions: routes between the local model and the cloud.
     pub answerer: Arc<Answerer>,
@@ -241,7 +242,7 @@ impl Session {
 
     /// Blocks until turn `turn` has ended (answered, interrupted, nothing heard or failed) and
     /// returns its record, reading `events` (subscribed before the press). `None` on timeout or
-    /// when the stream closes.
+    /// when the stream closes. For plain threads, not async code (as `blocking_recv`).
     pub fn wait_for_turn(
         events: &mut broadcast::Receiver<Event>,
         turn: u64,
@@ -259,20 +260,21 @@ impl Session {
         mut on_event: impl FnMut(&Event),
     ) -> Option<TurnRecord> {
         let deadline = Instant::now() + timeout;
+        let waiter = match StreamWaiter::new() {
+            Ok(waiter) => waiter,
+            Err(e) => {
+                tracing::warn!("cannot wait for the turn's events: {e}");
+                return None;
+            }
+        };
         loop {
-            match events.try_recv() {
+            match waiter.recv_until(events, deadline)? {
                 Ok(Event::TurnComplete { record }) if record.turn == turn => return Some(*record),
                 Ok(event) => on_event(&event),
-                Err(broadcast::error::TryRecvError::Empty) => {
-                    if Instant::now() >= deadline {
-                        return None;
-                    }
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                Err(broadcast::error::RecvError::Lagged(n)) => {
                     tracing::warn!("event reader fell {n} events behind");
                 }
-                Err(broadcast::error::TryRecvError::Closed) => return None,
+                Err(broadcast::error::RecvError::Closed) => return None,
             }
         }
     }

@@ -1,0 +1,155 @@
+//! What a finished turn leaves behind: [`TurnRecord`] and its [`Outcome`]. A leaf module:
+//! the voice loop (`pipeline`) fills records in, `history` stores and reads them back, and
+//! neither needs the other to know the type.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+/// Milliseconds since the Unix epoch, for records that outlive the process.
+pub fn unix_ms_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// How a turn ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Answered and spoken to the end.
+    Answered,
+    /// Cut short by a press (barge-in); `answer` holds what was actually spoken.
+    Interrupted,
+    /// Nothing was understood (too short, silence, or an empty transcript): no LLM call.
+    NoSpeech,
+    /// A stage failed; `error` says which and why.
+    Failed,
+}
+
+/// Everything a turn leaves behind: its text, which engine answered and why, and its timeline.
+/// This is `voxdeck talk --json`'s object, the history's row and the UI's per-turn record, so
+/// its keys are stable (documented in the README). Times are milliseconds relative to the
+/// push-to-talk release; a milestone that did not happen is `null`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+#[serde(default)]
+pub struct TurnRecord {
+    /// Turn number within its conversation, from 1.
+    pub turn: u64,
+    /// The conversation (one engine session) the turn belongs to.
+    pub conversation: String,
+    /// Wall-clock time of the press, milliseconds since the Unix epoch.
+    pub started_unix_ms: i64,
+    pub outcome: Outcome,
+    /// What the user said (Whisper's transcript); empty when nothing was understood.
+    pub transcript: String,
+    /// The answer as kept in history: the whole answer, or for an interrupted turn only what
+    /// was actually spoken before the press.
+    pub answer: String,
+    /// The answer as generated (longer than `answer` when interrupted).
+    pub generated: String,
+    /// Whether the turn was cut short by a press.
+    pub interrupted: bool,
+    /// "local" or "cloud"; `null` when no LLM was asked.
+    pub engine: Option<String>,
+    /// The model that answered.
+    pub model: Option<String>,
+    /// Why that engine was chosen ("mode local", "auto: code question", ...).
+    pub route_reason: Option<String>,
+    /// Why the chosen engine was abandoned for another (cloud failures), if it was.
+    pub fallback: Option<String>,
+    /// What went wrong, for `outcome: failed` (and warnings such as a cut stream).
+    pub error: Option<String>,
+
+    pub press_ms: Option<f64>,
+    pub release_ms: Option<f64>,
+    pub transcript_ms: Option<f64>,
+    pub first_token_ms: Option<f64>,
+    pub first_sentence_ms: Option<f64>,
+    pub first_audio_ms: Option<f64>,
+    pub last_token_ms: Option<f64>,
+    pub last_audio_ms: Option<f64>,
+    /// The barge-in press that ended this turn, and when playback and generation were stopped.
+    pub interrupted_ms: Option<f64>,
+    pub silenced_ms: Option<f64>,
+
+    /// Seconds of speech captured.
+    pub utterance_s: f64,
+    /// Speech to text wall time.
+    pub stt_ms: Option<f64>,
+    /// The LLM's figures: new prompt tokens, reused cached ones, their rates.
+    pub prompt_tokens: Option<u32>,
+    pub cached_tokens: Option<u32>,
+    pub prompt_tok_s: Option<f64>,
+    pub gen_tokens: Option<u32>,
+    pub gen_tok_s: Option<f64>,
+    /// Engine time to first token (template, prompt processing, network for the cloud).
+    pub ttft_ms: Option<f64>,
+    /// Sentences (or first clause) spoken, and the text-to-speech time they took.
+    pub sentences: u32,
+    pub tts_ms: Option<f64>,
+    /// Synthesis time of the first sentence alone (a term of time to first audio).
+    pub first_sentence_tts_ms: Option<f64>,
+    /// Seconds of answer audio synthesised, and `tts_ms / 1000 / tts_audio_s`.
+    pub tts_audio_s: f64,
+    pub tts_rtf: Option<f64>,
+    /// The TTS voice.
+    pub voice: Option<String>,
+}
+
+impl Default for TurnRecord {
+    /// Fields missing from a stored record (written by an older voxdeck) read as empty.
+    fn default() -> Self {
+        let mut r = TurnRecord::new("", 0);
+        r.started_unix_ms = 0;
+        r
+    }
+}
+
+impl TurnRecord {
+    /// An empty record for turn `turn` of `conversation`.
+    pub fn new(conversation: &str, turn: u64) -> TurnRecord {
+        TurnRecord {
+            turn,
+            conversation: conversation.to_owned(),
+            started_unix_ms: unix_ms_now(),
+            outcome: Outcome::Failed,
+            transcript: String::new(),
+            answer: String::new(),
+            generated: String::new(),
+            interrupted: false,
+            engine: None,
+            model: None,
+            route_reason: None,
+            fallback: None,
+            error: None,
+            press_ms: None,
+            release_ms: None,
+            transcript_ms: None,
+            first_token_ms: None,
+            first_sentence_ms: None,
+            first_audio_ms: None,
+            last_token_ms: None,
+            last_audio_ms: None,
+            interrupted_ms: None,
+            silenced_ms: None,
+            utterance_s: 0.0,
+            stt_ms: None,
+            prompt_tokens: None,
+            cached_tokens: None,
+            prompt_tok_s: None,
+            gen_tokens: None,
+            gen_tok_s: None,
+            ttft_ms: None,
+            sentences: 0,
+            tts_ms: None,
+            first_sentence_tts_ms: None,
+            tts_audio_s: 0.0,
+            tts_rtf: None,
+            voice: None,
+        }
+    }
+}
