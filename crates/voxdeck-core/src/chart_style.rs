@@ -31,8 +31,8 @@ pub enum ChartError {
 }
 
 /// Registers the embedded DejaVu Sans for every generic family plotters asks for. Idempotent and
-/// cheap after the first call; every public function here calls it, a caller drawing with its own
-/// plotters code must call it first.
+/// cheap after the first call; [`svg_string`] and the bench charts call it, a caller drawing with
+/// its own plotters code must call it first.
 pub fn register_fonts() -> Result<(), ChartError> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     let ok = *REGISTERED.get_or_init(|| {
