@@ -18,7 +18,6 @@
 pub mod espeak;
 mod espeak_ng;
 pub mod markup;
-mod nfd;
 pub mod phonemize;
 pub mod piper;
 pub mod sentences;
