@@ -122,7 +122,10 @@ impl WebDriver {
     pub fn screenshot(&self) -> Result<Vec<u8>, DriverError> {
         let v = self.call(reqwest::Method::GET, "/screenshot", None)?;
         let b64 = v.as_str().ok_or_else(|| DriverError("screenshot: no data".into()))?;
-        base64_decode(b64).ok_or_else(|| DriverError("screenshot: bad base64".into()))
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map_err(|e| DriverError(format!("screenshot: bad base64: {e}")))
     }
 
     /// Polls `script` until it returns something other than null/false, or `timeout`.
@@ -147,27 +150,4 @@ impl Drop for WebDriver {
     fn drop(&mut self) {
         let _ = self.http.delete(format!("{}/session/{}", self.base, self.session)).send();
     }
-}
-
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for c in text.bytes().filter(|c| !c.is_ascii_whitespace() && *c != b'=') {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    Some(out)
 }

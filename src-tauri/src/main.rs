@@ -1,13 +1,11 @@
 //! voxdeck's desktop control panel: a Tauri 2 window around voxdeck-core's [`Controller`].
-//! The UI (ui/dist, embedded at build time) calls one command per protocol command and
-//! listens to one event channel; everything else happens in the engine.
+//! The UI (ui/dist, embedded at build time) sends protocol commands through one Tauri command
+//! (`handle`) and listens to one event channel; everything else happens in the engine.
 
 // No console window on Windows release builds.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod args;
-#[cfg(test)]
-mod command_list;
 mod commands;
 mod events;
 mod shortcut;
@@ -24,7 +22,7 @@ use voxdeck_core::paths::{self, ConfigLocation};
 fn main() -> ExitCode {
     #[cfg(target_os = "linux")]
     software_rendering_without_gpu();
-    init_logging();
+    voxdeck_core::logging::init("info");
     let args = args::Args::parse();
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
@@ -52,17 +50,6 @@ fn software_rendering_without_gpu() {
         // SAFETY: first thing in main, before any other thread exists.
         unsafe { std::env::set_var(VAR, "1") };
     }
-}
-
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,llama_cpp_2=error,llama-cpp-2=error"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
 }
 
 fn run(args: args::Args) -> anyhow::Result<()> {

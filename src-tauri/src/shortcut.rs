@@ -2,22 +2,18 @@
 //! it talks; released, it stops. Registration can fail (taken by another program, no X11
 //! server that allows grabs, Wayland): that is a warning, never a reason not to start.
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 
 use tauri::{AppHandle, Manager, Runtime};
 use tauri_plugin_global_shortcut::{GlobalShortcutExt, Shortcut, ShortcutEvent, ShortcutState};
 use voxdeck_core::control::{Command, Controller};
+use voxdeck_core::sync::lock;
 
 /// The accelerator registered now, if any, and whether push-to-talk is held.
 #[derive(Default)]
 struct Registered {
     accelerator: Mutex<Option<String>>,
     held: Mutex<bool>,
-}
-
-/// Plain data: a panic elsewhere leaves it consistent.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The plugin, with the handler that turns key down/up into press/release.

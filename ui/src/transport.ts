@@ -90,10 +90,9 @@ function connectTauri(hooks: TransportHooks): Transport {
   return {
     host: "tauri",
     async send(command: Command): Promise<Reply> {
-      // Tauri commands take the variant's fields as named arguments.
-      const { cmd, ...args } = command;
+      // The app's one command takes the tagged Command whole, as the WebSocket does.
       const tauri = await ready;
-      return (await tauri.core.invoke(cmd, args)) as Reply;
+      return (await tauri.core.invoke("handle", { command })) as Reply;
     },
   };
 }

@@ -19,6 +19,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use voxdeck_core::Config;
+use voxdeck_core::errors::error_chain;
 
 #[derive(Parser)]
 #[command(name = "voxdeck", version, about = "On-device voice assistant: benchmark, ask, listen, speak, manage models")]
@@ -61,12 +62,12 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    init_tracing();
+    voxdeck_core::logging::init("warn");
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", error_chain(&e));
+            eprintln!("error: {}", error_chain(&*e));
             ExitCode::FAILURE
         }
     }
@@ -87,34 +88,4 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Models(cmd) => models_cmd::run(cmd, &config),
         Command::Serve(args) => serve::run(args, config, cli.config),
     }
-}
-
-/// The error and its causes on one line, skipping a cause whose text an outer message already
-/// quotes (several errors name their source in their own message).
-fn error_chain(e: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for cause in e.chain() {
-        let text = cause.to_string();
-        if line.contains(&text) {
-            continue;
-        }
-        if !line.is_empty() {
-            line.push_str(": ");
-        }
-        line.push_str(&text);
-    }
-    line
-}
-
-/// Logs go to stderr; `RUST_LOG` selects them. llama.cpp's own chatter is kept to errors unless
-/// asked for (`RUST_LOG=llama_cpp_2=info`).
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,llama_cpp_2=error,llama-cpp-2=error"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
 }

@@ -6,7 +6,7 @@
 //! loopback host names are served (a DNS-rebinding page names its own host).
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{Query, Request, State};
@@ -15,6 +15,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+use voxdeck_core::loopback::{is_loopback_host, is_loopback_ip};
 
 /// The cookie that carries the token after the first `?token=` request.
 pub const COOKIE: &str = "voxdeck_token";
@@ -48,14 +49,9 @@ pub fn token_for(bind: &SocketAddr, given: Option<String>) -> anyhow::Result<(Op
             validate_token(&token)?;
             Ok((Some(token), false))
         }
-        None if is_loopback(bind.ip()) => Ok((None, false)),
+        None if is_loopback_ip(bind.ip()) => Ok((None, false)),
         None => Ok((Some(generate_token()?), true)),
     }
-}
-
-/// Whether an address reaches only this machine (an IPv4-mapped loopback counts).
-pub fn is_loopback(ip: IpAddr) -> bool {
-    ip.to_canonical().is_loopback()
 }
 
 /// A given token must be usable as is in a URL, a header and a cookie.
@@ -236,7 +232,9 @@ fn host_is_loopback(headers: &HeaderMap) -> bool {
     } else {
         host.rsplit_once(':').map_or(host.as_str(), |(name, _port)| name)
     };
-    name == "localhost" || name.ends_with(".localhost") || name.parse::<IpAddr>().is_ok_and(is_loopback)
+    // Browsers resolve every `*.localhost` name to loopback themselves (RFC 6761), so no page
+    // elsewhere can be served under one; an HTTP client may not, hence not in the shared rule.
+    is_loopback_host(name) || name.ends_with(".localhost")
 }
 
 #[cfg(test)]

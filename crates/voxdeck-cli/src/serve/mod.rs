@@ -27,6 +27,7 @@ use axum::routing::get;
 use tokio::sync::{broadcast, watch};
 use voxdeck_core::Config;
 use voxdeck_core::control::{Command, Controller, ControllerOptions, EngineStatus, Outgoing, Reply};
+use voxdeck_core::errors::error_chain;
 
 #[derive(clap::Args)]
 pub struct ServeArgs {
@@ -147,23 +148,8 @@ impl Backend for Controller {
     }
 
     fn handle(&self, command: Command) -> Result<Reply, String> {
-        Controller::handle(self, command).map_err(|e| error_words(&e))
+        Controller::handle(self, command).map_err(|e| error_chain(&e))
     }
-}
-
-/// An error and its causes on one line.
-fn error_words(e: &dyn std::error::Error) -> String {
-    let mut line = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !line.contains(&text) {
-            line.push_str(": ");
-            line.push_str(&text);
-        }
-        source = cause.source();
-    }
-    line
 }
 
 /// Shared by the handlers.

@@ -11,7 +11,6 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::net::IpAddr;
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
@@ -21,6 +20,8 @@ use reqwest::{StatusCode, Url};
 use sha2::{Digest, Sha256};
 
 use super::catalog::CatalogFile;
+use crate::errors::error_chain;
+use crate::loopback::is_loopback_host;
 
 /// Read buffer for hashing files on disk.
 pub const HASH_BUFFER_BYTES: usize = 1 << 20;
@@ -287,7 +288,7 @@ impl Downloader {
             }
         }
         if offset == total {
-            return Ok(hex(hasher.finalize().as_slice()));
+            return Ok(format!("{:x}", hasher.finalize()));
         }
 
         let mut response = self.request(file, url, offset)?;
@@ -393,7 +394,7 @@ impl Downloader {
                 detail: "the server closed the connection early".to_owned(),
             });
         }
-        Ok(hex(hasher.finalize().as_slice()))
+        Ok(format!("{:x}", hasher.finalize()))
     }
 
     fn request(&self, file: &CatalogFile, url: &Url, offset: u64) -> Result<Response, DownloadError> {
@@ -450,7 +451,7 @@ pub fn parse_url(url: &str) -> Result<Url, DownloadError> {
 pub fn check_url(url: &Url) -> Result<(), DownloadError> {
     let allowed = match url.scheme() {
         "https" => url.host().is_some(),
-        "http" => is_loopback(url),
+        "http" => url.host_str().is_some_and(is_loopback_host),
         _ => false,
     };
     if allowed {
@@ -458,14 +459,6 @@ pub fn check_url(url: &Url) -> Result<(), DownloadError> {
     } else {
         Err(DownloadError::InsecureUrl { url: redacted(url) })
     }
-}
-
-fn is_loopback(url: &Url) -> bool {
-    let Some(host) = url.host_str() else {
-        return false;
-    };
-    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
-    host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// A url for messages: without credentials or query (signed CDN redirects carry tokens there).
@@ -506,7 +499,7 @@ fn has_size(path: &Path, size: u64) -> bool {
 pub fn sha256_file(path: &Path) -> Result<String, DownloadError> {
     let mut hasher = Sha256::new();
     hash_prefix(path, u64::MAX, &mut hasher, &mut |_| {})?;
-    Ok(hex(hasher.finalize().as_slice()))
+    Ok(format!("{:x}", hasher.finalize()))
 }
 
 /// Checks that `path` has `expected_size` bytes and the sha256 `expected_sha256` (hex, any case).
@@ -539,7 +532,7 @@ pub fn verify_file(
             total: expected_size,
         })
     })?;
-    let actual = hex(hasher.finalize().as_slice());
+    let actual = format!("{:x}", hasher.finalize());
     if !actual.eq_ignore_ascii_case(expected_sha256) {
         return Err(DownloadError::ChecksumMismatch {
             name,
@@ -575,14 +568,6 @@ fn hash_prefix(
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
-}
-
 fn content_length(response: &Response) -> Option<u64> {
     response
         .headers()
@@ -599,21 +584,6 @@ fn content_range_start(response: &Response) -> Option<u64> {
     let value = response.headers().get(CONTENT_RANGE)?.to_str().ok()?;
     let range = value.trim().strip_prefix("bytes")?.trim_start();
     range.split('-').next()?.trim().parse().ok()
-}
-
-/// An error and its sources, `: `-separated (reqwest's own message alone is terse).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let more = s.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        source = s.source();
-    }
-    text
 }
 
 #[cfg(test)]
@@ -738,7 +708,7 @@ mod tests {
     }
 
     fn sha_of(bytes: &[u8]) -> String {
-        hex(Sha256::digest(bytes).as_slice())
+        format!("{:x}", Sha256::digest(bytes))
     }
 
     fn catalog_file(url: &str, body: &[u8]) -> CatalogFile {
@@ -926,6 +896,7 @@ mod tests {
             "http://127.3.2.1/x",
             "http://localhost:8/x",
             "http://[::1]:8/x",
+            "http://[::ffff:127.0.0.1]:8/x",
             "https://example.com/x",
         ] {
             assert!(parse_url(url).is_ok(), "{url}");

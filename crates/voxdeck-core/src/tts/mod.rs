@@ -19,7 +19,6 @@ pub mod espeak;
 mod espeak_ng;
 mod list_marker;
 pub mod markup;
-mod nfd;
 pub mod phonemize;
 pub mod piper;
 pub mod sentences;

@@ -7,15 +7,17 @@
 //! Debian's libespeak-ng 1.51 does not have; here it is recovered from how far espeak-ng advanced
 //! the text pointer: the consumed text, less the one character espeak-ng reads ahead, ends with
 //! the clause's punctuation (possibly followed by closing quotes or brackets and spaces).
-//! The phonemes are then decomposed (NFD), one `char` per phoneme, as Piper does.
+//! The phonemes are then decomposed (Unicode NFD: `ç` becomes `c` + U+0327, and the voices
+//! have an id for each), one `char` per phoneme, as Piper does.
 //!
 //! Where this differs from Piper: after a clause that ends without one of those six marks in
 //! mid-text (an ellipsis, a very long run of words that espeak-ng cuts) Piper glues the next
 //! word on ("Wait... what" → `wˈeɪtwˌʌt`); here an ellipsis reads as `;` and a cut as a space.
 
+use unicode_normalization::UnicodeNormalization as _;
+
 use super::TtsError;
 use super::espeak_ng::{self, RawClause};
-use super::nfd;
 
 /// Characters that may follow a clause's punctuation and belong to it: closing quotes and brackets.
 const CLOSERS: &[char] = &['"', '\'', ')', ']', '}', '»', '”', '’', '›', '」', '』'];
@@ -108,7 +110,7 @@ pub(crate) fn sentences_from_clauses(text: &str, clauses: &[RawClause]) -> Vec<V
             None if !terminator.sentence_end => clause_text.push(' '),
             None => {}
         }
-        nfd::push_nfd(&clause_text, &mut sentence);
+        sentence.extend(clause_text.nfd());
         if terminator.sentence_end {
             sentences.push(std::mem::take(&mut sentence));
         }
@@ -195,6 +197,15 @@ mod tests {
             .map(|s| s.into_iter().collect())
             .collect();
         assert_eq!(sentences, ["həlˈoʊ, wˈɜːld.", "hˈaʊ ɑːɹ juː?"]);
+    }
+
+    #[test]
+    fn phonemes_are_decomposed_one_char_each() {
+        let text = "x y";
+        let clauses = [clause("çæ ǖ ɚa", 0..text.len(), true)];
+        let sentences = sentences_from_clauses(text, &clauses);
+        let expected: Vec<char> = "c\u{327}æ u\u{308}\u{304} ɚa.".chars().collect();
+        assert_eq!(sentences, [expected]);
     }
 
     #[test]

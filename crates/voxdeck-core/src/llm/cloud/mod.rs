@@ -137,7 +137,7 @@ impl CloudLlm {
         }
         let client = {
             let _guard = runtime.enter();
-            builder.build().map_err(|e| CloudError::Runtime(error::describe(&e)))?
+            builder.build().map_err(|e| CloudError::Runtime(crate::errors::error_chain(&e)))?
         };
         Ok(CloudLlm { settings, base, chat_url, client, runtime: Some(runtime) })
     }

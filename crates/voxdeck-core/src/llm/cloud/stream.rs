@@ -8,7 +8,7 @@ use reqwest::{Client, Response, Url};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
-use super::error::describe;
+use crate::errors::error_chain;
 use super::http::{error_message, parse_retry_after};
 use super::key::ApiKey;
 use super::sse::{SseItem, SseParser};
@@ -86,11 +86,11 @@ pub(crate) fn send_error(e: &reqwest::Error, connect_timeout: Duration) -> Cloud
     if e.is_connect() && e.is_timeout() {
         CloudError::ConnectTimeout { after: connect_timeout }
     } else if e.is_connect() {
-        CloudError::Connect(describe(e))
+        CloudError::Connect(error_chain(e))
     } else if e.is_builder() {
-        CloudError::Request(describe(e))
+        CloudError::Request(error_chain(e))
     } else {
-        CloudError::Broken { tokens: 0, partial: String::new(), detail: describe(e) }
+        CloudError::Broken { tokens: 0, partial: String::new(), detail: error_chain(e) }
     }
 }
 
@@ -292,7 +292,7 @@ async fn read_stream(
                 (sse.push(&bytes), false)
             }
             Waited::Ready(Ok(None)) => (sse.finish(), true),
-            Waited::Ready(Err(e)) => return Err(p.broken(describe(&e))),
+            Waited::Ready(Err(e)) => return Err(p.broken(error_chain(&e))),
             Waited::TimedOut if p.first_at.is_some() => return Err(p.stalled(job.stall_timeout)),
             Waited::TimedOut => return Err(CloudError::NoFirstToken { after: job.first_token_timeout }),
             Waited::Cancelled => return Ok(Ended::Cancelled),

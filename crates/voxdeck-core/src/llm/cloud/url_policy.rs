@@ -2,11 +2,10 @@
 //! this machine. Over plain HTTP the API key and the conversation cross the network in clear;
 //! on loopback they never leave the machine (llama-server, vLLM, Ollama, LM Studio).
 
-use std::net::IpAddr;
-
 use reqwest::Url;
 
 use super::CloudError;
+use crate::loopback::is_loopback_host;
 
 /// A base URL that passed the policy, without a trailing slash.
 #[derive(Debug, Clone)]
@@ -34,11 +33,7 @@ pub(crate) fn check_base_url(raw: &str) -> Result<BaseUrl, CloudError> {
         return Err(bad("a base URL has no query or fragment"));
     }
     let Some(host) = url.host_str().filter(|h| !h.is_empty()) else { return Err(bad("it has no host")) };
-    let loopback = match host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
-        Ok(IpAddr::V4(ip)) => ip.is_loopback(),
-        Ok(IpAddr::V6(ip)) => ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
-        Err(_) => host.eq_ignore_ascii_case("localhost"),
-    };
+    let loopback = is_loopback_host(host);
     match url.scheme() {
         "https" => {}
         "http" if loopback => {}
