@@ -94,32 +94,13 @@ pub(super) fn fmt_offload(m: &ModelBench) -> String {
 
 /// "2025-11-13 14:05 UTC" from seconds since the Unix epoch.
 pub(super) fn fmt_date(unix_s: u64) -> String {
-    if unix_s == 0 {
-        return "n/a".to_owned();
+    let time = i64::try_from(unix_s).ok().filter(|s| *s > 0).map(time::OffsetDateTime::from_unix_timestamp);
+    match time {
+        Some(Ok(t)) => {
+            format!("{:04}-{:02}-{:02} {:02}:{:02} UTC", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute())
+        }
+        _ => "n/a".to_owned(),
     }
-    let days = (unix_s / 86_400) as i64;
-    let secs = unix_s % 86_400;
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
-        secs / 3600,
-        secs / 60 % 60
-    )
-}
-
-/// Proleptic Gregorian (year, month, day) of a day count since 1970-01-01 (H. Hinnant's
-/// `civil_from_days`).
-pub(super) fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097); // [0, 146096]
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
-    let mp = (5 * doy + 2) / 153; // [0, 11]
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32; // [1, 31]
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32; // [1, 12]
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 #[cfg(test)]
@@ -127,10 +108,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn civil_dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-        assert_eq!(civil_from_days(47_540), (2100, 2, 28));
+    fn utc_dates() {
+        assert_eq!(fmt_date(0), "n/a");
+        assert_eq!(fmt_date(951_782_400), "2000-02-29 00:00 UTC");
         assert_eq!(fmt_date(1_763_042_700), "2025-11-13 14:05 UTC");
         assert_eq!(fmt_date(4_107_542_399), "2100-02-28 23:59 UTC");
     }
