@@ -13,6 +13,8 @@ target="${CARGO_TARGET_DIR:-target}"
 "$target/release/voxdeck" models fetch --test-set
 
 python3 -m unittest models/test_convert_ct2_whisper.py
+# No crate's modules import each other in a cycle (read from the `use` lines).
+python3 .ci/module_cycles.py crates/voxdeck-core/src crates/voxdeck-cli/src crates/voxdeck-stt/src src-tauri/src
 
 # The cloud tests' OpenAI-compatible server (llama-cpp-python, in a venv in the cache).
 llama_python=$(bash .ci/llama-server.sh)
