@@ -15,7 +15,7 @@ mod common;
 mod audio;
 mod control;
 mod local_llm;
-mod mem_budget;
+mod memory_fit;
 mod metrics_consistency;
 mod speech_roundtrip;
 mod stt;
