@@ -66,11 +66,34 @@ pub fn screenshot_dir() -> PathBuf {
     exe.ancestors().nth(3).expect("target dir layout").join("e2e-screenshots")
 }
 
+/// Keeps the page painting (an opacity step too small to see, every frame) while `on`.
+/// WebKitWebDriver answers a screenshot after the web view's next rendering update, and an idle
+/// panel (models loaded, nothing changing) may have none for minutes: now and then in CI the
+/// first screenshot's request timed out after 120 s.
+fn keep_painting(driver: &WebDriver, on: bool) -> Result<(), crate::webdriver::DriverError> {
+    let script = if on {
+        r#"window.__voxdeckPaint = true;
+           const step = () => {
+             const b = document.body.style;
+             if (!window.__voxdeckPaint) { b.opacity = ''; return; }
+             b.opacity = b.opacity === '0.999' ? '1' : '0.999';
+             requestAnimationFrame(step);
+           };
+           requestAnimationFrame(step);
+           return true;"#
+    } else {
+        "window.__voxdeckPaint = false; return true;"
+    };
+    driver.execute(script, serde_json::json!([])).map(|_| ())
+}
+
 /// Saves a screenshot as `<name>.png` and says where.
 pub fn save_screenshot(driver: &WebDriver, name: &str) -> PathBuf {
     let dir = screenshot_dir();
     std::fs::create_dir_all(&dir).expect("screenshot dir");
+    keep_painting(driver, true).expect("painting for the screenshot");
     let png = driver.screenshot().expect("screenshot");
+    keep_painting(driver, false).expect("painting stopped after the screenshot");
     assert!(png.starts_with(b"\x89PNG"), "the screenshot is a PNG");
     let path = dir.join(format!("{name}.png"));
     std::fs::write(&path, png).expect("write screenshot");
