@@ -10,7 +10,7 @@ use crate::common::{spoken_question, voice_config};
 use voxdeck_core::audio::wav::write_wav;
 use voxdeck_core::audio::{AudioBuffer, Player};
 use voxdeck_core::audio::source::WavSource;
-use voxdeck_core::pipeline::{Event, Outcome, Session, SessionOptions, SessionParts, TurnState, load_engines};
+use voxdeck_core::pipeline::{Event, Outcome, Session, SessionIo, SessionOptions, TurnState, assemble};
 
 const TURN: Duration = Duration::from_secs(300);
 
@@ -21,22 +21,13 @@ fn a_press_while_speaking_silences_the_speaker_within_100_ms() {
     let q = spoken_question(tmp.path(), "q.wav", "Tell me a long story about a brave dragon.");
     let mut config = voice_config();
     config.llm.max_tokens = 200;
-    let engines = load_engines(&config, &mut |_| {}).unwrap();
-
     let reader = PacedReader::spawn_tight(&dir.join("out.fifo"), BYTES_PER_S);
-    let player = Arc::new(Player::open(None).unwrap());
-    let session = Session::start(
-        SessionParts {
-            answerer: engines.answerer,
-            stt: engines.stt,
-            tts: engines.tts,
-            source: Box::new(WavSource::new(&q)),
-            sink: player,
-            history: None,
-        },
-        SessionOptions::from_config(&config),
-    )
-    .unwrap();
+    let io = SessionIo {
+        source: Box::new(WavSource::new(&q)),
+        sink: Arc::new(Player::open(None).unwrap()),
+        history: None,
+    };
+    let session = assemble(&config, SessionOptions::from_config(&config), io, &mut |_| {}).unwrap().session;
 
     let mut events = session.subscribe();
     let turn = session.press().unwrap();
