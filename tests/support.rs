@@ -3,8 +3,10 @@
 //! The binary is the one `cargo build --release` put next to the test executables
 //! (`.ci/test.sh` builds it first); models come from `VOXDECK_MODELS` as for a user.
 
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 pub mod fault_proxy;
 pub mod openai_server;
@@ -62,4 +64,32 @@ impl std::fmt::Display for Run {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "status: {}\n--- stdout\n{}\n--- stderr\n{}", self.status, self.stdout, self.stderr)
     }
+}
+
+/// Starts `voxdeck serve` with `args` and returns it with the URL it printed and the lines of
+/// stderr before it.
+pub fn serve(home: &std::path::Path, args: &[&str]) -> (std::process::Child, String, Vec<String>) {
+    let mut child = voxdeck(home)
+        .arg("serve")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("voxdeck serve starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let Some(Ok(line)) = lines.next() else { break };
+        seen.push(line.clone());
+        if let Some(url) = line.strip_prefix("voxdeck: serving ") {
+            let url = url.trim().to_owned();
+            // Keep draining stderr so the server never blocks on a full pipe.
+            std::thread::spawn(move || for _ in lines.by_ref() {});
+            return (child, url, seen);
+        }
+    }
+    let _ = child.kill();
+    panic!("voxdeck serve printed no URL: {seen:?}");
 }

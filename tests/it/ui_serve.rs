@@ -5,43 +5,14 @@
 //! Needs Debian's `chromium` and `chromium-driver` and the loopback OpenAI server
 //! (`VOXDECK_LLAMA_SERVER_PYTHON`); `.ci/deps.sh` and `.ci/test.sh` provide them.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 use voxdeck_e2e::openai_server::{LlamaServer, free_port, test_model_path};
 use voxdeck_e2e::panel::{self, find_program, spawn_logged};
 use voxdeck_e2e::webdriver::WebDriver;
-use voxdeck_e2e::voxdeck;
-
-/// Starts `voxdeck serve` with `args` and returns it with the URL it printed.
-fn serve(home: &std::path::Path, args: &[&str]) -> (std::process::Child, String, Vec<String>) {
-    let mut child = voxdeck(home)
-        .arg("serve")
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("voxdeck serve starts");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let mut seen = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        let Some(Ok(line)) = lines.next() else { break };
-        seen.push(line.clone());
-        if let Some(url) = line.strip_prefix("voxdeck: serving ") {
-            let url = url.trim().to_owned();
-            // Keep draining stderr so the server never blocks on a full pipe.
-            std::thread::spawn(move || for _ in lines.by_ref() {});
-            return (child, url, seen);
-        }
-    }
-    let _ = child.kill();
-    panic!("voxdeck serve printed no URL: {seen:?}");
-}
+use voxdeck_e2e::serve;
 
 fn chromedriver() -> PathBuf {
     find_program(&[PathBuf::from("/usr/bin/chromedriver"), PathBuf::from("chromedriver")])

@@ -6,6 +6,7 @@ import type { BenchStatus } from "./bindings/BenchStatus.js";
 import type { ExportFormat } from "./bindings/ExportFormat.js";
 import type { Reply } from "./bindings/Reply.js";
 import { byId, insertSvg, showMessage } from "./dom.js";
+import { readNumber } from "./limits.js";
 import { replyOf, type Send } from "./transport.js";
 
 const FORMATS: ExportFormat[] = ["markdown", "json", "png_tok_s", "png_response_time"];
@@ -57,10 +58,9 @@ export class BenchPanel {
   }
 
   private async start(): Promise<void> {
-    const text = this.runs.value.trim();
-    const runs = text === "" ? null : Number(text);
-    if (runs !== null && (!Number.isInteger(runs) || runs < 1)) {
-      showMessage(this.error, "Runs must be a whole number of at least 1 (or empty for the config's).");
+    const runs = this.runs.value.trim() === "" ? null : readNumber(this.runs, "Runs", true);
+    if (typeof runs === "string") {
+      showMessage(this.error, `${runs} Leave it empty for the config's.`);
       return;
     }
     showMessage(this.exported, null);

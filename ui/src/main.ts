@@ -9,6 +9,7 @@ import { BenchPanel } from "./bench.js";
 import { Charts } from "./charts.js";
 import { Conversation } from "./conversation.js";
 import { byId, describeError, showMessage } from "./dom.js";
+import { applyLimits } from "./limits.js";
 import { ModeView } from "./mode.js";
 import { PushToTalk } from "./ptt.js";
 import { SettingsPanel } from "./settings.js";
@@ -107,6 +108,7 @@ function apply(v: Views, s: PanelStatus): void {
   v.conversation.reset(s.turns, s.turn, s.state);
   v.charts.reset(s.charts);
   v.bench.render(s.bench);
+  applyLimits(s.limits);
 }
 
 async function refresh(v: Views): Promise<void> {

@@ -11,6 +11,7 @@ import type { Settings } from "./bindings/Settings.js";
 import type { SettingsView as View } from "./bindings/SettingsView.js";
 import type { TtsEngine } from "./bindings/TtsEngine.js";
 import { byId, el, formatBytes, showMessage } from "./dom.js";
+import { readNumber } from "./limits.js";
 import { replyOf, type Send } from "./transport.js";
 
 type Option = [value: string, label: string];
@@ -138,12 +139,7 @@ export class SettingsPanel {
 
   /** The form as Settings, or a sentence saying which field is wrong. */
   private read(): Settings | string {
-    const number = (id: string, label: string, integer = false): number | string => {
-      const v = this.input(id).valueAsNumber;
-      if (!Number.isFinite(v) || v <= 0) return `${label} must be a positive number.`;
-      if (integer && !Number.isInteger(v)) return `${label} must be a whole number.`;
-      return v;
-    };
+    const number = (id: string, label: string, integer = false) => readNumber(this.input(id), label, integer);
     const maxTokens = number("max_tokens", "Max tokens", true);
     const natural = number("natural_s", "Natural (s)");
     const acceptable = number("acceptable_s", "Acceptable (s)");

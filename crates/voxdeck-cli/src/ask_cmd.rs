@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use serde::Serialize;
-use voxdeck_core::Config;
+use voxdeck_core::{Config, bounds};
 use voxdeck_core::llm::{AnswerMetrics, ChatMessage, ChatRequest, LocalLlm};
 use voxdeck_core::models::Catalog;
 use voxdeck_core::pipeline::loader::build_answerer;
 use voxdeck_core::router::answerer::AnswerEvent;
 
+use crate::bounded::within;
 use crate::engine_args::EngineArgs;
 
 #[derive(clap::Args)]
@@ -27,10 +28,10 @@ pub struct AskArgs {
     #[arg(long)]
     json: bool,
     /// Upper bound on the answer's length in tokens.
-    #[arg(long)]
+    #[arg(long, value_parser = within::<u32>(bounds::LLM_MAX_TOKENS))]
     max_tokens: Option<u32>,
     /// Threads for local inference (default: llm.threads).
-    #[arg(long)]
+    #[arg(long, value_parser = within::<u32>(bounds::LLM_THREADS))]
     threads: Option<u32>,
     #[command(flatten)]
     engine: EngineArgs,
@@ -55,10 +56,10 @@ pub fn run(args: AskArgs, mut config: Config) -> anyhow::Result<()> {
         config.llm.threads = t;
     }
     if let Some(n) = args.max_tokens {
-        anyhow::ensure!(n > 0, "--max-tokens must be at least 1");
         config.llm.max_tokens = n;
     }
     args.engine.apply(&mut config);
+    config.check()?;
     let spec = args.model.as_deref().unwrap_or(&config.llm.model);
     let model = Catalog::builtin().resolve_llm(spec, &config.models_dir())?;
     voxdeck_core::memory_fit::check_llm_alone(&model, &config)?;

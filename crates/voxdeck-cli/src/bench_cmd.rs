@@ -4,9 +4,11 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use voxdeck_core::Config;
+use voxdeck_core::{Config, bounds};
 use voxdeck_core::bench::runner;
 use voxdeck_core::models::Catalog;
+
+use crate::bounded::within;
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
@@ -14,10 +16,10 @@ pub struct BenchArgs {
     #[arg(long, short)]
     model: Vec<String>,
     /// Measured runs per model, after one warm-up (default: bench.runs, 3).
-    #[arg(long)]
+    #[arg(long, value_parser = within::<u32>(bounds::BENCH_RUNS))]
     runs: Option<u32>,
     /// Threads for inference (default: llm.threads).
-    #[arg(long)]
+    #[arg(long, value_parser = within::<u32>(bounds::LLM_THREADS))]
     threads: Option<u32>,
     /// Directory for report.md, bench.json and the charts.
     #[arg(long, default_value = "voxdeck-bench")]
@@ -26,12 +28,12 @@ pub struct BenchArgs {
 
 pub fn run(args: BenchArgs, mut config: Config) -> anyhow::Result<()> {
     if let Some(runs) = args.runs {
-        anyhow::ensure!(runs > 0, "--runs must be at least 1");
         config.bench.runs = runs;
     }
     if let Some(t) = args.threads {
         config.llm.threads = t;
     }
+    config.check()?;
     let catalog = Catalog::builtin();
     let models_dir = config.models_dir();
     let models = if args.model.is_empty() {

@@ -3,6 +3,7 @@
 
 mod ask_cmd;
 mod bench_cmd;
+mod bounded;
 mod cloud_cmd;
 mod devices_cmd;
 mod engine_args;

@@ -4,12 +4,14 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use voxdeck_core::Config;
+use voxdeck_core::{Config, bounds};
 use voxdeck_core::audio::AudioBuffer;
 use voxdeck_core::audio::playback::Player;
 use voxdeck_core::audio::wav::write_wav;
 use voxdeck_core::config::TtsEngine;
 use voxdeck_core::tts::{self, Engine};
+
+use crate::bounded::within;
 
 #[derive(clap::Args)]
 pub struct SayArgs {
@@ -27,10 +29,10 @@ pub struct SayArgs {
     #[arg(long, value_enum)]
     engine: Option<EngineArg>,
     /// Speaking speed, 1.0 = normal, 2.0 = twice as fast (default: tts.rate).
-    #[arg(long)]
+    #[arg(long, value_parser = within::<f32>(bounds::TTS_RATE))]
     rate: Option<f32>,
     /// Piper inference threads, 0 = one per core (default: tts.threads).
-    #[arg(long)]
+    #[arg(long, value_parser = within::<u32>(bounds::TTS_THREADS))]
     threads: Option<u32>,
 }
 
@@ -57,15 +59,12 @@ pub fn run(args: SayArgs, mut config: Config) -> anyhow::Result<()> {
         }
     }
     if let Some(rate) = args.rate {
-        anyhow::ensure!(
-            (0.25..=4.0).contains(&rate),
-            "--rate must be between 0.25 and 4.0, got {rate}"
-        );
         config.tts.rate = rate;
     }
     if let Some(threads) = args.threads {
         config.tts.threads = threads;
     }
+    config.check()?;
     let text = args.text.join(" ");
     anyhow::ensure!(
         !tts::split_sentences(&text).is_empty(),

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use crate::bounded::within;
 use crate::engine_args::EngineArgs;
-use voxdeck_core::Config;
+use voxdeck_core::{Config, bounds};
 use voxdeck_core::audio::{open_input, open_output};
 use voxdeck_core::history::History;
 use voxdeck_core::pipeline::{Event, Outcome, Session, SessionIo, SessionOptions, TurnRecord, TurnState, assemble};
@@ -26,7 +27,7 @@ pub struct TalkArgs {
     #[arg(long)]
     json: bool,
     /// Upper bound on each answer's length in tokens (default: llm.max_tokens).
-    #[arg(long)]
+    #[arg(long, value_parser = within::<u32>(bounds::LLM_MAX_TOKENS))]
     max_tokens: Option<u32>,
     /// Wait for the whole answer before speaking (for comparison with sentence streaming).
     #[arg(long)]
@@ -46,13 +47,13 @@ const TURN_TIMEOUT: Duration = Duration::from_secs(600);
 
 pub fn run(args: TalkArgs, mut config: Config) -> anyhow::Result<()> {
     if let Some(n) = args.max_tokens {
-        anyhow::ensure!(n > 0, "--max-tokens must be at least 1");
         config.llm.max_tokens = n;
     }
     if let Some(model) = &args.model {
         config.llm.model = model.clone();
     }
     args.engine.apply(&mut config);
+    config.check()?;
     if args.whole_answer {
         config.pipeline.stream_sentences = false;
     }

@@ -5,8 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use serde::Serialize;
-use voxdeck_core::Config;
+use voxdeck_core::{Config, bounds};
 use voxdeck_core::stt::{Segment, Stt, SttOptions, Timings};
+
+use crate::bounded::within;
 
 #[derive(clap::Args)]
 pub struct TranscribeArgs {
@@ -20,7 +22,7 @@ pub struct TranscribeArgs {
     #[arg(long, short)]
     model: Option<String>,
     /// Whisper threads (default: stt.threads).
-    #[arg(long)]
+    #[arg(long, value_parser = within::<u32>(bounds::STT_THREADS))]
     threads: Option<u32>,
 }
 

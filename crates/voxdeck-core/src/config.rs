@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::bounds::{self, OutOfRange};
 use crate::paths;
 
 /// Errors reading or validating the configuration.
@@ -32,14 +33,22 @@ pub enum ConfigError {
     },
 }
 
-/// A value out of range, and why; [`Config::validate`] adds the file to make a [`ConfigError`].
-struct Invalid {
-    field: &'static str,
-    message: String,
+/// A setting out of its range, or inconsistent with another; a [`ConfigError`] adds the file.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("`{field}` {message}")]
+pub struct Invalid {
+    pub field: &'static str,
+    pub message: String,
 }
 
 fn invalid(field: &'static str, message: String) -> Invalid {
     Invalid { field, message }
+}
+
+impl From<OutOfRange> for Invalid {
+    fn from(e: OutOfRange) -> Invalid {
+        Invalid { field: e.key, message: e.requirement }
+    }
 }
 
 /// The whole configuration.
@@ -173,30 +182,30 @@ impl Default for LlmConfig {
 impl LlmConfig {
     /// Checks the `[llm]` values.
     fn validate(&self) -> Result<(), Invalid> {
-        if self.n_ctx < 64 {
-            return Err(invalid("llm.n_ctx", format!("must be at least 64, got {}", self.n_ctx)));
-        }
-        if self.n_batch == 0 {
-            return Err(invalid("llm.n_batch", "must be at least 1".into()));
-        }
-        if self.n_ubatch == 0 || self.n_ubatch > self.n_batch {
+        bounds::LLM_N_CTX.check(self.n_ctx)?;
+        bounds::LLM_N_BATCH.check(self.n_batch)?;
+        bounds::LLM_N_UBATCH.check(self.n_ubatch)?;
+        if self.n_ubatch > self.n_batch {
             return Err(invalid(
                 "llm.n_ubatch",
-                format!("must be between 1 and n_batch ({}), got {}", self.n_batch, self.n_ubatch),
+                format!("must be at most llm.n_batch ({}), got {}", self.n_batch, self.n_ubatch),
             ));
         }
-        if self.max_tokens == 0 {
-            return Err(invalid("llm.max_tokens", "must be at least 1".into()));
+        bounds::LLM_THREADS.check(self.threads)?;
+        bounds::LLM_MAX_TOKENS.check(self.max_tokens)?;
+        if self.max_tokens >= self.n_ctx {
+            return Err(invalid(
+                "llm.max_tokens",
+                format!("must be less than llm.n_ctx ({}), got {}", self.n_ctx, self.max_tokens),
+            ));
         }
-        if !(self.temperature >= 0.0 && self.temperature.is_finite()) {
-            return Err(invalid("llm.temperature", format!("must be >= 0, got {}", self.temperature)));
+        if let GpuLayers::Count(n) = self.gpu_layers {
+            bounds::LLM_GPU_LAYERS.check(n)?;
         }
-        if !(0.0..=1.0).contains(&self.top_p) {
-            return Err(invalid("llm.top_p", format!("must be in 0..=1, got {}", self.top_p)));
-        }
-        if !(0.0..=1.0).contains(&self.min_p) {
-            return Err(invalid("llm.min_p", format!("must be in 0..=1, got {}", self.min_p)));
-        }
+        bounds::LLM_TEMPERATURE.check(self.temperature)?;
+        bounds::LLM_TOP_K.check(self.top_k)?;
+        bounds::LLM_TOP_P.check(self.top_p)?;
+        bounds::LLM_MIN_P.check(self.min_p)?;
         Ok(())
     }
 }
@@ -228,11 +237,14 @@ impl Default for VoiceThresholds {
 impl VoiceThresholds {
     /// Checks the `[voice]` values.
     fn validate(&self) -> Result<(), Invalid> {
-        if !(self.natural_s > 0.0 && self.natural_s <= self.acceptable_s && self.acceptable_s <= self.unusable_s) {
+        bounds::VOICE_NATURAL_S.check(self.natural_s)?;
+        bounds::VOICE_ACCEPTABLE_S.check(self.acceptable_s)?;
+        bounds::VOICE_UNUSABLE_S.check(self.unusable_s)?;
+        if !(self.natural_s <= self.acceptable_s && self.acceptable_s <= self.unusable_s) {
             return Err(invalid(
                 "voice",
                 format!(
-                    "thresholds must satisfy 0 < natural_s <= acceptable_s <= unusable_s, got {} / {} / {}",
+                    "thresholds must satisfy natural_s <= acceptable_s <= unusable_s, got {} / {} / {}",
                     self.natural_s, self.acceptable_s, self.unusable_s
                 ),
             ));
@@ -270,19 +282,28 @@ impl Default for BenchConfig {
 }
 
 impl BenchConfig {
-    /// Checks the `[bench]` values.
-    fn validate(&self) -> Result<(), Invalid> {
-        if self.runs == 0 {
-            return Err(invalid("bench.runs", "must be at least 1".into()));
-        }
-        if self.prompt_tokens == 0 {
-            return Err(invalid("bench.prompt_tokens", "must be at least 1".into()));
-        }
-        if self.response_tokens.is_empty() || self.response_tokens.contains(&0) {
+    /// Checks the `[bench]` values; each length must also fit the context the model is
+    /// loaded with.
+    fn validate(&self, n_ctx: u32) -> Result<(), Invalid> {
+        bounds::BENCH_RUNS.check(self.runs)?;
+        bounds::BENCH_PROMPT_TOKENS.check(self.prompt_tokens)?;
+        let lengths = self.response_tokens.len();
+        if lengths == 0 || lengths > bounds::BENCH_MAX_RESPONSE_LENGTHS {
             return Err(invalid(
                 "bench.response_tokens",
-                "must list at least one token count, each at least 1".into(),
+                format!("must list 1 to {} token counts, got {lengths}", bounds::BENCH_MAX_RESPONSE_LENGTHS),
             ));
+        }
+        for &n in &self.response_tokens {
+            bounds::BENCH_RESPONSE_TOKENS.check(n)?;
+        }
+        for (field, n) in [
+            ("bench.prompt_tokens", self.prompt_tokens),
+            ("bench.response_tokens", self.response_tokens.iter().copied().max().unwrap_or(0)),
+        ] {
+            if n >= n_ctx {
+                return Err(invalid(field, format!("must be less than llm.n_ctx ({n_ctx}), got {n}")));
+            }
         }
         if !self.response_tokens.contains(&self.verdict_tokens) {
             return Err(invalid(
@@ -353,17 +374,14 @@ impl Default for TtsConfig {
 impl TtsConfig {
     /// Checks the `[tts]` values.
     fn validate(&self) -> Result<(), Invalid> {
-        if !(0.25..=4.0).contains(&self.rate) {
-            return Err(invalid("tts.rate", format!("must be between 0.25 and 4.0, got {}", self.rate)));
+        bounds::TTS_RATE.check(self.rate)?;
+        if let Some(v) = self.noise_scale {
+            bounds::TTS_NOISE_SCALE.check(v)?;
         }
-        for (field, value) in [("tts.noise_scale", self.noise_scale), ("tts.noise_w", self.noise_w)] {
-            match value {
-                Some(v) if !(v >= 0.0 && v.is_finite()) => {
-                    return Err(invalid(field, format!("must be >= 0, got {v}")));
-                }
-                _ => {}
-            }
+        if let Some(v) = self.noise_w {
+            bounds::TTS_NOISE_W.check(v)?;
         }
+        bounds::TTS_THREADS.check(self.threads)?;
         let voice_ok = !self.espeak_voice.is_empty()
             && !self.espeak_voice.contains(|c: char| c.is_whitespace() || c.is_control());
         if !voice_ok {
@@ -403,18 +421,10 @@ impl Default for AudioConfig {
 impl AudioConfig {
     /// Checks the `[audio]` values.
     fn validate(&self) -> Result<(), Invalid> {
-        if !(self.max_utterance_s > 0.0 && self.max_utterance_s <= MAX_UTTERANCE_LIMIT_S) {
-            return Err(invalid(
-                "audio.max_utterance_s",
-                format!("must be more than 0 and at most {MAX_UTTERANCE_LIMIT_S} seconds, got {}", self.max_utterance_s),
-            ));
-        }
+        bounds::AUDIO_MAX_UTTERANCE_S.check(self.max_utterance_s)?;
         Ok(())
     }
 }
-
-/// The largest accepted `audio.max_utterance_s` (one hour, 230 MB of 16 kHz f32 audio).
-pub const MAX_UTTERANCE_LIMIT_S: f64 = 3600.0;
 
 /// `[stt]`: speech to text with Whisper, which runs in its own worker process (`voxdeck-stt`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -468,9 +478,7 @@ impl Default for SttConfig {
 impl SttConfig {
     /// Checks the `[stt]` values.
     fn validate(&self) -> Result<(), Invalid> {
-        if self.threads > 256 {
-            return Err(invalid("stt.threads", format!("must be at most 256, got {}", self.threads)));
-        }
+        bounds::STT_THREADS.check(self.threads)?;
         let language_ok = (2..=5).contains(&self.language.len()) && self.language.chars().all(|c| c.is_ascii_lowercase());
         if !language_ok {
             return Err(invalid(
@@ -478,27 +486,13 @@ impl SttConfig {
                 format!("must be a Whisper language code such as \"en\", or \"auto\", got {:?}", self.language),
             ));
         }
-        if self.beam_size > 16 {
-            return Err(invalid("stt.beam_size", format!("must be 0 (greedy) to 16, got {}", self.beam_size)));
-        }
+        bounds::STT_BEAM_SIZE.check(self.beam_size)?;
         if self.initial_prompt.contains('\0') {
             return Err(invalid("stt.initial_prompt", "must not contain NUL characters".into()));
         }
-        if !(0.0..=1.0).contains(&self.no_speech_threshold) {
-            return Err(invalid(
-                "stt.no_speech_threshold",
-                format!("must be in 0..=1, got {}", self.no_speech_threshold),
-            ));
-        }
-        if !(-120.0..=0.0).contains(&self.energy_gate_dbfs) {
-            return Err(invalid(
-                "stt.energy_gate_dbfs",
-                format!("must be between -120 (gate off) and 0 dBFS, got {}", self.energy_gate_dbfs),
-            ));
-        }
-        if !(self.timeout_s > 0.0 && self.timeout_s <= 86_400.0) {
-            return Err(invalid("stt.timeout_s", format!("must be more than 0 seconds, got {}", self.timeout_s)));
-        }
+        bounds::STT_NO_SPEECH_THRESHOLD.check(self.no_speech_threshold)?;
+        bounds::STT_ENERGY_GATE_DBFS.check(self.energy_gate_dbfs)?;
+        bounds::STT_TIMEOUT_S.check(self.timeout_s)?;
         Ok(())
     }
 }
@@ -540,18 +534,9 @@ impl Default for PipelineConfig {
 impl PipelineConfig {
     /// Checks the `[pipeline]` values.
     fn validate(&self) -> Result<(), Invalid> {
-        if self.clause_min_words > 100 {
-            return Err(invalid(
-                "pipeline.clause_min_words",
-                format!("must be 0 (whole sentences) to 100, got {}", self.clause_min_words),
-            ));
-        }
-        if self.min_utterance_ms > 10_000 {
-            return Err(invalid(
-                "pipeline.min_utterance_ms",
-                format!("must be at most 10000, got {}", self.min_utterance_ms),
-            ));
-        }
+        bounds::PIPELINE_CLAUSE_MIN_WORDS.check(self.clause_min_words)?;
+        bounds::PIPELINE_MIN_UTTERANCE_MS.check(self.min_utterance_ms)?;
+        bounds::PIPELINE_CONTEXT_TURNS.check(self.context_turns)?;
         Ok(())
     }
 }
@@ -580,6 +565,15 @@ impl Default for MemoryConfig {
     }
 }
 
+impl MemoryConfig {
+    /// Checks the `[memory]` values.
+    fn validate(&self) -> Result<(), Invalid> {
+        bounds::MEMORY_HEADROOM_MB.check(self.headroom_mb)?;
+        bounds::MEMORY_LIMIT_MB.check(self.limit_mb)?;
+        Ok(())
+    }
+}
+
 /// `[metrics]`: the background sampler of RAM, CPU and GPU.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -597,9 +591,7 @@ impl Default for MetricsConfig {
 impl MetricsConfig {
     /// Checks the `[metrics]` values.
     fn validate(&self) -> Result<(), Invalid> {
-        if !(self.hz > 0.0 && self.hz <= 20.0) {
-            return Err(invalid("metrics.hz", format!("must be more than 0 and at most 20, got {}", self.hz)));
-        }
+        bounds::METRICS_HZ.check(self.hz)?;
         Ok(())
     }
 }
@@ -627,9 +619,7 @@ impl Default for UiConfig {
 impl UiConfig {
     /// Checks the `[ui]` values.
     fn validate(&self) -> Result<(), Invalid> {
-        if !(self.charts_hz >= 0.5 && self.charts_hz <= 10.0) {
-            return Err(invalid("ui.charts_hz", format!("must be between 0.5 and 10, got {}", self.charts_hz)));
-        }
+        bounds::UI_CHARTS_HZ.check(self.charts_hz)?;
         Ok(())
     }
 }
@@ -705,15 +695,9 @@ impl CloudConfig {
 
     /// Checks the `[cloud]` values.
     fn validate(&self) -> Result<(), Invalid> {
-        for (field, v) in [
-            ("cloud.connect_timeout_s", self.connect_timeout_s),
-            ("cloud.first_token_timeout_s", self.first_token_timeout_s),
-            ("cloud.stall_timeout_s", self.stall_timeout_s),
-        ] {
-            if !(v > 0.0 && v <= 600.0) {
-                return Err(invalid(field, format!("must be more than 0 and at most 600 seconds, got {v}")));
-            }
-        }
+        bounds::CLOUD_CONNECT_TIMEOUT_S.check(self.connect_timeout_s)?;
+        bounds::CLOUD_FIRST_TOKEN_TIMEOUT_S.check(self.first_token_timeout_s)?;
+        bounds::CLOUD_STALL_TIMEOUT_S.check(self.stall_timeout_s)?;
         if self.provider == CloudProvider::Custom && (self.base_url.is_empty() || self.model.is_empty()) {
             return Err(invalid("cloud.base_url", "and cloud.model must be set when provider = \"custom\"".into()));
         }
@@ -781,9 +765,8 @@ impl Default for RouterConfig {
 impl RouterConfig {
     /// Checks the `[router]` values.
     fn validate(&self) -> Result<(), Invalid> {
-        if self.expected_answer_tokens == 0 {
-            return Err(invalid("router.expected_answer_tokens", "must be at least 1".into()));
-        }
+        bounds::ROUTER_LONG_QUESTION_WORDS.check(self.long_question_words)?;
+        bounds::ROUTER_EXPECTED_ANSWER_TOKENS.check(self.expected_answer_tokens)?;
         Ok(())
     }
 }
@@ -825,22 +808,26 @@ impl Config {
         Ok(config)
     }
 
-    /// Checks every section; the first value out of range is the error.
+    /// Checks every section against [`bounds`] and its own rules between settings; the first
+    /// problem is the error. Front ends call it again after applying their flags.
+    pub fn check(&self) -> Result<(), Invalid> {
+        self.llm.validate()?;
+        self.voice.validate()?;
+        self.bench.validate(self.llm.n_ctx)?;
+        self.tts.validate()?;
+        self.audio.validate()?;
+        self.stt.validate()?;
+        self.pipeline.validate()?;
+        self.memory.validate()?;
+        self.cloud.validate()?;
+        self.router.validate()?;
+        self.ui.validate()?;
+        self.metrics.validate()
+    }
+
+    /// [`Config::check`], with the file named in the error.
     fn validate(&self, path: &Path) -> Result<(), ConfigError> {
-        let sections = || -> Result<(), Invalid> {
-            self.llm.validate()?;
-            self.voice.validate()?;
-            self.bench.validate()?;
-            self.tts.validate()?;
-            self.audio.validate()?;
-            self.stt.validate()?;
-            self.pipeline.validate()?;
-            self.cloud.validate()?;
-            self.router.validate()?;
-            self.ui.validate()?;
-            self.metrics.validate()
-        };
-        sections().map_err(|Invalid { field, message }| ConfigError::Invalid {
+        self.check().map_err(|Invalid { field, message }| ConfigError::Invalid {
             path: path.to_owned(),
             field,
             message,
@@ -870,13 +857,13 @@ mod tests {
     fn seed_knobs_parse() {
         let c = parse(
             "[llm]\nmodel = \"qwen2.5-7b\"\ngpu_layers = 20\nflash_attn = \"on\"\nmlock = true\n\
-             n_ctx = 2048\nn_batch = 512\nn_ubatch = 256\nthreads = 6\n",
+             n_ctx = 2048\nn_batch = 512\nn_ubatch = 256\nthreads = 1\n",
         )
         .unwrap();
         assert_eq!(c.llm.gpu_layers, GpuLayers::Count(20));
         assert_eq!(c.llm.flash_attn, FlashAttn::On);
         assert!(c.llm.mlock);
-        assert_eq!((c.llm.n_ctx, c.llm.n_batch, c.llm.n_ubatch, c.llm.threads), (2048, 512, 256, 6));
+        assert_eq!((c.llm.n_ctx, c.llm.n_batch, c.llm.n_ubatch, c.llm.threads), (2048, 512, 256, 1));
         assert_eq!(parse("[llm]\ngpu_layers = \"all\"").unwrap().llm.gpu_layers, GpuLayers::ALL);
     }
 
@@ -916,7 +903,7 @@ mod tests {
     fn tts_section_parses() {
         let c = parse(
             "[tts]\nvoice = \"piper-en_us-joe-medium\"\nengine = \"piper\"\nrate = 1.25\nnoise_scale = 0.0\n\
-             onnxruntime = \"/opt/ort/libonnxruntime.so\"\nespeak_voice = \"en-gb\"\nthreads = 2\n",
+             onnxruntime = \"/opt/ort/libonnxruntime.so\"\nespeak_voice = \"en-gb\"\nthreads = 1\n",
         )
         .unwrap();
         assert_eq!(c.tts.voice, "piper-en_us-joe-medium");
@@ -924,7 +911,7 @@ mod tests {
         assert_eq!(c.tts.rate, 1.25);
         assert_eq!((c.tts.noise_scale, c.tts.noise_w), (Some(0.0), None));
         assert_eq!(c.tts.onnxruntime, "/opt/ort/libonnxruntime.so");
-        assert_eq!((c.tts.espeak_voice.as_str(), c.tts.threads), ("en-gb", 2));
+        assert_eq!((c.tts.espeak_voice.as_str(), c.tts.threads), ("en-gb", 1));
         assert_eq!(parse("").unwrap().tts, TtsConfig::default());
         assert_eq!(parse("[tts]\nengine = \"espeak\"").unwrap().tts.engine, TtsEngine::Espeak);
     }
@@ -961,16 +948,58 @@ mod tests {
     }
 
     #[test]
+    fn numbers_that_would_crash_or_exhaust_the_machine_are_refused_with_their_range() {
+        let cores = bounds::cores();
+        for (text, expected) in [
+            ("[bench]\nruns = 4294967295", "`bench.runs` must be between 1 and 100, got 4294967295".to_owned()),
+            (
+                "[bench]\nresponse_tokens = [4294967295]\nverdict_tokens = 4294967295",
+                "`bench.response_tokens` must be between 1 and 8192, got 4294967295".to_owned(),
+            ),
+            (
+                "[llm]\nn_batch = 4294967295\nn_ubatch = 512",
+                "`llm.n_batch` must be between 1 and 65536, got 4294967295".to_owned(),
+            ),
+            (
+                "[tts]\nthreads = 100000",
+                format!("`tts.threads` must be between 0 (automatic) and {cores} (the cores this machine has), got 100000"),
+            ),
+            (
+                "[stt]\nthreads = 256",
+                format!("`stt.threads` must be between 0 (automatic) and {cores} (the cores this machine has), got 256"),
+            ),
+            ("[llm]\nmax_tokens = 4096", "`llm.max_tokens` must be less than llm.n_ctx (4096), got 4096".to_owned()),
+            ("[llm]\ngpu_layers = 4294967295", "`llm.gpu_layers` must be between 0 and 1024, got 4294967295".to_owned()),
+            ("[llm]\ntop_k = 4294967295", "`llm.top_k` must be between 0 and 100000, got 4294967295".to_owned()),
+            (
+                "[bench]\nprompt_tokens = 8192",
+                "`bench.prompt_tokens` must be less than llm.n_ctx (4096), got 8192".to_owned(),
+            ),
+            ("[memory]\nheadroom_mb = 9223372036854775807", "`memory.headroom_mb` must be between 0".to_owned()),
+        ] {
+            let msg = parse(text).unwrap_err().to_string();
+            assert!(msg.contains(&expected), "{text}:\n  got      {msg}\n  expected {expected}");
+        }
+        // The largest values are accepted, so the bounds do not cut off real use.
+        let c = parse(&format!(
+            "[llm]\nn_ctx = 131072\nn_batch = 65536\nn_ubatch = 65536\nthreads = {cores}\n\
+             [bench]\nruns = 100\n[tts]\nthreads = {cores}\n"
+        ))
+        .unwrap();
+        assert_eq!((c.llm.n_batch, c.bench.runs, c.tts.threads), (65536, 100, cores as u32));
+    }
+
+    #[test]
     fn stt_section_parses_and_validates() {
         assert_eq!(parse("").unwrap().stt, SttConfig::default());
         let c = parse(
-            "[stt]\nmodel = \"whisper-tiny.en\"\nthreads = 2\nlanguage = \"en\"\nbeam_size = 5\n\
+            "[stt]\nmodel = \"whisper-tiny.en\"\nthreads = 1\nlanguage = \"en\"\nbeam_size = 5\n\
              initial_prompt = \"Voxdeck, Jetson.\"\nworker = \"/opt/voxdeck/voxdeck-stt\"\n\
              no_speech_threshold = 0.5\nenergy_gate_dbfs = -60.0\ntimeout_s = 30.0\n",
         )
         .unwrap();
         assert_eq!(c.stt.model, "whisper-tiny.en");
-        assert_eq!((c.stt.threads, c.stt.beam_size), (2, 5));
+        assert_eq!((c.stt.threads, c.stt.beam_size), (1, 5));
         assert_eq!(c.stt.initial_prompt, "Voxdeck, Jetson.");
         assert_eq!(c.stt.worker.as_deref(), Some(Path::new("/opt/voxdeck/voxdeck-stt")));
         assert_eq!((c.stt.no_speech_threshold, c.stt.energy_gate_dbfs, c.stt.timeout_s), (0.5, -60.0, 30.0));

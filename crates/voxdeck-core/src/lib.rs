@@ -4,6 +4,7 @@
 //! the model benchmark.
 
 pub mod audio;
+pub mod bounds;
 pub mod bench;
 pub mod chart_style;
 pub mod config;

@@ -3,6 +3,7 @@ import type { BenchStatus } from "./BenchStatus";
 import type { ChartSet } from "./ChartSet";
 import type { CloudStatus } from "./CloudStatus";
 import type { EngineStatus } from "./EngineStatus";
+import type { Limit } from "./Limit";
 import type { Mode } from "./Mode";
 import type { TurnRecord } from "./TurnRecord";
 import type { TurnState } from "./TurnState";
@@ -26,4 +27,8 @@ output: string,
 /**
  * The global push-to-talk shortcut (desktop app only).
  */
-shortcut: string, };
+shortcut: string, 
+/**
+ * The range of every number the panel's fields set, from [`crate::bounds`].
+ */
+limits: Array<Limit>, };

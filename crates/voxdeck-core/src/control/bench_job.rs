@@ -8,6 +8,7 @@ use super::protocol::{BenchStatus, ExportFormat, PanelEvent, Reply};
 use super::publisher::Publisher;
 use super::shared_config::SharedConfig;
 use crate::bench::runner::BenchError;
+use crate::bounds::{self, OutOfRange};
 use crate::bench::{BenchReport, charts, report, runner};
 use crate::models::{Catalog, CatalogError};
 use crate::sync::lock;
@@ -15,8 +16,8 @@ use crate::sync::lock;
 /// A benchmark that could not start, or a result that could not be exported.
 #[derive(Debug, thiserror::Error)]
 pub enum BenchJobError {
-    #[error("runs must be at least 1")]
-    NoRuns,
+    #[error(transparent)]
+    Runs(#[from] OutOfRange),
     #[error("{0} (or download one in Settings)")]
     NoModels(#[source] CatalogError),
     #[error("a benchmark is already running")]
@@ -59,10 +60,7 @@ impl BenchJob {
     pub(super) fn start(&self, runs: Option<u32>) -> Result<(), BenchJobError> {
         let mut config = self.config.get();
         if let Some(runs) = runs {
-            if runs == 0 {
-                return Err(BenchJobError::NoRuns);
-            }
-            config.bench.runs = runs;
+            config.bench.runs = bounds::BENCH_RUNS.check(runs)?;
         }
         let models = Catalog::builtin()
             .resolve_installed_llms(&config.models_dir())

@@ -193,6 +193,7 @@ impl Controller {
             input: inner.engine.describe_input(),
             output: inner.engine.describe_output(),
             shortcut: inner.config.get().ui.global_shortcut,
+            limits: crate::bounds::limits(),
         }
     }
 

@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use crate::bounds::Limit;
 use crate::config::{CloudProvider, Mode, TtsEngine};
 use crate::pipeline::{Event, TurnRecord, TurnState};
 
@@ -227,6 +228,8 @@ pub struct PanelStatus {
     pub output: String,
     /// The global push-to-talk shortcut (desktop app only).
     pub shortcut: String,
+    /// The range of every number the panel's fields set, from [`crate::bounds`].
+    pub limits: Vec<Limit>,
 }
 
 /// The settings a user changes from the panel (the rest stays in the config file).

@@ -259,6 +259,8 @@ impl<'m> Session<'m> {
             n => n,
         };
         let n_ctx = config.n_ctx;
+        // llama.cpp never decodes more than n_ctx tokens at once: a larger batch only costs memory.
+        let n_batch = config.n_batch.min(n_ctx);
         let flash = match config.flash_attn {
             FlashAttn::Auto => llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_AUTO,
             FlashAttn::On => llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_ENABLED,
@@ -266,8 +268,8 @@ impl<'m> Session<'m> {
         };
         let params = LlamaContextParams::default()
             .with_n_ctx(NonZeroU32::new(n_ctx))
-            .with_n_batch(config.n_batch)
-            .with_n_ubatch(config.n_ubatch)
+            .with_n_batch(n_batch)
+            .with_n_ubatch(config.n_ubatch.min(n_batch))
             .with_n_threads(threads as i32)
             .with_n_threads_batch(threads as i32)
             .with_flash_attention_policy(flash);
@@ -300,7 +302,7 @@ impl<'m> Session<'m> {
             total_layers,
             n_ctx,
             n_ctx_train: model.n_ctx_train(),
-            n_batch: config.n_batch,
+            n_batch,
             threads,
             chat_template: template_name,
             load_ms: started.elapsed().as_secs_f64() * 1000.0,
@@ -315,7 +317,7 @@ impl<'m> Session<'m> {
             config: config.clone(),
             info,
             cache: Vec::new(),
-            batch: LlamaBatch::new(config.n_batch as usize, 1),
+            batch: LlamaBatch::new(n_batch as usize, 1),
             eog_tokens,
         })
     }
@@ -339,7 +341,7 @@ impl<'m> Session<'m> {
     /// Decodes `tokens` after what the cache holds, in `n_batch` chunks; logits for the last
     /// token only. Returns false if cancelled between chunks.
     fn prefill(&mut self, tokens: &[LlamaToken], cancel: &dyn Fn() -> bool) -> Result<bool, LlmError> {
-        let n_batch = self.config.n_batch as usize;
+        let n_batch = self.info.n_batch as usize;
         let chunks = tokens.chunks(n_batch).count();
         for (i, chunk) in tokens.chunks(n_batch).enumerate() {
             if cancel() {
