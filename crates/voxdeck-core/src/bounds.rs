@@ -118,7 +118,6 @@ pub const LLM_N_CTX: Bound = Bound::new("llm.n_ctx", 64.0, 1_048_576.0);
 pub const LLM_N_BATCH: Bound = Bound::new("llm.n_batch", 1.0, 65_536.0);
 pub const LLM_N_UBATCH: Bound = Bound::new("llm.n_ubatch", 1.0, 65_536.0);
 pub const LLM_THREADS: Bound = Bound::threads("llm.threads");
-/// Also below `llm.n_ctx` (checked with the section).
 pub const LLM_MAX_TOKENS: Bound = Bound::new("llm.max_tokens", 1.0, 65_536.0);
 /// No model has more; `"all"` is the other way to say every layer.
 pub const LLM_GPU_LAYERS: Bound = Bound::new("llm.gpu_layers", 0.0, 1024.0);
@@ -137,7 +136,7 @@ pub const VOICE_UNUSABLE_S: Bound = Bound::new("voice.unusable_s", 0.1, 60.0);
 /// Each run holds one timing per generated token: a hundred is already an hour on a slow model.
 pub const BENCH_RUNS: Bound = Bound::new("bench.runs", 1.0, 100.0);
 pub const BENCH_PROMPT_TOKENS: Bound = Bound::new("bench.prompt_tokens", 1.0, 65_536.0);
-/// Each entry; also below `llm.n_ctx` (checked with the section).
+/// Each entry.
 pub const BENCH_RESPONSE_TOKENS: Bound = Bound::new("bench.response_tokens", 1.0, 8192.0);
 /// The most answer lengths one bench reports.
 pub const BENCH_MAX_RESPONSE_LENGTHS: usize = 16;

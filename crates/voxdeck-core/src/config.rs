@@ -180,8 +180,8 @@ impl Default for LlmConfig {
 }
 
 impl LlmConfig {
-    /// Checks the `[llm]` values.
-    fn validate(&self) -> Result<(), Invalid> {
+    /// Checks the `[llm]` values ([`bounds`] and the rules between them).
+    pub fn check(&self) -> Result<(), Invalid> {
         bounds::LLM_N_CTX.check(self.n_ctx)?;
         bounds::LLM_N_BATCH.check(self.n_batch)?;
         bounds::LLM_N_UBATCH.check(self.n_ubatch)?;
@@ -193,12 +193,6 @@ impl LlmConfig {
         }
         bounds::LLM_THREADS.check(self.threads)?;
         bounds::LLM_MAX_TOKENS.check(self.max_tokens)?;
-        if self.max_tokens >= self.n_ctx {
-            return Err(invalid(
-                "llm.max_tokens",
-                format!("must be less than llm.n_ctx ({}), got {}", self.n_ctx, self.max_tokens),
-            ));
-        }
         if let GpuLayers::Count(n) = self.gpu_layers {
             bounds::LLM_GPU_LAYERS.check(n)?;
         }
@@ -282,9 +276,9 @@ impl Default for BenchConfig {
 }
 
 impl BenchConfig {
-    /// Checks the `[bench]` values; each length must also fit the context the model is
-    /// loaded with.
-    fn validate(&self, n_ctx: u32) -> Result<(), Invalid> {
+    /// Checks the `[bench]` values. A length past the model's context is the bench's own error
+    /// (in words, with the context size), not the config's.
+    fn validate(&self) -> Result<(), Invalid> {
         bounds::BENCH_RUNS.check(self.runs)?;
         bounds::BENCH_PROMPT_TOKENS.check(self.prompt_tokens)?;
         let lengths = self.response_tokens.len();
@@ -296,14 +290,6 @@ impl BenchConfig {
         }
         for &n in &self.response_tokens {
             bounds::BENCH_RESPONSE_TOKENS.check(n)?;
-        }
-        for (field, n) in [
-            ("bench.prompt_tokens", self.prompt_tokens),
-            ("bench.response_tokens", self.response_tokens.iter().copied().max().unwrap_or(0)),
-        ] {
-            if n >= n_ctx {
-                return Err(invalid(field, format!("must be less than llm.n_ctx ({n_ctx}), got {n}")));
-            }
         }
         if !self.response_tokens.contains(&self.verdict_tokens) {
             return Err(invalid(
@@ -811,9 +797,9 @@ impl Config {
     /// Checks every section against [`bounds`] and its own rules between settings; the first
     /// problem is the error. Front ends call it again after applying their flags.
     pub fn check(&self) -> Result<(), Invalid> {
-        self.llm.validate()?;
+        self.llm.check()?;
         self.voice.validate()?;
-        self.bench.validate(self.llm.n_ctx)?;
+        self.bench.validate()?;
         self.tts.validate()?;
         self.audio.validate()?;
         self.stt.validate()?;
@@ -968,13 +954,8 @@ mod tests {
                 "[stt]\nthreads = 256",
                 format!("`stt.threads` must be between 0 (automatic) and {cores} (the cores this machine has), got 256"),
             ),
-            ("[llm]\nmax_tokens = 4096", "`llm.max_tokens` must be less than llm.n_ctx (4096), got 4096".to_owned()),
             ("[llm]\ngpu_layers = 4294967295", "`llm.gpu_layers` must be between 0 and 1024, got 4294967295".to_owned()),
             ("[llm]\ntop_k = 4294967295", "`llm.top_k` must be between 0 and 100000, got 4294967295".to_owned()),
-            (
-                "[bench]\nprompt_tokens = 8192",
-                "`bench.prompt_tokens` must be less than llm.n_ctx (4096), got 8192".to_owned(),
-            ),
             ("[memory]\nheadroom_mb = 9223372036854775807", "`memory.headroom_mb` must be between 0".to_owned()),
         ] {
             let msg = parse(text).unwrap_err().to_string();

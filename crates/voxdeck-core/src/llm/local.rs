@@ -92,6 +92,7 @@ impl LocalLlm {
     /// Loads `model` with the knobs in `config`; blocks until the model is ready. The file is
     /// checked first, so a missing, foreign or truncated file is an error naming it.
     pub fn load(model: &ResolvedModel, config: &LlmConfig) -> Result<LocalLlm, LlmError> {
+        config.check()?;
         if !model.path.is_file() {
             return Err(LlmError::MissingModel { path: model.path.clone() });
         }

@@ -21,6 +21,10 @@ pub use local::{LocalLlm, ModelInfo};
 pub enum LlmError {
     #[error("model file {path} does not exist")]
     MissingModel { path: std::path::PathBuf },
+    /// A setting llama.cpp would panic or abort on; checked again at load, whoever built the
+    /// config.
+    #[error(transparent)]
+    Setting(#[from] crate::config::Invalid),
     #[error(transparent)]
     Gguf(#[from] crate::gguf::GgufError),
     #[error("llama.cpp backend failed to start: {0}")]

@@ -162,3 +162,19 @@ fn bad_model_files_are_clear_errors() {
         assert!(err.to_string().contains(&format!("truncated-{cut}.gguf")), "{err}");
     }
 }
+
+#[test]
+fn settings_llama_cpp_would_panic_on_are_refused_at_load() {
+    // A config built in code skips the file's validation; the load checks it again, so
+    // llama-cpp-2 never sees an n_batch that does not fit its i32 (it panicked here before).
+    for (config, field) in [
+        (LlmConfig { n_batch: u32::MAX, n_ubatch: 512, ..test_config() }, "llm.n_batch"),
+        (LlmConfig { n_ctx: u32::MAX, ..test_config() }, "llm.n_ctx"),
+        (LlmConfig { top_k: u32::MAX, ..test_config() }, "llm.top_k"),
+        (LlmConfig { threads: 100_000, ..test_config() }, "llm.threads"),
+    ] {
+        let err = LocalLlm::load(&test_model(SMOLLM2), &config).err().expect("refused");
+        assert!(matches!(err, LlmError::Setting(_)), "{err:?}");
+        assert!(err.to_string().contains(field), "{err}");
+    }
+}
