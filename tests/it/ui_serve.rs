@@ -18,7 +18,12 @@ use voxdeck_e2e::voxdeck;
 
 /// Starts `voxdeck serve` with `args` and returns it with the URL it printed.
 fn serve(home: &std::path::Path, args: &[&str]) -> (std::process::Child, String, Vec<String>) {
-    let mut child = voxdeck(home)
+    spawn_serve(voxdeck(home), args)
+}
+
+/// [`serve`] from a `voxdeck` command already set up (its environment, say).
+pub(crate) fn spawn_serve(mut voxdeck: std::process::Command, args: &[&str]) -> (std::process::Child, String, Vec<String>) {
+    let mut child = voxdeck
         .arg("serve")
         .args(args)
         .stdout(Stdio::null())
