@@ -173,12 +173,15 @@ pub fn router<B: Backend>(state: AppState<B>, auth: auth::Auth) -> Router {
         .layer(middleware::from_fn(security_headers))
 }
 
+/// The page's Content Security Policy: its own scripts, styles and WebSocket only; no `<base>`
+/// that could redirect its relative URLs, no form posting anywhere else. The desktop app's is
+/// in `src-tauri/tauri.conf.json`, the page's own `<meta>` in `ui/index.html`.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self' ws: wss:; base-uri 'none'; form-action 'self'";
+
 /// The headers every response carries (unless a handler set its own).
 const SECURITY_HEADERS: [(HeaderName, &str); 5] = [
-    (
-        header::CONTENT_SECURITY_POLICY,
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' ws: wss:",
-    ),
+    (header::CONTENT_SECURITY_POLICY, CSP),
     (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
     (header::REFERRER_POLICY, "no-referrer"),
     (header::X_FRAME_OPTIONS, "DENY"),
