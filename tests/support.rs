@@ -12,6 +12,7 @@ pub mod fault_proxy;
 pub mod openai_server;
 pub mod panel;
 pub mod webdriver;
+pub mod ws_client;
 
 /// The built `voxdeck` binary.
 pub fn voxdeck_bin() -> PathBuf {
@@ -69,7 +70,12 @@ impl std::fmt::Display for Run {
 /// Starts `voxdeck serve` with `args` and returns it with the URL it printed and the lines of
 /// stderr before it.
 pub fn serve(home: &std::path::Path, args: &[&str]) -> (std::process::Child, String, Vec<String>) {
-    let mut child = voxdeck(home)
+    spawn_serve(voxdeck(home), args)
+}
+
+/// [`serve`] from a `voxdeck` command already set up (its environment, say).
+pub fn spawn_serve(mut voxdeck: Command, args: &[&str]) -> (std::process::Child, String, Vec<String>) {
+    let mut child = voxdeck
         .arg("serve")
         .args(args)
         .stdout(Stdio::null())

@@ -2,11 +2,10 @@
 //! before anything is allocated or loaded, in words naming the setting and its range.
 //! Each of these crashed, hung or exhausted memory before the bounds existed (issue 12).
 
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tungstenite::stream::MaybeTlsStream;
+use voxdeck_e2e::ws_client::PanelSocket;
 use voxdeck_e2e::{Run, run, serve, voxdeck, write_config};
 
 /// Exit code `code`, the words on stderr, no panic, and quickly (the refusal comes before any
@@ -84,34 +83,19 @@ fn config_values_that_crashed_or_hung_are_refused_before_loading() {
     }
 }
 
-/// One JSON request over a WebSocket, and its reply.
-fn request(socket: &mut tungstenite::WebSocket<MaybeTlsStream<TcpStream>>, id: u64, command: Value) -> Value {
-    let text = json!({ "id": id, "command": command }).to_string();
-    socket.send(tungstenite::Message::text(text)).expect("send");
-    loop {
-        let message = socket.read().expect("serve answers");
-        let Ok(text) = message.to_text() else { continue };
-        let value: Value = serde_json::from_str(text).expect("JSON");
-        if value["type"] == "reply" && value["id"] == id {
-            return value;
-        }
-    }
-}
-
 #[test]
 fn a_websocket_client_cannot_start_a_bench_that_would_exhaust_memory() {
     let home = tempfile::tempdir().unwrap();
     let (mut app, url, _) = serve(home.path(), &["--no-load"]);
-    let ws_url = format!("{}/ws", url.trim_end_matches('/').replacen("http://", "ws://", 1));
-    let (mut socket, _) = tungstenite::connect(&ws_url).expect("WebSocket connects");
+    let mut panel = PanelSocket::connect(&url);
 
-    let reply = request(&mut socket, 1, json!({ "cmd": "run_bench", "runs": 4294967295u32 }));
+    let reply = panel.request(json!({ "cmd": "run_bench", "runs": 4294967295u32 }));
     assert_eq!(reply["ok"], Value::Null, "{reply}");
     assert_eq!(reply["error"], "`bench.runs` must be between 1 and 100, got 4294967295", "{reply}");
 
     // The panel learns the same range for its field.
-    let reply = request(&mut socket, 2, json!({ "cmd": "status" }));
-    let limits = reply["ok"]["status"]["limits"].as_array().expect("limits in the status");
+    let reply = panel.ask(json!({ "cmd": "status" }));
+    let limits = reply["status"]["limits"].as_array().expect("limits in the status");
     let runs = limits.iter().find(|l| l["key"] == "bench.runs").expect("bench.runs limit");
     assert_eq!((runs["min"].as_f64(), runs["max"].as_f64()), (Some(1.0), Some(100.0)), "{runs}");
 

@@ -16,6 +16,7 @@ mod cli_speech;
 mod cli_talk;
 mod cloud_fallback;
 mod cloud_harness;
+mod serve_cloud_key;
 mod ui_serve;
 mod ui_tauri;
 

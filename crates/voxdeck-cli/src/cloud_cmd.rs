@@ -50,7 +50,8 @@ pub fn run(cmd: CloudCommand, mut config: Config) -> anyhow::Result<()> {
 
 fn test(config: &Config, json: bool) -> anyhow::Result<()> {
     let settings = CloudSettings::from_config(config);
-    let key = cloud::key_status(&config.cloud);
+    let key = if settings.api_key.is_some() { "set" } else { "not set" };
+    let withheld = settings.key_withheld.as_ref().map(|w| w.to_string());
     let model = settings.model.clone();
     let url = settings.base_url.clone();
     let result = CloudLlm::new(settings).and_then(|c| c.check());
@@ -70,6 +71,7 @@ fn test(config: &Config, json: bool) -> anyhow::Result<()> {
             "base_url": url,
             "model": model,
             "key": key,
+            "key_withheld": withheld,
             "ok": result.as_ref().is_ok_and(|c| c.model_listed != Some(false)),
             "model_listed": result.as_ref().ok().and_then(|c| c.model_listed),
             "ttft_ms": result.as_ref().ok().map(|c| c.ttft_ms),
@@ -78,7 +80,8 @@ fn test(config: &Config, json: bool) -> anyhow::Result<()> {
         });
         println!("{v}");
     } else {
-        println!("provider: {url}\nmodel:    {model}\nAPI key:  {key}\n{verdict}");
+        let why = withheld.map(|w| format!(" ({w})")).unwrap_or_default();
+        println!("provider: {url}\nmodel:    {model}\nAPI key:  {key}{why}\n{verdict}");
     }
     match result {
         Ok(check) if check.model_listed != Some(false) => Ok(()),

@@ -651,6 +651,11 @@ pub struct CloudConfig {
     pub first_token_timeout_s: f64,
     /// A stream that sends nothing for this long after its first token is broken.
     pub stall_timeout_s: f64,
+    /// Not a setting (never read from or written to the file): for `provider = "custom"`, the
+    /// base URL the process started with, the only one its environment key is sent to (see
+    /// `llm::cloud::pin_env_key`); `None`: the configured one.
+    #[serde(skip)]
+    pub env_key_url: Option<String>,
 }
 
 impl Default for CloudConfig {
@@ -664,6 +669,7 @@ impl Default for CloudConfig {
             connect_timeout_s: 2.0,
             first_token_timeout_s: 4.0,
             stall_timeout_s: 4.0,
+            env_key_url: None,
         }
     }
 }

@@ -6,12 +6,12 @@
 
 mod assets;
 mod auth;
+mod connections;
 mod ws;
 
 #[cfg(test)]
 mod tests;
 
-use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -173,12 +173,15 @@ pub fn router<B: Backend>(state: AppState<B>, auth: auth::Auth) -> Router {
         .layer(middleware::from_fn(security_headers))
 }
 
+/// The page's Content Security Policy: its own scripts, styles and WebSocket only; no `<base>`
+/// that could redirect its relative URLs, no form posting anywhere else. The desktop app's is
+/// in `src-tauri/tauri.conf.json`, the page's own `<meta>` in `ui/index.html`.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self' ws: wss:; base-uri 'none'; form-action 'self'";
+
 /// The headers every response carries (unless a handler set its own).
 const SECURITY_HEADERS: [(HeaderName, &str); 5] = [
-    (
-        header::CONTENT_SECURITY_POLICY,
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' ws: wss:",
-    ),
+    (header::CONTENT_SECURITY_POLICY, CSP),
     (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
     (header::REFERRER_POLICY, "no-referrer"),
     (header::X_FRAME_OPTIONS, "DENY"),
@@ -197,7 +200,7 @@ async fn security_headers(request: Request, next: Next) -> Response {
 }
 
 /// Serves until Ctrl-C or SIGTERM, then lets open requests finish (at most [`GRACE`]); a
-/// second signal exits at once.
+/// second signal exits at once. Connections are accepted within [`connections::Limits`].
 async fn serve(listener: tokio::net::TcpListener, app: Router, stop_tx: watch::Sender<bool>) -> anyhow::Result<()> {
     let mut signals = Signals::new().context("installing the signal handlers")?;
     let mut stopping = stop_tx.subscribe();
@@ -209,14 +212,9 @@ async fn serve(listener: tokio::net::TcpListener, app: Router, stop_tx: watch::S
         eprintln!("voxdeck: stopped");
         std::process::exit(130);
     });
-    let mut graceful = stopping.clone();
-    let server = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = graceful.wait_for(|stop| *stop).await;
-        })
-        .into_future();
+    let server = connections::serve(listener, app, connections::Limits::DEFAULT, stopping.clone());
     tokio::select! {
-        result = server => result.context("serving")?,
+        () = server => {}
         _ = async {
             let _ = stopping.wait_for(|stop| *stop).await;
             tokio::time::sleep(GRACE).await;

@@ -134,7 +134,8 @@ async fn static_files_with_types_and_headers() {
         assert_eq!(h[header::CACHE_CONTROL], "no-cache");
         assert_eq!(
             h[header::CONTENT_SECURITY_POLICY],
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' ws: wss:"
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' ws: wss:; \
+             base-uri 'none'; form-action 'self'"
         );
         assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
         assert_eq!(h[header::REFERRER_POLICY], "no-referrer");
@@ -391,4 +392,40 @@ fn address_in_use_in_words() {
         message.contains("already in use") && message.contains("--bind"),
         "{message}"
     );
+}
+
+/// The directives of a Content Security Policy, by name.
+fn csp_directives(csp: &str) -> std::collections::HashMap<String, String> {
+    csp.split(';')
+        .filter_map(|d| {
+            let mut words = d.split_whitespace();
+            Some((words.next()?.to_owned(), words.collect::<Vec<_>>().join(" ")))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_csp_forbids_a_base_url_and_foreign_form_targets() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let (router, _fake, _ui, _stop) = app(None);
+    let header = get(&router, "/", &[]).await.headers()[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let tauri: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("src-tauri/tauri.conf.json")).unwrap()).unwrap();
+    let tauri = tauri["app"]["security"]["csp"].as_str().expect("the app's CSP").to_owned();
+    let page = std::fs::read_to_string(root.join("ui/index.html")).unwrap();
+    let meta = page
+        .split(r#"http-equiv="Content-Security-Policy" content=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page's CSP meta tag")
+        .to_owned();
+    for (whose, csp) in [("serve", header), ("tauri.conf.json", tauri), ("ui/index.html", meta)] {
+        let d = csp_directives(&csp);
+        assert_eq!(d.get("base-uri").map(String::as_str), Some("'none'"), "{whose}: {csp}");
+        assert_eq!(d.get("form-action").map(String::as_str), Some("'self'"), "{whose}: {csp}");
+        assert_eq!(d.get("default-src").map(String::as_str), Some("'self'"), "{whose}: {csp}");
+    }
 }

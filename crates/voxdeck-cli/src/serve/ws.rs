@@ -12,6 +12,7 @@ use axum::response::Response;
 use tokio::sync::{Semaphore, broadcast, mpsc, watch};
 use voxdeck_core::control::{Command, WsReply, WsRequest};
 
+use super::connections::PING_INTERVAL;
 use super::{AppState, Backend};
 
 /// Largest request frame accepted (settings and keys are small).
@@ -81,10 +82,15 @@ async fn session<B: Backend>(
     let (ordered_tx, ordered_rx) = mpsc::unbounded_channel::<WsRequest>();
     let ordered = tokio::spawn(run_ordered(backend.clone(), ordered_rx, replies_tx.clone()));
     let side_jobs = Arc::new(Semaphore::new(MAX_SIDE_JOBS));
+    // A quiet connection is closed (see `connections::IDLE_TIMEOUT`); a live client's pongs
+    // keep the panel's open.
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_INTERVAL, PING_INTERVAL);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
     loop {
         let step = tokio::select! {
             message = socket.recv() => Step::Incoming(message),
+            _ = ping.tick() => Step::Ping,
             event = events.recv() => Step::Event(event),
             Some(answer) = replies.recv() => Step::Reply(answer),
             // Shutdown (or the server gone).
@@ -137,6 +143,12 @@ async fn session<B: Backend>(
                 break;
             }
             Step::Reply(answer) => serde_json::to_string(&answer),
+            Step::Ping => {
+                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                    break;
+                }
+                continue;
+            }
             Step::Stop => {
                 close(&mut socket, close_code::AWAY, "voxdeck is shutting down").await;
                 break;
@@ -161,6 +173,7 @@ enum Step {
     Incoming(Option<Result<Message, axum::Error>>),
     Event(Result<voxdeck_core::control::Outgoing, broadcast::error::RecvError>),
     Reply(WsReply),
+    Ping,
     Stop,
 }
 

@@ -35,25 +35,29 @@ impl CloudProbe {
     }
 
     pub(super) fn status(&self, config: &Config) -> CloudStatus {
-        let seen = lock(&self.seen);
         let c = &config.cloud;
+        // A withheld environment key is "not set", and says why until a check says more.
+        let key = cloud::resolve_api_key(c);
+        let seen = lock(&self.seen);
         CloudStatus {
             provider: c.provider,
             base_url: c.base_url().to_owned(),
             model: c.model().to_owned(),
-            key_set: cloud::key_status(c) == "set",
+            key_set: matches!(key, Ok(Some(_))),
             reachable: seen.reachable,
-            detail: seen.detail.clone(),
+            detail: seen.detail.clone().or_else(|| key.err().map(|withheld| withheld.to_string())),
         }
     }
 
     /// Asks the API (lists its models, times a short answer). Blocks for up to the cloud's
     /// timeouts.
     pub(super) fn check(&self, config: &Config) -> CloudStatus {
-        let outcome = CloudLlm::new(CloudSettings::from_config(config)).and_then(|llm| llm.check());
+        let settings = CloudSettings::from_config(config);
+        let withheld = settings.key_withheld.clone();
+        let outcome = CloudLlm::new(settings).and_then(|llm| llm.check());
         {
             let mut seen = lock(&self.seen);
-            match outcome {
+            let detail = match outcome {
                 Ok(check) => {
                     seen.reachable = Some(true);
                     let listed = match check.model_listed {
@@ -61,13 +65,17 @@ impl CloudProbe {
                         Some(false) => "model NOT listed",
                         None => "no model list",
                     };
-                    seen.detail = Some(format!("reachable, {listed}, first token in {:.0} ms", check.ttft_ms));
+                    format!("reachable, {listed}, first token in {:.0} ms", check.ttft_ms)
                 }
                 Err(e) => {
                     seen.reachable = Some(false);
-                    seen.detail = Some(e.to_string());
+                    e.to_string()
                 }
-            }
+            };
+            seen.detail = Some(match withheld {
+                Some(withheld) => format!("{detail}; {withheld}"),
+                None => detail,
+            });
         }
         self.status(config)
     }

@@ -84,12 +84,15 @@ struct Inner {
 impl Controller {
     /// Starts the controller (and, if asked, loading the models in the background).
     pub fn start(options: ControllerOptions) -> Controller {
+        let mut config = options.config;
+        // Clients may change the cloud's base URL; the environment key stays with this one.
+        crate::llm::cloud::pin_env_key(&mut config.cloud);
         let outlet = Outlet::new(OUTGOING_BUFFER);
         let publisher = outlet.publisher();
-        let charts = Arc::new(ChartFeed::new(&options.config));
+        let charts = Arc::new(ChartFeed::new(&config));
         ChartFeed::spawn_ticker(&charts, publisher.clone());
-        let mode = options.config.router.mode;
-        let config = SharedConfig::new(options.config);
+        let mode = config.router.mode;
+        let config = SharedConfig::new(config);
         let toggle = Arc::new(ModeToggle::new(mode, config.clone(), publisher.clone()));
         let files = IoFiles { input: options.input, output: options.output };
         let engine = Arc::new(EngineSlot::new(files, publisher.clone(), charts.clone(), toggle.clone()));

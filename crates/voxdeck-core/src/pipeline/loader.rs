@@ -125,10 +125,10 @@ pub fn build_answerer(config: &Config, local: Arc<LocalLlm>, local_name: &str) -
     let local = NamedEngine { engine: local, model: local_name.to_owned() };
     let settings = CloudSettings::from_config(config);
     let cloud = if settings.api_key.is_none() && !is_loopback_url(&settings.base_url) {
-        Err(format!(
-            "no API key: set {} or run `voxdeck cloud set-key`",
-            config.cloud.api_key_env()
-        ))
+        Err(match &settings.key_withheld {
+            Some(withheld) => withheld.to_string(),
+            None => format!("no API key: set {} or run `voxdeck cloud set-key`", config.cloud.api_key_env()),
+        })
     } else {
         CloudLlm::new(settings)
             .map(|c| {

@@ -26,7 +26,7 @@ use reqwest::{Client, Url};
 use tokio::time::Instant;
 
 pub use error::CloudError;
-pub use key::{ApiKey, KeySource, delete_api_key, key_status, resolve_api_key, store_api_key};
+pub use key::{ApiKey, KeySource, KeyWithheld, delete_api_key, key_status, pin_env_key, resolve_api_key, store_api_key};
 
 use super::{AnswerStream, CancelToken, ChatEngine, ChatMessage, ChatRequest, LlmError};
 use crate::config::{CloudConfig, Config};
@@ -40,6 +40,9 @@ pub struct CloudSettings {
     pub base_url: String,
     pub model: String,
     pub api_key: Option<ApiKey>,
+    /// An environment key kept back because the base URL is not its host (then `api_key` is
+    /// `None`); said to the user where the missing key would show.
+    pub key_withheld: Option<KeyWithheld>,
     pub connect_timeout: Duration,
     /// From the request to the first content token.
     pub first_token_timeout: Duration,
@@ -54,15 +57,25 @@ impl CloudSettings {
     /// environment.
     pub fn from_config(config: &Config) -> CloudSettings {
         let cloud = &config.cloud;
-        let api_key = resolve_api_key(cloud).map(|(key, source)| {
-            tracing::debug!(?source, "cloud API key found");
-            key
-        });
+        let (api_key, key_withheld) = match resolve_api_key(cloud) {
+            Ok(found) => (
+                found.map(|(key, source)| {
+                    tracing::debug!(?source, "cloud API key found");
+                    key
+                }),
+                None,
+            ),
+            Err(withheld) => {
+                tracing::warn!("{withheld}");
+                (None, Some(withheld))
+            }
+        };
         let defaults = CloudConfig::default();
         CloudSettings {
             base_url: cloud.base_url().to_owned(),
             model: cloud.model().to_owned(),
             api_key,
+            key_withheld,
             connect_timeout: seconds(cloud.connect_timeout_s, defaults.connect_timeout_s),
             first_token_timeout: seconds(cloud.first_token_timeout_s, defaults.first_token_timeout_s),
             stall_timeout: seconds(cloud.stall_timeout_s, defaults.stall_timeout_s),

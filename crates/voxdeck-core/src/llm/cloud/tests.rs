@@ -101,6 +101,7 @@ fn settings(url: &str) -> CloudSettings {
         base_url: url.to_owned(),
         model: "test-model".into(),
         api_key: Some(ApiKey::new(KEY)),
+        key_withheld: None,
         connect_timeout: Duration::from_millis(500),
         first_token_timeout: Duration::from_millis(300),
         stall_timeout: Duration::from_millis(300),
