@@ -252,6 +252,36 @@ fn auto_falls_back_to_espeak_without_onnxruntime() {
     assert_eq!(synth.engine(), Engine::Espeak);
 }
 
+/// A copy of the test set's ONNX Runtime cut after 100 000 bytes, as an interrupted copy
+/// leaves it: loading it used to kill the process with SIGBUS.
+fn truncated_onnxruntime(dir: &Path) -> PathBuf {
+    let whole = tts::find_onnxruntime(&TtsConfig::default(), &Catalog::builtin(), &models_dir())
+        .unwrap_or_else(|e| need_test_set(e));
+    let bytes = std::fs::read(&whole).unwrap();
+    assert!(bytes.len() > 1_000_000, "{} is the whole library", whole.display());
+    let cut = dir.join("libonnxruntime.so.cut");
+    std::fs::write(&cut, &bytes[..100_000]).unwrap();
+    cut
+}
+
+#[test]
+fn a_truncated_onnxruntime_falls_back_in_auto_and_is_an_error_in_words_for_piper() {
+    let dir = tempfile::tempdir().unwrap();
+    let cut = truncated_onnxruntime(dir.path());
+    let tts = TtsConfig {
+        engine: TtsEngine::Auto,
+        onnxruntime: cut.display().to_string(),
+        ..piper_config()
+    };
+    assert_eq!(open(&tts).unwrap().engine(), Engine::Espeak);
+
+    let tts = TtsConfig { engine: TtsEngine::Piper, ..tts };
+    let err = open(&tts).err().unwrap();
+    let msg = err.to_string();
+    assert!(matches!(err, TtsError::OnnxRuntimeLoad { .. }), "{msg}");
+    assert!(msg.starts_with(&format!("cannot load ONNX Runtime from {}: it is cut short: the file has 100000 bytes but its ELF headers describe", cut.display())), "{msg}");
+}
+
 #[test]
 fn missing_onnxruntime_says_how_to_install_it() {
     let tts = TtsConfig {
