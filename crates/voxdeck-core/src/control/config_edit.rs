@@ -139,7 +139,8 @@ impl ToToml for TtsEngine {
 mod tests {
     use super::*;
 
-    const COMMENTED: &str = "# my voxdeck\n[llm]\nmax_tokens=64   # short answers\nmodel = \"x\"\n\n[tts]\nrate = 0.7 # slower\n";
+    const COMMENTED: &str =
+        "# my voxdeck\n[llm]\nmax_tokens=64   # short answers\nmodel = \"x\"\n\n[tts]\nrate = 0.7 # slower\n";
 
     fn config(text: &str) -> Config {
         Config::from_toml(text, std::path::Path::new("c.toml")).unwrap()

@@ -173,7 +173,8 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let installed = std::env::var_os("PATH").is_some_and(|path| {
             std::env::split_paths(&path).any(|dir| {
-                std::fs::metadata(dir.join("tegrastats")).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+                std::fs::metadata(dir.join("tegrastats"))
+                    .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
             })
         });
         let probe = TegrastatsProbe::spawn(500);

@@ -28,7 +28,11 @@ pub enum LibraryFileError {
 }
 
 /// ELF's `e_machine` for this build's architecture; `None` where the check does not apply.
-const MACHINE: Option<u16> = if cfg!(not(all(target_os = "linux", target_endian = "little", target_pointer_width = "64"))) {
+const MACHINE: Option<u16> = if cfg!(not(all(
+    target_os = "linux",
+    target_endian = "little",
+    target_pointer_width = "64"
+))) {
     None
 } else if cfg!(target_arch = "x86_64") {
     Some(62)

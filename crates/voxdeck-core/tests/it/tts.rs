@@ -78,7 +78,8 @@ fn piper_speaks_a_sentence() {
     // The rate the voice's own config file states, read here, not through the synthesizer.
     let voice = tts::resolve_voice(JOE, &Catalog::builtin(), &models_dir()).unwrap();
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&voice.config).unwrap()).unwrap();
-    assert_eq!(Some(u64::from(piper.sample_rate())), json["audio"]["sample_rate"].as_u64(), "{}", voice.config.display());
+    let stated = json["audio"]["sample_rate"].as_u64();
+    assert_eq!(Some(u64::from(piper.sample_rate())), stated, "{}", voice.config.display());
     let audio = piper
         .synthesize("The quick brown fox jumps over the lazy dog near the river.")
         .unwrap();
@@ -282,7 +283,11 @@ fn a_truncated_onnxruntime_falls_back_in_auto_and_is_an_error_in_words_for_piper
     let err = open(&tts).err().unwrap();
     let msg = err.to_string();
     assert!(matches!(err, TtsError::OnnxRuntimeLoad { .. }), "{msg}");
-    assert!(msg.starts_with(&format!("cannot load ONNX Runtime from {}: it is cut short: the file has 100000 bytes but its ELF headers describe", cut.display())), "{msg}");
+    let expected = format!(
+        "cannot load ONNX Runtime from {}: it is cut short: the file has 100000 bytes but its ELF headers describe",
+        cut.display()
+    );
+    assert!(msg.starts_with(&expected), "{msg}");
 }
 
 #[test]
