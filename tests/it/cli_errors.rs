@@ -80,7 +80,8 @@ fn prompt_longer_than_the_context() {
     assert_clean_failure(&r, &["context holds 128", "llm.n_ctx"]);
 }
 
-fn voxdeck_models_dir() -> std::path::PathBuf {
+/// Where the test set is, as `voxdeck` finds it.
+pub(crate) fn voxdeck_models_dir() -> std::path::PathBuf {
     std::env::var_os("VOXDECK_MODELS")
         .map(Into::into)
         .unwrap_or_else(|| {

@@ -47,6 +47,31 @@ fn espeak_fallback_speaks_too() {
 }
 
 #[test]
+fn say_auto_falls_back_to_espeak_when_onnxruntime_is_truncated() {
+    let home = tempfile::tempdir().unwrap();
+    // The test set's library, as `say` finds it, cut after 100 000 bytes.
+    let whole = std::fs::read_dir(crate::cli_errors::voxdeck_models_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("libonnxruntime.so")))
+        .expect("the test set's ONNX Runtime (voxdeck models fetch --test-set)");
+    let cut = home.path().join("t.so");
+    std::fs::write(&cut, &std::fs::read(&whole).unwrap()[..100_000]).unwrap();
+    let wav = home.path().join("x.wav");
+    let r = run(voxdeck(home.path())
+        .env("ORT_DYLIB_PATH", &cut)
+        .args(["say", "--engine", "auto", "Hello.", "-o"])
+        .arg(&wav));
+    assert!(r.status.success(), "{r}");
+    assert!(
+        r.stderr.contains(&format!("cannot load ONNX Runtime from {}: it is cut short", cut.display()))
+            && r.stderr.contains("speaking with espeak-ng"),
+        "{r}"
+    );
+    assert!(std::fs::metadata(&wav).unwrap().len() > 10_000, "{r}");
+}
+
+#[test]
 fn speech_commands_reject_bad_input_clearly() {
     let home = tempfile::tempdir().unwrap();
     let not_wav = home.path().join("notes.wav");

@@ -3,6 +3,7 @@
 //! (`pipeline`), its history and the turn records they share (`turn_record`), system metrics and
 //! the model benchmark.
 
+pub mod atomic_file;
 pub mod audio;
 pub mod bounds;
 pub mod bench;

@@ -308,20 +308,33 @@ async fn websocket_requests_replies_and_events() {
 async fn websocket_lag_is_skipped() {
     let server = start(None).await;
     let mut ws = connect(server.addr, "", None).await.unwrap();
-    // More than the channel holds, before the session reads any.
-    for _ in 0..200 {
-        let _ = server.fake.events.send(Outgoing::Panel(PanelEvent::Engine {
-            status: EngineStatus::Unloaded,
-        }));
+    // Numbered, more than the channel holds (64), faster than the session forwards them: the
+    // session subscribed at the handshake, so it lags.
+    for i in 0..200 {
+        server
+            .fake
+            .events
+            .send(Outgoing::Panel(PanelEvent::Engine {
+                status: EngineStatus::Failed { message: format!("event {i}") },
+            }))
+            .unwrap();
     }
     send(&mut ws, r#"{"id":42,"command":{"cmd":"status"}}"#).await;
-    loop {
+    let mut seen = Vec::new();
+    let mut replied = false;
+    while !(replied && seen.last() == Some(&199)) {
         let message = next_json(&mut ws).await;
         if message["type"] == "reply" {
             assert_eq!(message["id"], 42);
-            break;
+            replied = true;
+        } else {
+            let text = message["status"]["message"].as_str().unwrap_or_else(|| panic!("{message}"));
+            seen.push(text.trim_start_matches("event ").parse::<u32>().unwrap());
         }
     }
+    // Some were skipped, the rest arrived in order up to the newest, and the session went on.
+    assert!(seen.len() < 200, "nothing was skipped: all 200 events arrived");
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "out of order: {seen:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -530,8 +530,16 @@ mod tests {
         let path = sine_wav(dir.path(), 16_000, 1, 60.0);
         let mut src = WavSource::new(&path);
         let rx = src.start().unwrap();
+        // Let the reader fill the queue and wait on it, then go away without reading.
+        std::thread::sleep(Duration::from_millis(50));
         drop(rx);
-        // Must not hang.
+        // The thread ends by itself, without `stop`: a source that kept waiting on a consumer
+        // that is gone (the regression) fails here instead of hanging.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !src.running.as_ref().is_some_and(|r| r.thread.is_finished()) {
+            assert!(Instant::now() < deadline, "the source was still running 5 s after its consumer went away");
+            std::thread::sleep(Duration::from_millis(5));
+        }
         src.stop();
     }
 }

@@ -721,10 +721,21 @@ mod tests {
             m.name = format!("Meta-Llama-3.2-3B-Instruct-Q4_K_M-variant-number-{i}");
         }
         let svg = tok_s_svg(&report(models)).unwrap();
-        assert!(
-            svg.contains('…') || svg.contains("Meta-Llama-3.2-3B-"),
-            "{svg}"
-        );
+        // The text of each `<text>` element: one drawn line.
+        let lines: Vec<&str> = svg
+            .split("<text")
+            .skip(1)
+            .filter_map(|t| Some(t[t.find('>')? + 1..t.find("</text>")?].trim()))
+            .collect();
+        for i in 0..6 {
+            let full = format!("Meta-Llama-3.2-3B-Instruct-Q4_K_M-variant-number-{i}");
+            assert!(!lines.iter().any(|l| l.contains(&full)), "{full} is drawn on one line: {lines:?}");
+        }
+        // Each name on two shorter lines, broken at a dash.
+        for start in ["Meta-Llama-", "Q4_K_M-"] {
+            let count = lines.iter().filter(|l| l.starts_with(start) && l.len() < 40).count();
+            assert_eq!(count, 6, "a line starting {start:?} per model: {lines:?}");
+        }
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub mod chart_data;
 pub mod chart_draw;
 pub mod chart_feed;
 mod cloud_status;
+mod config_edit;
 mod controller;
 mod downloads;
 mod engine_slot;

@@ -4,8 +4,10 @@
 
 use std::path::PathBuf;
 
+use super::config_edit::{self, EditError};
 use super::protocol::{CloudStatus, ModelView, Reply, Settings, SettingsView};
 use super::shared_config::SharedConfig;
+use crate::atomic_file;
 use crate::audio::devices::{DeviceKind, list_devices};
 use crate::config::{Config, ConfigError};
 use crate::models::{Catalog, ModelKind, ModelSet};
@@ -16,13 +18,13 @@ use crate::paths::{self, ConfigLocation};
 pub enum SettingsError {
     #[error("no config file to save to (no home directory)")]
     NoConfigFile,
-    #[error("cannot write the settings: {0}")]
-    Serialize(#[from] toml::ser::Error),
     /// They would not load at the next start.
     #[error(transparent)]
     Invalid(#[from] ConfigError),
-    #[error("cannot create {}: {source}", dir.display())]
-    CreateDir { dir: PathBuf, source: std::io::Error },
+    #[error("cannot read {} to save the settings into it: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("cannot save the settings into {}: {source}", path.display())]
+    Edit { path: PathBuf, source: EditError },
     #[error("cannot save {}: {source}", path.display())]
     Save { path: PathBuf, source: std::io::Error },
 }
@@ -126,22 +128,27 @@ impl SettingsStore {
         }
     }
 
-    /// Validates, saves and adopts new settings. The loaded models keep running as they are:
-    /// `reload` says whether the change needs them reloaded.
+    /// Validates, saves and adopts new settings. Only the settings that changed are written, into
+    /// the config file as the user keeps it (comments, order, a symbolic link), see
+    /// [`config_edit`]. The loaded models keep running as they are: `reload` says whether the
+    /// change needs them reloaded.
     pub(super) fn apply(&self, settings: Settings) -> Result<Reply, SettingsError> {
         let old = self.config.get();
         let new = merged(&old, &settings);
         let path = self.save_path().ok_or(SettingsError::NoConfigFile)?;
-        let text = toml::to_string_pretty(&new)?;
+        let current = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(source) => return Err(SettingsError::Read { path, source }),
+        };
+        let text = config_edit::apply_changes(&current, &old, &new)
+            .map_err(|source| SettingsError::Edit { path: path.clone(), source })?;
         // The same validation as at start, so what is saved always loads.
         Config::from_toml(&text, &path)?;
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| SettingsError::CreateDir { dir: dir.to_owned(), source })?;
+        if text != current {
+            atomic_file::replace(&path, text.as_bytes())
+                .map_err(|source| SettingsError::Save { path: path.clone(), source })?;
         }
-        let tmp = path.with_extension("toml.tmp");
-        std::fs::write(&tmp, &text)
-            .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(|source| SettingsError::Save { path: path.clone(), source })?;
         let reload = needs_reload(&old, &new);
         self.config.set(new);
         Ok(Reply::Saved { path: Some(path.display().to_string()), reload })

@@ -145,9 +145,17 @@ mod tests {
     fn samples_at_4_hz_cheaply() {
         let start = Instant::now();
         let (monitor, rx) = quiet_monitor(4.0);
-        std::thread::sleep(Duration::from_millis(2000));
+        // From the first sample (the thread is running), 2.1 s: 8 more samples at 4 Hz, the
+        // reading half a period from the next one.
+        while monitor.samples() == 0 {
+            assert!(start.elapsed() < Duration::from_secs(5), "no first sample in 5 s");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let (first_at, first) = (Instant::now(), monitor.samples());
+        std::thread::sleep(Duration::from_millis(2100));
         let cpu = monitor.cpu_seconds();
         let count = monitor.samples();
+        let span = first_at.elapsed().as_secs_f64();
         let elapsed = start.elapsed().as_secs_f64();
         monitor.stop();
         let snapshots: Vec<_> = rx.try_iter().collect();
@@ -156,8 +164,13 @@ mod tests {
              ({:.4} % of one core)",
             cpu / elapsed * 100.0
         );
-        // 9 expected; generous for a loaded machine.
-        assert!(count >= 4, "{count} samples in {elapsed:.2} s");
+        // The rate itself: a sampler at 2 or 8 Hz gives 4 or 16 here.
+        let expected = (span * 4.0).floor() as u64;
+        let taken = count - first;
+        assert!(
+            (expected - 1..=expected + 1).contains(&taken),
+            "{taken} samples in {span:.2} s at 4 Hz, {expected} expected"
+        );
         assert_eq!(snapshots.len() as u64, count);
         assert!(snapshots.iter().skip(1).all(|s| s.system_cpu_pct.is_some()));
         // Catches a busy loop, not noise: the real figure is a small fraction of 1 %.

@@ -21,7 +21,12 @@ impl NvmlProbe {
 
     /// Loads NVML and opens device 0; `None` (logged at debug level) when either fails.
     pub fn open() -> Option<NvmlProbe> {
-        let nvml = match Nvml::init() {
+        NvmlProbe::from_init(Nvml::init())
+    }
+
+    /// [`NvmlProbe::open`] once NVML's library has been loaded (or not).
+    fn from_init(nvml: Result<Nvml, nvml_wrapper::error::NvmlError>) -> Option<NvmlProbe> {
+        let nvml = match nvml {
             Ok(nvml) => nvml,
             Err(e) => {
                 tracing::debug!("NVML unavailable: {e}");
@@ -114,8 +119,20 @@ mod tests {
 
     #[test]
     fn absent_library_means_no_probe() {
-        // Not asserted to be None: a GPU machine running the tests legitimately has NVML.
-        // What matters is that this returns instead of panicking.
-        let _ = NvmlProbe::open();
+        let absent = Nvml::builder().lib_path(std::ffi::OsStr::new("/nonexistent/libnvidia-ml.so.1")).init();
+        assert!(absent.is_err(), "NVML loaded from a path that does not exist");
+        assert!(NvmlProbe::from_init(absent).is_none());
+        // This machine: a probe that reads the GPU where there is an NVIDIA device, none
+        // elsewhere.
+        let device = std::path::Path::new("/dev/nvidia0").exists();
+        match NvmlProbe::open() {
+            Some(mut probe) => {
+                assert!(device, "an NVML probe without /dev/nvidia0");
+                let snapshot = probe.sample().expect("a sample from device 0");
+                assert_eq!(snapshot.source, "nvml");
+                assert!(snapshot.memory_total_bytes.is_some_and(|t| t > 0), "{snapshot:?}");
+            }
+            None => assert!(!device, "/dev/nvidia0 is there but NVML did not open it"),
+        }
     }
 }

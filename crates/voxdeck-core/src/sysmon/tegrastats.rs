@@ -168,7 +168,16 @@ mod tests {
 
     #[test]
     fn missing_tegrastats_is_no_probe() {
-        // Not asserted to be None: a Jetson running the tests has it.
-        let _ = TegrastatsProbe::spawn(500);
+        // A probe exactly when `tegrastats` can be run from PATH (a Jetson has it; a desktop
+        // or CI machine does not).
+        use std::os::unix::fs::PermissionsExt;
+        let installed = std::env::var_os("PATH").is_some_and(|path| {
+            std::env::split_paths(&path).any(|dir| {
+                std::fs::metadata(dir.join("tegrastats"))
+                    .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            })
+        });
+        let probe = TegrastatsProbe::spawn(500);
+        assert_eq!(probe.is_some(), installed, "tegrastats on PATH: {installed}");
     }
 }

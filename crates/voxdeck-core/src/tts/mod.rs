@@ -17,6 +17,7 @@
 
 pub mod espeak;
 mod espeak_ng;
+mod library_file;
 mod list_marker;
 pub mod markup;
 pub mod phonemize;

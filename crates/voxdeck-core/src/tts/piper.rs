@@ -18,7 +18,7 @@ use ort::session::Session;
 use ort::value::Tensor;
 use serde::Deserialize;
 
-use super::{Engine, SpeechSynthesizer, TtsError, VoiceFiles, phonemize};
+use super::{Engine, SpeechSynthesizer, TtsError, VoiceFiles, library_file, phonemize};
 use crate::audio::AudioBuffer;
 use crate::config::TtsConfig;
 
@@ -191,9 +191,19 @@ static ORT: Mutex<Option<(PathBuf, ort::environment::Environment)>> = Mutex::new
 
 /// Loads ONNX Runtime from `library` (once per process) and returns its environment.
 fn ort_environment(library: &Path) -> Result<ort::environment::Environment, TtsError> {
+    // `ort` resolves relative paths against the executable's directory; voxdeck means the
+    // working directory, as everywhere else.
+    let absolute = std::path::absolute(library).unwrap_or_else(|_| library.to_owned());
+    let load_err = |detail: String| TtsError::OnnxRuntimeLoad {
+        path: absolute.clone(),
+        detail,
+    };
+    // A truncated or foreign library would crash the process inside the loader (SIGBUS); one
+    // named while another is loaded is checked too, so the broken file is reported either way.
+    library_file::check(&absolute).map_err(|e| load_err(e.to_string()))?;
     let mut slot = ORT.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some((loaded, env)) = slot.as_ref() {
-        if loaded != library {
+        if *loaded != absolute {
             tracing::warn!(
                 "ONNX Runtime is already loaded from {}; {} is not loaded (one per process)",
                 loaded.display(),
@@ -202,13 +212,6 @@ fn ort_environment(library: &Path) -> Result<ort::environment::Environment, TtsE
         }
         return Ok(env.clone());
     }
-    // `ort` resolves relative paths against the executable's directory; voxdeck means the
-    // working directory, as everywhere else.
-    let absolute = std::path::absolute(library).unwrap_or_else(|_| library.to_owned());
-    let load_err = |detail: String| TtsError::OnnxRuntimeLoad {
-        path: absolute.clone(),
-        detail,
-    };
     let env = ort::init_from(&absolute)
         .map_err(|e| load_err(e.to_string()))?
         .with_name("voxdeck")

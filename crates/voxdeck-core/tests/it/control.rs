@@ -163,6 +163,46 @@ fn settings_are_validated_and_saved_to_the_config_file() {
 }
 
 #[test]
+fn settings_are_saved_into_a_commented_config_through_its_link() {
+    let dir = tempfile::tempdir().unwrap();
+    // The user's own file, kept elsewhere (dotfiles) and linked into the config directory.
+    let real = dir.path().join("dotfiles").join("voxdeck.toml");
+    std::fs::create_dir_all(real.parent().unwrap()).unwrap();
+    let original = "# my voxdeck\n[tts]\nrate = 0.7   # a bit slower\n\n[llm]\nmax_tokens = 64 # short answers\n";
+    std::fs::write(&real, original).unwrap();
+    let link = dir.path().join("voxdeck").join("config.toml");
+    std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let controller = Controller::start(ControllerOptions {
+        config: voxdeck_core::Config::from_file(&link).unwrap(),
+        config_path: Some(link.clone()),
+        ..Default::default()
+    });
+    let Reply::Settings { view } = controller.handle(Command::GetSettings).unwrap() else { panic!() };
+
+    // Saving what is shown changes nothing, not even the formatting.
+    controller.handle(Command::SetSettings { settings: view.settings.clone() }).unwrap();
+    assert_eq!(std::fs::read_to_string(&real).unwrap(), original);
+
+    let mut settings = view.settings;
+    settings.max_tokens = 100;
+    settings.tts_engine = voxdeck_core::config::TtsEngine::Espeak;
+    settings.mode = Mode::Cloud;
+    controller.handle(Command::SetSettings { settings }).unwrap();
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link is still a link");
+    assert_eq!(
+        std::fs::read_to_string(&real).unwrap(),
+        "# my voxdeck\n[tts]\nrate = 0.7   # a bit slower\nengine = \"espeak\"\n\n[llm]\nmax_tokens = 100 # short answers\n\
+         \n[router]\nmode = \"cloud\"\n",
+        "only the changed keys differ; comments, order and 0.7 stay"
+    );
+    // No temporary file is left beside the target.
+    assert_eq!(std::fs::read_dir(real.parent().unwrap()).unwrap().count(), 1);
+    let loaded = voxdeck_core::Config::from_file(&link).unwrap();
+    assert_eq!((loaded.llm.max_tokens, loaded.router.mode), (100, Mode::Cloud));
+}
+
+#[test]
 fn a_missing_input_file_fails_the_load_in_words() {
     let dir = tempfile::tempdir().unwrap();
     let controller = Controller::start(ControllerOptions {

@@ -75,7 +75,11 @@ fn piper_speaks_a_sentence() {
     let piper = piper();
     assert_eq!(piper.engine(), Engine::Piper);
     assert_eq!(piper.sample_rate(), 22050);
-    assert_eq!(piper.sample_rate(), piper.config().sample_rate);
+    // The rate the voice's own config file states, read here, not through the synthesizer.
+    let voice = tts::resolve_voice(JOE, &Catalog::builtin(), &models_dir()).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&voice.config).unwrap()).unwrap();
+    let stated = json["audio"]["sample_rate"].as_u64();
+    assert_eq!(Some(u64::from(piper.sample_rate())), stated, "{}", voice.config.display());
     let audio = piper
         .synthesize("The quick brown fox jumps over the lazy dog near the river.")
         .unwrap();
@@ -250,6 +254,40 @@ fn auto_falls_back_to_espeak_without_onnxruntime() {
     };
     let synth = open(&tts).unwrap();
     assert_eq!(synth.engine(), Engine::Espeak);
+}
+
+/// A copy of the test set's ONNX Runtime cut after 100 000 bytes, as an interrupted copy
+/// leaves it: loading it used to kill the process with SIGBUS.
+fn truncated_onnxruntime(dir: &Path) -> PathBuf {
+    let whole = tts::find_onnxruntime(&TtsConfig::default(), &Catalog::builtin(), &models_dir())
+        .unwrap_or_else(|e| need_test_set(e));
+    let bytes = std::fs::read(&whole).unwrap();
+    assert!(bytes.len() > 1_000_000, "{} is the whole library", whole.display());
+    let cut = dir.join("libonnxruntime.so.cut");
+    std::fs::write(&cut, &bytes[..100_000]).unwrap();
+    cut
+}
+
+#[test]
+fn a_truncated_onnxruntime_falls_back_in_auto_and_is_an_error_in_words_for_piper() {
+    let dir = tempfile::tempdir().unwrap();
+    let cut = truncated_onnxruntime(dir.path());
+    let tts = TtsConfig {
+        engine: TtsEngine::Auto,
+        onnxruntime: cut.display().to_string(),
+        ..piper_config()
+    };
+    assert_eq!(open(&tts).unwrap().engine(), Engine::Espeak);
+
+    let tts = TtsConfig { engine: TtsEngine::Piper, ..tts };
+    let err = open(&tts).err().unwrap();
+    let msg = err.to_string();
+    assert!(matches!(err, TtsError::OnnxRuntimeLoad { .. }), "{msg}");
+    let expected = format!(
+        "cannot load ONNX Runtime from {}: it is cut short: the file has 100000 bytes but its ELF headers describe",
+        cut.display()
+    );
+    assert!(msg.starts_with(&expected), "{msg}");
 }
 
 #[test]

@@ -52,7 +52,9 @@ fn a_conversation_streams_events_and_keeps_its_history() {
     let dir = tempfile::tempdir().unwrap();
     let q1 = spoken_question(dir.path(), "q1.wav", "What is the capital of France?");
     let q2 = spoken_question(dir.path(), "q2.wav", "How many people live there?");
-    let config = voice_config();
+    let mut config = voice_config();
+    // The fastest sampling allowed: every turn (transcription, an answer, speech) spans samples.
+    config.metrics.hz = 20.0;
     let engines = load_engines(&config, &mut |_| {}).unwrap();
     let calls = Arc::new(AtomicU32::new(0));
     let last = Arc::new(std::sync::Mutex::new(None));
@@ -114,7 +116,7 @@ fn a_conversation_streams_events_and_keeps_its_history() {
     assert!(pos("transcript") < pos("answer_delta") && pos("answer_delta") < pos("turn_complete"), "{seen:?}");
     assert!(pos("spoken") < pos("turn_complete"));
     assert_eq!(answer_text, record.generated, "the streamed deltas add up to the answer");
-    assert!(system_samples >= 1 || record.last_audio_ms.unwrap_or(0.0) < 500.0, "metrics on the stream");
+    assert!(system_samples >= 1, "no system metrics on the stream during the turn: {record:?}");
 
     // Turn 2 sees turn 1 as context, and reuses its cached prompt.
     session.set_source(Box::new(WavSource::new(&q2)));

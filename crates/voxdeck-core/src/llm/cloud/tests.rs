@@ -388,21 +388,7 @@ fn a_dead_port_fails_to_connect() {
 
 #[test]
 fn a_connect_that_hangs_times_out() {
-    // A listener whose accept queue is full drops new SYNs, so connecting hangs.
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let mut held = Vec::new();
-    let full = (0..5000).any(|_| match TcpStream::connect_timeout(&addr, Duration::from_millis(100)) {
-        Ok(s) => {
-            held.push(s);
-            false
-        }
-        Err(_) => true,
-    });
-    if !full {
-        eprintln!("skipped: could not fill the accept queue of {addr}");
-        return;
-    }
+    let (_listener, addr, _held) = listener_that_hangs_connects();
     let mut s = settings(&format!("http://{addr}/v1"));
     s.connect_timeout = Duration::from_millis(300);
     s.first_token_timeout = Duration::from_secs(5);
@@ -412,6 +398,27 @@ fn a_connect_that_hangs_times_out() {
     assert!(matches!(e, CloudError::ConnectTimeout { .. }), "{e:?}");
     assert_eq!(e.fallback_reason(), "connect timeout after 0.3 s");
     assert!(out.at - started < Duration::from_millis(1000), "{:?}", out.at - started);
+}
+
+/// A loopback listener with a backlog of 0 whose accept queue is then filled: the kernel drops
+/// further SYNs (it never refuses them), so a connect to it hangs, every time. Returns the
+/// listener and the connections holding the queue; fails the test when the queue cannot be
+/// filled, rather than passing without testing anything.
+fn listener_that_hangs_connects() -> (socket2::Socket, SocketAddr, Vec<TcpStream>) {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    socket.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into()).expect("bind");
+    socket.listen(0).expect("listen");
+    let addr = socket.local_addr().expect("addr").as_socket().expect("an IPv4 address");
+    let mut held = Vec::new();
+    for _ in 0..8 {
+        match TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            Ok(stream) => held.push(stream),
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return (socket, addr, held),
+            Err(e) => panic!("connecting to {addr}: {e}"),
+        }
+    }
+    panic!("the accept queue of {addr} (backlog 0) took {} connections and is still not full", held.len());
 }
 
 #[test]
