@@ -129,7 +129,7 @@ fn assert_no_key_in(recorder: &Recorder) {
 #[test]
 fn a_base_url_set_by_a_client_never_receives_the_environment_key() {
     let home = tempfile::tempdir().unwrap();
-    let (_serving, url) = start_serve(home.path(), "[cloud]\nuse_keyring = false\n");
+    let (serving, url) = start_serve(home.path(), "[cloud]\nuse_keyring = false\n");
     let mut panel = PanelSocket::connect(&url);
 
     // OpenRouter's key, pointed at another host.
@@ -154,9 +154,20 @@ fn a_base_url_set_by_a_client_never_receives_the_environment_key() {
     let detail = cloud["detail"].as_str().unwrap_or_default();
     assert!(detail.contains("the VOXDECK_CLOUD_API_KEY key is for openrouter.ai; not sent to "), "{detail}");
 
-    // Saved to the config file, but not trusted by this process.
+    // Saved to the config file, but not trusted by this process, nor by the next one: the file
+    // keeps the URL the key was for.
     let saved = std::fs::read_to_string(home.path().join("voxdeck/config.toml")).unwrap();
     assert!(saved.contains(&collector.url), "{saved}");
+    assert!(saved.contains("key_url = \"https://openrouter.ai/api/v1\""), "{saved}");
+    drop(panel);
+    drop(serving);
+    let (_serving, url) = start_serve(home.path(), &saved);
+    let mut panel = PanelSocket::connect(&url);
+    let before = collector.heads().len();
+    let cloud = panel.check_cloud();
+    assert!(collector.heads().len() > before, "the check after the restart reached the listener");
+    assert_no_key_in(&collector);
+    assert_eq!(cloud["key_set"], false, "{cloud}");
 }
 
 #[test]

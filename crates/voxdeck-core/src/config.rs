@@ -651,11 +651,12 @@ pub struct CloudConfig {
     pub first_token_timeout_s: f64,
     /// A stream that sends nothing for this long after its first token is broken.
     pub stall_timeout_s: f64,
-    /// Not a setting (never read from or written to the file): for `provider = "custom"`, the
-    /// base URL the process started with, the only one its environment key is sent to (see
-    /// `llm::cloud::pin_env_key`); `None`: the configured one.
-    #[serde(skip)]
-    pub env_key_url: Option<String>,
+    /// For `provider = "custom"`: the base URL whose host the environment key is sent to;
+    /// empty = `base_url` as this file sets it. The panel never changes it: when a base URL is
+    /// changed from the panel, the one the key was for is written here, so the key does not
+    /// follow the change, now or after a restart (`llm::cloud::pin_env_key`).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub key_url: String,
 }
 
 impl Default for CloudConfig {
@@ -669,7 +670,7 @@ impl Default for CloudConfig {
             connect_timeout_s: 2.0,
             first_token_timeout_s: 4.0,
             stall_timeout_s: 4.0,
-            env_key_url: None,
+            key_url: String::new(),
         }
     }
 }

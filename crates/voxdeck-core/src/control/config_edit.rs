@@ -51,6 +51,12 @@ pub fn apply_changes(text: &str, old: &Config, new: &Config) -> Result<String, E
         audio.output_device,
         ui.global_shortcut,
     );
+    // A base URL moved from the panel must not take the environment key along after a
+    // restart either: the file keeps the URL the key was for (`llm::cloud::pin_env_key`).
+    let moved = old.cloud.base_url != new.cloud.base_url || old.cloud.provider != new.cloud.provider;
+    if moved && !new.cloud.key_url.is_empty() {
+        set(&mut doc, "cloud", "key_url", new.cloud.key_url.to_toml().map_err(|e| EditError::Value("cloud", "key_url", e))?)?;
+    }
     Ok(doc.to_string())
 }
 
@@ -182,6 +188,26 @@ mod tests {
         new.voice.natural_s = 0.7;
         let text = apply_changes("", &old, &new).unwrap();
         assert_eq!(text, "[voice]\nnatural_s = 0.7\n\n[tts]\nengine = \"espeak\"\n");
+    }
+
+    #[test]
+    fn a_base_url_moved_from_the_panel_keeps_the_url_the_environment_key_was_for() {
+        let text = "[cloud]\nprovider = \"custom\"\nbase_url = \"http://127.0.0.1:8080/v1\"\nmodel = \"m\"\n";
+        let mut old = config(text);
+        crate::llm::cloud::pin_env_key(&mut old.cloud);
+        let mut new = old.clone();
+        new.cloud.base_url = "http://127.0.0.1:18999/v1".into();
+        let saved = config(&apply_changes(text, &old, &new).unwrap());
+        assert_eq!(saved.cloud.base_url, "http://127.0.0.1:18999/v1");
+        assert_eq!(saved.cloud.key_url, "http://127.0.0.1:8080/v1");
+        // The next start pins what the file says, not the moved URL.
+        let mut restarted = saved.clone();
+        crate::llm::cloud::pin_env_key(&mut restarted.cloud);
+        assert_eq!(restarted.cloud.key_url, "http://127.0.0.1:8080/v1");
+        // A change that does not move the URL writes nothing about the key.
+        let mut other = old.clone();
+        other.llm.max_tokens = 99;
+        assert!(!apply_changes(text, &old, &other).unwrap().contains("key_url"));
     }
 
     #[test]

@@ -74,18 +74,23 @@ fn entry(cloud: &CloudConfig) -> Result<keyring::Entry, keyring::Error> {
     keyring::Entry::new("voxdeck", &host)
 }
 
-/// Fixes where the environment key of a `custom` provider may go: the base URL configured now
-/// (config file and command line), whatever a panel changes it to later. Front ends that take
-/// settings from clients (`voxdeck serve`, the desktop app) call this once, at start.
+/// Fixes where the environment key of a `custom` provider may go: `cloud.key_url` when the
+/// file sets it, else the base URL configured now (config file and command line), whatever a
+/// panel changes it to later; the settings store writes it to the file when the panel moves
+/// the base URL, so a restart keeps it. Front ends that take settings from clients
+/// (`voxdeck serve`, the desktop app) call this once, at start.
 pub fn pin_env_key(cloud: &mut CloudConfig) {
-    cloud.env_key_url = Some(cloud.base_url().to_owned());
+    if cloud.key_url.is_empty() {
+        cloud.key_url = cloud.base_url().to_owned();
+    }
 }
 
 /// The base URL whose host an environment key belongs to: a preset provider's own, or for
-/// `custom` the pinned one (else the configured one, for one-shot commands).
+/// `custom` `cloud.key_url` (pinned, or set in the file), else the configured base URL.
 fn env_key_home(cloud: &CloudConfig) -> &str {
     match cloud.provider {
-        CloudProvider::Custom => cloud.env_key_url.as_deref().unwrap_or(cloud.base_url()),
+        CloudProvider::Custom if !cloud.key_url.is_empty() => &cloud.key_url,
+        CloudProvider::Custom => cloud.base_url(),
         preset => preset.defaults().0,
     }
 }
