@@ -18,6 +18,27 @@ fn say(home: &Path, text: &str, wav: &Path) {
     assert!(r.status.success(), "{r}");
 }
 
+/// Writes two seconds of silence (16 kHz mono, 16-bit) to `wav`: a valid question that needs
+/// no LLM (it ends as `no_speech`).
+fn silence(wav: &Path) {
+    let samples = 32_000u32;
+    let mut bytes = Vec::new();
+    bytes.extend_from_slice(b"RIFF");
+    bytes.extend_from_slice(&(36 + samples * 2).to_le_bytes());
+    bytes.extend_from_slice(b"WAVEfmt ");
+    bytes.extend_from_slice(&16u32.to_le_bytes());
+    bytes.extend_from_slice(&1u16.to_le_bytes());
+    bytes.extend_from_slice(&1u16.to_le_bytes());
+    bytes.extend_from_slice(&16_000u32.to_le_bytes());
+    bytes.extend_from_slice(&32_000u32.to_le_bytes());
+    bytes.extend_from_slice(&2u16.to_le_bytes());
+    bytes.extend_from_slice(&16u16.to_le_bytes());
+    bytes.extend_from_slice(b"data");
+    bytes.extend_from_slice(&(samples * 2).to_le_bytes());
+    bytes.resize(bytes.len() + samples as usize * 2, 0);
+    std::fs::write(wav, bytes).unwrap();
+}
+
 fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
     stdout
         .lines()
@@ -127,22 +148,7 @@ fn an_empty_utterance_is_not_sent_to_the_llm() {
     write_config(home.path(), CONFIG);
     // Two seconds of silence.
     let q = home.path().join("silence.wav");
-    let mut wav = Vec::new();
-    let samples = 32_000u32;
-    wav.extend_from_slice(b"RIFF");
-    wav.extend_from_slice(&(36 + samples * 2).to_le_bytes());
-    wav.extend_from_slice(b"WAVEfmt ");
-    wav.extend_from_slice(&16u32.to_le_bytes());
-    wav.extend_from_slice(&1u16.to_le_bytes());
-    wav.extend_from_slice(&1u16.to_le_bytes());
-    wav.extend_from_slice(&16_000u32.to_le_bytes());
-    wav.extend_from_slice(&32_000u32.to_le_bytes());
-    wav.extend_from_slice(&2u16.to_le_bytes());
-    wav.extend_from_slice(&16u16.to_le_bytes());
-    wav.extend_from_slice(b"data");
-    wav.extend_from_slice(&(samples * 2).to_le_bytes());
-    wav.resize(wav.len() + samples as usize * 2, 0);
-    std::fs::write(&q, wav).unwrap();
+    silence(&q);
 
     let r = run(voxdeck(home.path()).args(["talk", "--json", "--output", "/dev/null", "--input"]).arg(&q));
     assert!(r.status.success(), "{r}");
@@ -164,4 +170,43 @@ fn a_model_that_does_not_fit_is_refused_with_the_numbers() {
     for needle in ["SmolLM2", "n_ctx", "MiB", "Whisper"] {
         assert!(r.stderr.contains(needle), "{needle:?} missing: {r}");
     }
+}
+
+#[test]
+fn history_skips_and_counts_a_row_it_cannot_read() {
+    let _heavy = crate::heavy();
+    let home = tempfile::tempdir().unwrap();
+    write_config(home.path(), CONFIG);
+    let q = home.path().join("silence.wav");
+    silence(&q);
+    let r = run(voxdeck(home.path()).args(["talk", "-o", "/dev/null", "-i"]).arg(&q).arg("-i").arg(&q));
+    assert!(r.status.success(), "{r}");
+    let r = run(voxdeck(home.path()).args(["history", "--path"]));
+    let db = std::path::PathBuf::from(r.stdout.trim());
+    // Another program left BLOBs where turn 1 keeps its text.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute("UPDATE turns SET transcript = X'00FF10', record = X'7B22' WHERE turn = 1", [])
+        .unwrap();
+    let id: i64 = conn.query_row("SELECT id FROM turns WHERE turn = 1", [], |r| r.get(0)).unwrap();
+    drop(conn);
+    let note = format!("1 unreadable row skipped (id {id})");
+
+    let r = run(voxdeck(home.path()).arg("history"));
+    assert!(r.status.success(), "the listing survives the row: {r}");
+    assert!(r.stdout.contains("turn 2") && !r.stdout.contains("turn 1\n"), "{r}");
+    assert!(r.stdout.contains(&note), "counted in the listing: {r}");
+    assert!(r.stderr.contains(&format!("history row {id}")), "a warning names the row: {r}");
+
+    let r = run(voxdeck(home.path()).args(["history", "--json"]));
+    assert!(r.status.success(), "{r}");
+    let turns = json_lines(&r.stdout);
+    assert_eq!(turns.len(), 1, "{r}");
+    assert_eq!(turns[0]["turn"], 2, "{r}");
+    assert!(r.stderr.contains(&note), "{r}");
+
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let kind: String = conn
+        .query_row("SELECT typeof(transcript) FROM turns WHERE turn = 1", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(kind, "blob", "the row is left as it was");
 }
