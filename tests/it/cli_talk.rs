@@ -201,7 +201,7 @@ fn an_output_that_is_one_of_the_inputs_is_refused() {
     for output in [&q, &link] {
         let r = run(voxdeck(home.path()).args(["talk", "-i"]).arg(&q).arg("-i").arg(&q).arg("-o").arg(output));
         assert_eq!(r.status.code(), Some(1), "{r}");
-        let refusal = format!("output {} is the same file as input {}", output.display(), q.display());
+        let refusal = format!("{} is the same file as the input {}", output.display(), q.display());
         assert!(r.stderr.contains(&refusal) && r.stderr.contains("overwrite the question"), "{r}");
         assert!(!r.stderr.contains("loading"), "refused before any model loads: {r}");
         assert_eq!(std::fs::read(&q).unwrap(), question, "the question is untouched");
@@ -227,7 +227,7 @@ fn serve_refuses_an_output_that_is_its_input() {
         .spawn()
         .unwrap();
     let stderr = stderr_until(child, "serving http");
-    let refusal = format!("output {} is the same file as input {}", link.display(), q.display());
+    let refusal = format!("{} is the same file as the input {}", link.display(), q.display());
     assert!(stderr.contains("loading the models failed") && stderr.contains(&refusal), "{stderr}");
 }
 

@@ -11,7 +11,9 @@ use crate::engine_args::EngineArgs;
 use voxdeck_core::Config;
 use voxdeck_core::audio::{open_input, open_output};
 use voxdeck_core::history::History;
-use voxdeck_core::pipeline::{Event, Outcome, PipelineError, Session, SessionIo, SessionOptions, TurnRecord, TurnState, assemble};
+use voxdeck_core::pipeline::{
+    Event, Outcome, PipelineError, Session, SessionIo, SessionOptions, TurnRecord, TurnState, assemble,
+};
 
 #[derive(clap::Args)]
 pub struct TalkArgs {

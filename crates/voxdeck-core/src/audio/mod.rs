@@ -129,7 +129,7 @@ pub enum AudioError {
     #[error("cannot write {}: {message}", path.display())]
     Write { path: PathBuf, message: String },
     #[error(
-        "output {} is the same file as input {}: the first answer would overwrite the question; write the answers to another file",
+        "{} is the same file as the input {}: the first answer would overwrite the question; write the answers to another file",
         output.display(),
         input.display()
     )]

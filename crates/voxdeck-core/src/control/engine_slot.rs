@@ -238,7 +238,8 @@ fn build_session(
     }
     // The speaker (or the output file) first: a machine without one should say so before
     // seconds of loading.
-    let sink = open_output(files.output.as_deref(), files.input.as_slice(), &config.audio).map_err(|e| match files.output {
+    let opened = open_output(files.output.as_deref(), files.input.as_slice(), &config.audio);
+    let sink = opened.map_err(|e| match files.output {
         Some(_) => format!("--output: {e}"),
         None => format!(
             "cannot open the speaker: {e} (choose another output device in Settings, or start with --output FILE to write the answers to a WAV file)"

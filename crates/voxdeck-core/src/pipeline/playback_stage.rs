@@ -1,6 +1,7 @@
 //! Stage 6, playback: hands each piece's audio to the speaker (or a file) and ends the turn
-//! when the last of it has been heard; a turn whose answer could not be played ends failed. Writing happens under the turn's lock, so a barge-in
-//! press either comes before a piece (which is then dropped) or after it (and silences it).
+//! when the last of it has been heard; a turn whose answer could not be played ends failed.
+//! Writing happens under the turn's lock, so a barge-in press either comes before a piece
+//! (which is then dropped) or after it (and silences it).
 
 use std::sync::Arc;
 use std::sync::mpsc::Receiver;
