@@ -222,16 +222,17 @@ impl History {
         Ok(listing)
     }
 
-    /// Every conversation, the most recently active first.
+    /// Every conversation, the most recently active first. Rows whose conversation or start
+    /// time is not what voxdeck writes (another program's BLOB) are left out, with a warning.
     pub fn conversations(&self) -> Result<Vec<ConversationSummary>, HistoryError> {
+        self.warn_unsortable()?;
         let conn = self.conn();
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT conversation, count(*), min(started_unix_ms), max(started_unix_ms) AS last_ms,
-                        max(id) AS last_id
-                 FROM turns GROUP BY conversation ORDER BY last_ms DESC, last_id DESC",
-            )
-            .map_err(|e| self.error(e))?;
+        let sql = format!(
+            "SELECT conversation, count(*), min(started_unix_ms), max(started_unix_ms) AS last_ms,
+                    max(id) AS last_id
+             FROM turns WHERE {SORTABLE} GROUP BY conversation ORDER BY last_ms DESC, last_id DESC"
+        );
+        let mut stmt = conn.prepare_cached(&sql).map_err(|e| self.error(e))?;
         stmt.query_map([], |r| {
             Ok(ConversationSummary {
                 id: r.get(0)?,
@@ -244,12 +245,35 @@ impl History {
         .map_err(|e| self.error(e))
     }
 
-    /// The conversation of the newest turn, if there is any turn.
+    /// The conversation of the newest turn, if there is any turn (rows left out as in
+    /// [`History::conversations`]).
     pub fn last_conversation(&self) -> Result<Option<String>, HistoryError> {
+        self.warn_unsortable()?;
+        let sql =
+            format!("SELECT conversation FROM turns WHERE {SORTABLE} ORDER BY started_unix_ms DESC, id DESC LIMIT 1");
         self.conn()
-            .prepare_cached("SELECT conversation FROM turns ORDER BY started_unix_ms DESC, id DESC LIMIT 1")
+            .prepare_cached(&sql)
             .and_then(|mut stmt| stmt.query_row([], |r| r.get(0)).optional())
             .map_err(|e| self.error(e))
+    }
+
+    /// Names, in a warning, the rows that summaries leave out.
+    fn warn_unsortable(&self) -> Result<(), HistoryError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(&format!("SELECT id FROM turns WHERE NOT ({SORTABLE})"))
+            .map_err(|e| self.error(e))?;
+        let ids: Vec<i64> = stmt
+            .query_map([], |r| r.get(0))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.error(e))?;
+        if !ids.is_empty() {
+            tracing::warn!(
+                "history rows {ids:?} cannot be read (their conversation or start time is not what voxdeck \
+                 stores); left out"
+            );
+        }
+        Ok(())
     }
 
     /// Deletes every turn and returns how many. Deleted text is overwritten in the file
@@ -277,6 +301,10 @@ impl History {
         HistoryError::from_sqlite(&self.path, e)
     }
 }
+
+/// The rows conversation summaries can group and sort: those whose conversation and start
+/// time have the types voxdeck writes.
+const SORTABLE: &str = "typeof(conversation) = 'text' AND typeof(started_unix_ms) = 'integer'";
 
 /// SQLite's LIMIT is an i64; anything larger is "no limit".
 fn sql_limit(limit: usize) -> i64 {
@@ -584,7 +612,8 @@ mod tests {
             .query_row("SELECT id FROM turns WHERE turn = 2", [], |r| r.get(0))
             .expect("reads the id");
         let files = || {
-            ["", "-wal"].map(|suffix| std::fs::read(format!("{}{suffix}", h.path().display())).expect("reads the file"))
+            ["", "-wal"]
+                .map(|suffix| std::fs::read(format!("{}{suffix}", h.path().display())).expect("reads the file"))
         };
         let before = files();
 
@@ -600,6 +629,19 @@ mod tests {
         assert_eq!(h.recent("c", 10).expect("reads").len(), 3);
         assert_eq!(h.all(10).expect("reads").len(), 3);
 
+        assert!(files() == before, "reading changed the database");
+
+        // Summaries leave out a row whose conversation they cannot group by.
+        damage
+            .execute("UPDATE turns SET conversation = X'00' WHERE turn = 4", [])
+            .expect("damages turn 4");
+        let summaries = h.conversations().expect("the summaries still succeed");
+        assert_eq!(summaries.len(), 1);
+        assert_eq!((summaries[0].id.as_str(), summaries[0].turns), ("c", 3));
+        assert_eq!(h.last_conversation().expect("reads").as_deref(), Some("c"));
+        assert_eq!(h.list(None, 10).expect("reads").records.len(), 3, "turn 4's record still reads");
+        let before = files();
+        assert_eq!(h.conversations().expect("reads"), summaries);
         assert!(files() == before, "reading changed the database");
         let kinds: (String, String) = damage
             .query_row("SELECT typeof(transcript), typeof(record) FROM turns WHERE turn = 2", [], |r| {

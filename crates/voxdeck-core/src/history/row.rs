@@ -40,12 +40,14 @@ pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<ReadRow> {
     let id: i64 = row.get(0)?;
     match record(row, id) {
         Ok(record) => Ok(ReadRow::Record(record)),
-        Err(
-            e @ (rusqlite::Error::InvalidColumnType(..)
-            | rusqlite::Error::FromSqlConversionFailure(..)
-            | rusqlite::Error::IntegralValueOutOfRange(..)),
-        ) => {
-            tracing::warn!("history row {id}: unreadable ({e}); skipped");
+        Err(rusqlite::Error::InvalidColumnType(_, column, kind)) => {
+            tracing::warn!(
+                "history row {id} cannot be read (its {column} is a {kind}, not what voxdeck stores there); skipped"
+            );
+            Ok(ReadRow::Unreadable { id })
+        }
+        Err(e @ (rusqlite::Error::FromSqlConversionFailure(..) | rusqlite::Error::IntegralValueOutOfRange(..))) => {
+            tracing::warn!("history row {id} cannot be read ({e}); skipped");
             Ok(ReadRow::Unreadable { id })
         }
         Err(e) => Err(e),
@@ -61,8 +63,9 @@ fn record(row: &Row<'_>, id: i64) -> rusqlite::Result<TurnRecord> {
     match parsed {
         Ok(record) => Ok(record),
         Err(e) => {
+            let rebuilt = rebuild(row)?;
             tracing::warn!("history row {id}: unreadable record ({e}); keeping its text only");
-            rebuild(row)
+            Ok(rebuilt)
         }
     }
 }
