@@ -1,6 +1,6 @@
 //! Bad input: each a clear error naming the file or field, a non-zero exit, never a panic.
 
-use voxdeck_e2e::{Run, run, voxdeck};
+use voxdeck_e2e::{Run, run, voxdeck, write_config};
 
 fn assert_clean_failure(r: &Run, needles: &[&str]) {
     assert!(!r.status.success(), "{r}");
@@ -25,6 +25,25 @@ fn file_that_is_not_gguf() {
     std::fs::write(&bogus, "<!DOCTYPE html><html>rate limited</html>").unwrap();
     let r = run(voxdeck(home.path()).args(["ask", "--model"]).arg(&bogus).arg("hi"));
     assert_clean_failure(&r, &["weights.gguf", "not a GGUF"]);
+}
+
+#[test]
+fn a_model_setting_naming_another_file_is_refused_without_quoting_it() {
+    let home = tempfile::tempdir().unwrap();
+    let passwd = home.path().join("passwd");
+    std::fs::write(&passwd, "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1::/usr/sbin:/usr/sbin/nologin\n").unwrap();
+    let shown = passwd.display().to_string();
+    write_config(home.path(), &format!("[llm]\nmodel = {shown:?}\n"));
+    let q = home.path().join("q.wav");
+    std::fs::write(&q, "any file: the model is refused first").unwrap();
+    for args in [vec!["ask", "hi"], vec!["talk", "-o", "/dev/null", "-i", q.to_str().unwrap()]] {
+        let r = run(voxdeck(home.path()).args(&args));
+        assert_clean_failure(&r, &[&format!("{shown} is not a GGUF model file")]);
+        let added = r.stderr.replace(&shown, "");
+        for quoted in ["root", "bin/bash", "daemon"] {
+            assert!(!added.contains(quoted), "{quoted:?} quoted from the file: {r}");
+        }
+    }
 }
 
 #[test]

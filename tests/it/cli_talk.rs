@@ -18,6 +18,27 @@ fn say(home: &Path, text: &str, wav: &Path) {
     assert!(r.status.success(), "{r}");
 }
 
+/// Writes two seconds of silence (16 kHz mono, 16-bit) to `wav`: a valid question that needs
+/// no LLM (it ends as `no_speech`).
+fn silence(wav: &Path) {
+    let samples = 32_000u32;
+    let mut bytes = Vec::new();
+    bytes.extend_from_slice(b"RIFF");
+    bytes.extend_from_slice(&(36 + samples * 2).to_le_bytes());
+    bytes.extend_from_slice(b"WAVEfmt ");
+    bytes.extend_from_slice(&16u32.to_le_bytes());
+    bytes.extend_from_slice(&1u16.to_le_bytes());
+    bytes.extend_from_slice(&1u16.to_le_bytes());
+    bytes.extend_from_slice(&16_000u32.to_le_bytes());
+    bytes.extend_from_slice(&32_000u32.to_le_bytes());
+    bytes.extend_from_slice(&2u16.to_le_bytes());
+    bytes.extend_from_slice(&16u16.to_le_bytes());
+    bytes.extend_from_slice(b"data");
+    bytes.extend_from_slice(&(samples * 2).to_le_bytes());
+    bytes.resize(bytes.len() + samples as usize * 2, 0);
+    std::fs::write(wav, bytes).unwrap();
+}
+
 fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
     stdout
         .lines()
@@ -127,22 +148,7 @@ fn an_empty_utterance_is_not_sent_to_the_llm() {
     write_config(home.path(), CONFIG);
     // Two seconds of silence.
     let q = home.path().join("silence.wav");
-    let mut wav = Vec::new();
-    let samples = 32_000u32;
-    wav.extend_from_slice(b"RIFF");
-    wav.extend_from_slice(&(36 + samples * 2).to_le_bytes());
-    wav.extend_from_slice(b"WAVEfmt ");
-    wav.extend_from_slice(&16u32.to_le_bytes());
-    wav.extend_from_slice(&1u16.to_le_bytes());
-    wav.extend_from_slice(&1u16.to_le_bytes());
-    wav.extend_from_slice(&16_000u32.to_le_bytes());
-    wav.extend_from_slice(&32_000u32.to_le_bytes());
-    wav.extend_from_slice(&2u16.to_le_bytes());
-    wav.extend_from_slice(&16u16.to_le_bytes());
-    wav.extend_from_slice(b"data");
-    wav.extend_from_slice(&(samples * 2).to_le_bytes());
-    wav.resize(wav.len() + samples as usize * 2, 0);
-    std::fs::write(&q, wav).unwrap();
+    silence(&q);
 
     let r = run(voxdeck(home.path()).args(["talk", "--json", "--output", "/dev/null", "--input"]).arg(&q));
     assert!(r.status.success(), "{r}");
@@ -164,4 +170,172 @@ fn a_model_that_does_not_fit_is_refused_with_the_numbers() {
     for needle in ["SmolLM2", "n_ctx", "MiB", "Whisper"] {
         assert!(r.stderr.contains(needle), "{needle:?} missing: {r}");
     }
+}
+
+/// Reads `child`'s stderr until a line contains `until` (or the stream ends), then kills it.
+fn stderr_until(mut child: std::process::Child, until: &str) -> String {
+    let mut seen = String::new();
+    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains(until) {
+            break;
+        }
+    }
+    let _ = child.kill();
+    child.wait().unwrap();
+    seen
+}
+
+#[test]
+fn an_output_that_is_one_of_the_inputs_is_refused() {
+    let _heavy = crate::heavy();
+    let home = tempfile::tempdir().unwrap();
+    write_config(home.path(), CONFIG);
+    let q = home.path().join("same.wav");
+    silence(&q);
+    let question = std::fs::read(&q).unwrap();
+    let link = home.path().join("link.wav");
+    std::os::unix::fs::symlink(&q, &link).unwrap();
+    for output in [&q, &link] {
+        let r = run(voxdeck(home.path()).args(["talk", "-i"]).arg(&q).arg("-i").arg(&q).arg("-o").arg(output));
+        assert_eq!(r.status.code(), Some(1), "{r}");
+        let refusal = format!("{} is the same file as the input {}", output.display(), q.display());
+        assert!(r.stderr.contains(&refusal) && r.stderr.contains("overwrite the question"), "{r}");
+        assert!(!r.stderr.contains("loading"), "refused before any model loads: {r}");
+        assert_eq!(std::fs::read(&q).unwrap(), question, "the question is untouched");
+    }
+}
+
+#[test]
+fn serve_refuses_an_output_that_is_its_input() {
+    let _heavy = crate::heavy();
+    let home = tempfile::tempdir().unwrap();
+    write_config(home.path(), CONFIG);
+    let q = home.path().join("q.wav");
+    silence(&q);
+    let link = home.path().join("answers.wav");
+    std::os::unix::fs::symlink(&q, &link).unwrap();
+    let child = voxdeck(home.path())
+        .args(["serve", "--bind", "127.0.0.1:0", "--wait", "--input"])
+        .arg(&q)
+        .arg("--output")
+        .arg(&link)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = stderr_until(child, "serving http");
+    let refusal = format!("{} is the same file as the input {}", link.display(), q.display());
+    assert!(stderr.contains("loading the models failed") && stderr.contains(&refusal), "{stderr}");
+}
+
+#[test]
+fn an_output_that_cannot_be_written_is_refused_before_loading() {
+    let _heavy = crate::heavy();
+    let home = tempfile::tempdir().unwrap();
+    write_config(home.path(), CONFIG);
+    let q = home.path().join("q.wav");
+    silence(&q);
+    let dir = home.path().join("no/such/dir");
+    let out = dir.join("a.wav");
+    let r = run(voxdeck(home.path()).args(["talk", "--json", "-i"]).arg(&q).arg("-o").arg(&out));
+    assert_eq!(r.status.code(), Some(1), "{r}");
+    let why = format!("cannot write {}: the directory {} does not exist", out.display(), dir.display());
+    assert!(r.stderr.contains(&why), "{r}");
+    assert!(!r.stderr.contains("loading") && r.stdout.trim().is_empty(), "no model loaded, no turn: {r}");
+    let r = run(voxdeck(home.path()).args(["history", "--json"]));
+    assert!(r.status.success() && r.stdout.trim().is_empty(), "nothing recorded: {r}");
+}
+
+#[test]
+fn an_answer_that_cannot_be_written_fails_its_turn() {
+    let _heavy = crate::heavy();
+    let home = tempfile::tempdir().unwrap();
+    write_config(home.path(), CONFIG);
+    let q = home.path().join("q.wav");
+    say(home.path(), "What is the capital of France?", &q);
+    // Opens like any file, and every write fails (no space left on the device).
+    let r = run(voxdeck(home.path()).args(["talk", "--json", "-i"]).arg(&q).args(["-o", "/dev/full"]));
+    assert_eq!(r.status.code(), Some(1), "{r}");
+    assert!(r.stderr.contains("1 of 1 turns failed"), "{r}");
+    let turns = json_lines(&r.stdout);
+    assert_eq!(turns.len(), 1, "{r}");
+    assert_eq!(turns[0]["outcome"], "failed", "{r}");
+    let error = turns[0]["error"].as_str().unwrap_or_default();
+    assert!(error.starts_with("could not play the answer: ") && error.contains("/dev/full"), "{r}");
+    assert!(!turns[0]["generated"].as_str().unwrap_or_default().is_empty(), "the LLM did answer: {r}");
+
+    let r = run(voxdeck(home.path()).args(["history", "--json"]));
+    assert!(r.status.success(), "{r}");
+    let saved = json_lines(&r.stdout);
+    assert_eq!(saved.len(), 1, "{r}");
+    assert_eq!(saved[0]["outcome"], "failed", "{r}");
+}
+
+#[test]
+fn a_bad_file_among_the_inputs_fails_its_turn_and_the_next_still_runs() {
+    let _heavy = crate::heavy();
+    let home = tempfile::tempdir().unwrap();
+    write_config(home.path(), CONFIG);
+    let q = home.path().join("silence.wav");
+    silence(&q);
+    let bad = home.path().join("bad.wav");
+    std::fs::write(&bad, "these are notes, not audio\n").unwrap();
+    let r = run(voxdeck(home.path())
+        .args(["talk", "--json", "-o", "/dev/null", "-i"])
+        .arg(&q)
+        .arg("-i")
+        .arg(&bad)
+        .arg("-i")
+        .arg(&q));
+    assert_eq!(r.status.code(), Some(1), "a turn failed: {r}");
+    let turns = json_lines(&r.stdout);
+    let outcomes: Vec<&str> = turns.iter().map(|t| t["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, ["no_speech", "failed", "no_speech"], "{r}");
+    let why = format!("{} is not a WAV file", bad.display());
+    assert!(turns[1]["error"].as_str().unwrap().contains(&why), "{r}");
+    assert!(r.stderr.contains(&format!("error (capture): cannot listen to file {}", bad.display())), "{r}");
+    assert!(r.stderr.contains("1 of 3 turns failed"), "{r}");
+}
+
+#[test]
+fn history_skips_and_counts_a_row_it_cannot_read() {
+    let _heavy = crate::heavy();
+    let home = tempfile::tempdir().unwrap();
+    write_config(home.path(), CONFIG);
+    let q = home.path().join("silence.wav");
+    silence(&q);
+    let r = run(voxdeck(home.path()).args(["talk", "-o", "/dev/null", "-i"]).arg(&q).arg("-i").arg(&q));
+    assert!(r.status.success(), "{r}");
+    let r = run(voxdeck(home.path()).args(["history", "--path"]));
+    let db = std::path::PathBuf::from(r.stdout.trim());
+    // Another program left BLOBs where turn 1 keeps its text.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute("UPDATE turns SET transcript = X'00FF10', record = X'7B22' WHERE turn = 1", [])
+        .unwrap();
+    let id: i64 = conn.query_row("SELECT id FROM turns WHERE turn = 1", [], |r| r.get(0)).unwrap();
+    drop(conn);
+    let note = format!("1 unreadable row skipped (id {id})");
+
+    let r = run(voxdeck(home.path()).arg("history"));
+    assert!(r.status.success(), "the listing survives the row: {r}");
+    assert!(r.stdout.contains("turn 2") && !r.stdout.contains("turn 1\n"), "{r}");
+    assert!(r.stdout.contains(&note), "counted in the listing: {r}");
+    let warning = format!("history row {id} cannot be read (its transcript is a Blob");
+    assert!(r.stderr.contains(&warning), "a warning names the row: {r}");
+
+    let r = run(voxdeck(home.path()).args(["history", "--json"]));
+    assert!(r.status.success(), "{r}");
+    let turns = json_lines(&r.stdout);
+    assert_eq!(turns.len(), 1, "{r}");
+    assert_eq!(turns[0]["turn"], 2, "{r}");
+    assert!(r.stderr.contains(&note), "{r}");
+
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let kind: String = conn
+        .query_row("SELECT typeof(transcript) FROM turns WHERE turn = 1", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(kind, "blob", "the row is left as it was");
 }

@@ -7,7 +7,7 @@ use std::io::Write as _;
 use std::path::Path;
 
 use voxdeck_core::Config;
-use voxdeck_core::history::{ConversationSummary, History};
+use voxdeck_core::history::{ConversationSummary, History, Listing};
 use voxdeck_core::pipeline::timeline::{Outcome, TurnRecord};
 
 #[derive(clap::Args)]
@@ -67,31 +67,55 @@ pub fn run(args: HistoryArgs, config: Config) -> anyhow::Result<()> {
         list.truncate(limit);
         return emit(conversations_text(&list, args.json, history.path())?);
     }
-    let records = match (&args.conversation, args.last) {
-        (Some(id), _) => history.recent(id, limit)?,
+    let listing = match (&args.conversation, args.last) {
+        (Some(id), _) => history.list(Some(id), limit)?,
         (None, true) => match history.last_conversation()? {
-            Some(id) => history.recent(&id, limit)?,
-            None => Vec::new(),
+            Some(id) => history.list(Some(&id), limit)?,
+            None => Listing::default(),
         },
-        (None, false) => history.all(limit)?,
+        (None, false) => history.list(None, limit)?,
     };
+    let skipped = skipped_note(&listing.skipped);
+    let records = listing.records;
     if args.json {
         let mut out = String::new();
         for record in &records {
             out.push_str(&serde_json::to_string(record)?);
             out.push('\n');
         }
+        // stdout carries only JSON.
+        if let Some(note) = skipped {
+            eprintln!("{note}");
+        }
         return emit(out);
     }
-    if records.is_empty() {
+    let mut out = if records.is_empty() {
         let which = args
             .conversation
             .map(|id| format!(" in conversation {id}"))
             .unwrap_or_default();
-        return emit(format!("no turns{which} ({})\n", history.path().display()));
+        format!("no turns{which} ({})\n", history.path().display())
+    } else {
+        records.iter().map(turn_block).collect::<Vec<_>>().join("\n")
+    };
+    if let Some(note) = skipped {
+        let _ = writeln!(out, "\n{note}");
     }
-    let blocks: Vec<String> = records.iter().map(turn_block).collect();
-    emit(blocks.join("\n"))
+    emit(out)
+}
+
+/// The listing's last line when rows were skipped: how many, and which.
+fn skipped_note(ids: &[i64]) -> Option<String> {
+    if ids.is_empty() {
+        return None;
+    }
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    Some(format!(
+        "{} unreadable {} skipped (id {}); the database was left as it is",
+        ids.len(),
+        plural(ids.len(), "row", "rows"),
+        list.join(", ")
+    ))
 }
 
 /// Writes to stdout; a closed pipe (`voxdeck history | head`) is not an error.

@@ -12,7 +12,9 @@ use crate::engine_args::EngineArgs;
 use voxdeck_core::{Config, bounds};
 use voxdeck_core::audio::{open_input, open_output};
 use voxdeck_core::history::History;
-use voxdeck_core::pipeline::{Event, Outcome, Session, SessionIo, SessionOptions, TurnRecord, TurnState, assemble};
+use voxdeck_core::pipeline::{
+    Event, Outcome, PipelineError, Session, SessionIo, SessionOptions, TurnRecord, TurnState, assemble,
+};
 
 #[derive(clap::Args)]
 pub struct TalkArgs {
@@ -61,9 +63,12 @@ pub fn run(args: TalkArgs, mut config: Config) -> anyhow::Result<()> {
         anyhow::ensure!(input.is_file(), "--input {}: no such file", input.display());
     }
 
-    // The speaker first: a machine without one should fail before minutes of loading.
-    let sink = open_output(args.output.as_deref(), &config.audio)
-        .context("opening the speaker (use --output FILE to write the answers to a WAV file)")?;
+    // The speaker (or the output file) first: a machine without one should fail before
+    // minutes of loading.
+    let sink = open_output(args.output.as_deref(), &args.input, &config.audio).with_context(|| match args.output {
+        Some(_) => "--output".to_owned(),
+        None => "opening the speaker (use --output FILE to write the answers to a WAV file)".to_owned(),
+    })?;
     // One file per press, each capped at audio.max_utterance_s like the microphone.
     let source = open_input(&args.input, &config.audio);
     let history = History::open_configured(&config.pipeline)?;
@@ -86,18 +91,27 @@ pub fn run(args: TalkArgs, mut config: Config) -> anyhow::Result<()> {
         headless(&session, &args.input, args.json)
     };
     drop(session);
-    if let Some(path) = &args.output {
-        sink.finish().with_context(|| format!("writing {}", path.display()))?;
-    }
-    result
+    let finished = match &args.output {
+        Some(path) => sink.finish().with_context(|| format!("writing {}", path.display())),
+        None => Ok(()),
+    };
+    // Failed turns first: they already name the file if it was the output that failed.
+    result.and(finished)
 }
 
-/// One turn per file, in order: each press plays the source's next file.
+/// One turn per file, in order: each press plays the source's next file. A file that cannot be
+/// played fails its turn, reported like any other, and the next file still gets its turn.
 fn headless(session: &Session, inputs: &[PathBuf], json: bool) -> anyhow::Result<()> {
     let mut failed = 0;
     for path in inputs {
         let mut events = session.subscribe();
-        let turn = session.press()?;
+        let turn = match session.press() {
+            Ok(turn) => turn,
+            // The file could not be opened: the press ended that turn as failed, and its error
+            // and record are on the stream.
+            Err(PipelineError::Audio(_)) => session.state().0,
+            Err(e) => return Err(e.into()),
+        };
         let record = Session::follow_turn(&mut events, turn, TURN_TIMEOUT, |event| show(event, json))
             .with_context(|| format!("no answer to {} within {} s", path.display(), TURN_TIMEOUT.as_secs()))?;
         report(&record, json)?;

@@ -63,7 +63,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // Press `run` plays question `run % 8`: a new prompt every turn.
         let io = SessionIo {
             source: open_input(&questions, &config.audio),
-            sink: open_output(Some(&dir.path().join("answers.wav")), &config.audio)?,
+            sink: open_output(Some(&dir.path().join("answers.wav")), &questions, &config.audio)?,
             history: None,
         };
         let assembled = assemble(&config, options, io, &mut |_| {})?;

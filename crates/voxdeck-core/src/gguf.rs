@@ -16,8 +16,10 @@ pub enum GgufError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path} is not a GGUF model file (it starts with {magic:?}, not \"GGUF\")")]
-    NotGguf { path: PathBuf, magic: String },
+    /// `reason` is ours, never the file's bytes: the path may name any file (a config's
+    /// `llm.model = "/etc/passwd"`), and its content has no place in a message.
+    #[error("{path} is not a GGUF model file ({reason})")]
+    NotGguf { path: PathBuf, reason: &'static str },
     #[error("{path} uses GGUF version {version}; versions 2 and 3 are supported")]
     UnsupportedVersion { path: PathBuf, version: u32 },
     #[error("{path} is truncated: {detail} (the file is {file_size} bytes); download it again")]
@@ -109,14 +111,14 @@ pub fn inspect(path: &Path) -> Result<GgufInfo, GgufError> {
     if file_size < 4 {
         return Err(GgufError::NotGguf {
             path: path.to_owned(),
-            magic: format!("{file_size}-byte file"),
+            reason: "it is shorter than a GGUF header",
         });
     }
     r.bytes(&mut magic, "magic")?;
     if &magic != MAGIC {
         return Err(GgufError::NotGguf {
             path: path.to_owned(),
-            magic: String::from_utf8_lossy(&magic).escape_debug().to_string(),
+            reason: "it does not start with the GGUF signature",
         });
     }
     let version = r.u32("version")?;
@@ -133,23 +135,23 @@ pub fn inspect(path: &Path) -> Result<GgufInfo, GgufError> {
     for _ in 0..kv_count {
         let key = r.string("metadata key")?;
         let ty = r.u32("metadata type")?;
-        let value = r.value(ty, &key)?;
+        let value = r.value(ty, &label(&key))?;
         metadata.insert(key, value);
     }
 
     let mut data_end = 0u64;
     for _ in 0..tensor_count {
-        let name = r.string("tensor name")?;
+        let name = label(&r.string("tensor name")?);
         let n_dims = r.u32("tensor dimensions")?;
         if n_dims == 0 || n_dims > 8 {
-            return Err(r.corrupt(format!("tensor `{name}` has {n_dims} dimensions")));
+            return Err(r.corrupt(format!("tensor {name} has {n_dims} dimensions")));
         }
         let mut elements: u64 = 1;
         for _ in 0..n_dims {
             let dim = r.u64("tensor shape")?;
             elements = elements
                 .checked_mul(dim)
-                .ok_or_else(|| r.corrupt(format!("tensor `{name}` shape overflows")))?;
+                .ok_or_else(|| r.corrupt(format!("the shape of tensor {name} overflows")))?;
         }
         let ggml_type = r.u32("tensor type")?;
         let offset = r.u64("tensor offset")?;
@@ -216,6 +218,18 @@ fn tensor_bytes(ty: u32, elements: u64) -> Option<u64> {
         _ => return None,
     };
     Some(elements.div_ceil(block) * bytes)
+}
+
+/// A key or tensor name as a message may show it: a real one (short printable ASCII, such as
+/// `general.architecture`) in backticks; anything else is described, never echoed, since a
+/// damaged or foreign file can put any bytes there.
+fn label(name: &str) -> String {
+    const LONGEST: usize = 96;
+    if !name.is_empty() && name.len() <= LONGEST && name.bytes().all(|b| b.is_ascii_graphic()) {
+        format!("`{name}`")
+    } else {
+        format!("an unreadable name ({} bytes)", name.len())
+    }
 }
 
 struct Reader<'a> {
@@ -319,6 +333,7 @@ impl Reader<'_> {
         }
     }
 
+    /// Reads a value of type `ty`; `key` is its key's [`label`], for messages.
     fn value(&mut self, ty: u32, key: &str) -> Result<GgufValue, GgufError> {
         Ok(match ty {
             0 => GgufValue::Uint(u64::from(self.array::<1>(key)?[0])),
@@ -339,19 +354,19 @@ impl Reader<'_> {
                         for _ in 0..len {
                             let n = self.u64(key)?;
                             if n > MAX_STRING {
-                                return Err(self.corrupt(format!("a string in `{key}` claims {n} bytes")));
+                                return Err(self.corrupt(format!("a string in {key} claims {n} bytes")));
                             }
                             self.skip(n, key)?;
                         }
                     }
-                    None => return Err(self.corrupt(format!("`{key}` is an array of unsupported type {item_ty}"))),
+                    None => return Err(self.corrupt(format!("{key} is an array of unsupported type {item_ty}"))),
                 }
                 GgufValue::Array { len }
             }
             10 => GgufValue::Uint(self.u64(key)?),
             11 => GgufValue::Int(i64::from_le_bytes(self.array(key)?)),
             12 => GgufValue::Float(f64::from_le_bytes(self.array(key)?)),
-            other => return Err(self.corrupt(format!("`{key}` has unknown value type {other}"))),
+            other => return Err(self.corrupt(format!("{key} has unknown value type {other}"))),
         })
     }
 }
@@ -412,6 +427,39 @@ mod tests {
         assert!(matches!(err, GgufError::NotGguf { .. }), "{err}");
         assert!(err.to_string().contains(&f.path().display().to_string()));
         assert!(matches!(inspect(write(b"GG").path()), Err(GgufError::NotGguf { .. })));
+    }
+
+    #[test]
+    fn a_foreign_file_is_named_but_never_quoted() {
+        let secret = "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin";
+        for content in [secret.as_bytes(), b"roo", b"\x7fELF\x02\x01\x01"] {
+            let f = write(content);
+            let text = inspect(f.path()).unwrap_err().to_string();
+            let path = f.path().display().to_string();
+            assert!(text.contains(&format!("{path} is not a GGUF model file")), "{text}");
+            // What the message adds to the path: nothing from the file.
+            let rest = text.replace(&path, "");
+            for quoted in ["root", "roo", "ELF", "\\u{7f}", "\\x7f"] {
+                assert!(!rest.contains(quoted), "{quoted:?} echoed: {text}");
+            }
+        }
+    }
+
+    #[test]
+    fn names_from_a_damaged_header_are_not_echoed() {
+        // The first key replaced by bytes of the same length (20) that are no name, with a
+        // value type that does not exist.
+        let mut b = tiny_gguf();
+        b[32..52].copy_from_slice(b"secret\npassword=hunt");
+        b[52..56].copy_from_slice(&99u32.to_le_bytes());
+        let text = inspect(write(&b).path()).unwrap_err().to_string();
+        assert!(text.contains("an unreadable name (20 bytes) has unknown value type 99"), "{text}");
+        assert!(!text.contains("secret") && !text.contains("password"), "{text}");
+        // A real key is still named.
+        let mut b = tiny_gguf();
+        b[52..56].copy_from_slice(&99u32.to_le_bytes());
+        let text = inspect(write(&b).path()).unwrap_err().to_string();
+        assert!(text.contains("`general.architecture` has unknown value type 99"), "{text}");
     }
 
     #[test]

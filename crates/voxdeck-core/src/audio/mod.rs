@@ -8,7 +8,7 @@
 //!   [`MicSource`] (cpal). [`open_input`] and [`open_output`] pick push-to-talk's source and
 //!   sink from the configuration and the files a front end was given.
 //! - [`sink`]: the [`AudioSink`] trait with [`WavSink`]; [`playback`] has the speaker
-//!   [`Player`] (rodio).
+//!   [`Player`] (rodio); [`output_file`] checks a WAV file given for the answers.
 //! - [`devices`]: input and output devices (names, default, supported configurations).
 
 use std::path::{Path, PathBuf};
@@ -17,6 +17,7 @@ use std::sync::Arc;
 pub mod capture;
 pub mod devices;
 pub mod level;
+pub mod output_file;
 pub mod playback;
 pub mod resample;
 pub mod sink;
@@ -26,6 +27,7 @@ pub mod wav;
 pub use capture::{MicSource, OpenedStream};
 pub use devices::{ConfigRange, DeviceInfo, DeviceKind, StreamFormat, find_device, list_devices};
 pub use level::{DBFS_FLOOR, Level, peak_dbfs, rms_dbfs};
+pub use output_file::check_output_file;
 pub use playback::Player;
 pub use resample::{StreamResampler, downmix, to_mono};
 pub use sink::{AudioSink, WavSink};
@@ -45,10 +47,19 @@ pub fn open_input(files: &[PathBuf], config: &crate::config::AudioConfig) -> Box
 }
 
 /// Where answers are spoken: a WAV file when one is given, else the configured speaker
-/// (opened now, so a machine without one says so before any model loads).
-pub fn open_output(file: Option<&Path>, config: &crate::config::AudioConfig) -> Result<Arc<dyn AudioSink>, AudioError> {
+/// (opened now, so a machine without one says so before any model loads). The file is
+/// checked now too: it may not be one of the `inputs` and must be writable
+/// ([`check_output_file`]).
+pub fn open_output(
+    file: Option<&Path>,
+    inputs: &[PathBuf],
+    config: &crate::config::AudioConfig,
+) -> Result<Arc<dyn AudioSink>, AudioError> {
     Ok(match file {
-        Some(path) => Arc::new(WavSink::create(path)),
+        Some(path) => {
+            check_output_file(path, inputs)?;
+            Arc::new(WavSink::create(path))
+        }
         None => Arc::new(Player::from_config(config)?),
     })
 }
@@ -117,6 +128,12 @@ pub enum AudioError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("cannot write {}: {message}", path.display())]
     Write { path: PathBuf, message: String },
+    #[error(
+        "{} is the same file as the input {}: the first answer would overwrite the question; write the answers to another file",
+        output.display(),
+        input.display()
+    )]
+    OutputIsInput { output: PathBuf, input: PathBuf },
     #[error("{} is not a WAV file ({reason})", path.display())]
     NotWav { path: PathBuf, reason: String },
     #[error("{} is an empty WAV file (no samples)", path.display())]

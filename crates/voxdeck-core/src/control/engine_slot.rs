@@ -233,15 +233,18 @@ fn build_session(
     files: &IoFiles,
     mode: Mode,
 ) -> Result<AssembledSession, String> {
-    // The speaker first: a machine without one should say so before seconds of loading.
-    let sink = open_output(files.output.as_deref(), &config.audio).map_err(|e| {
-        format!(
-            "cannot open the speaker: {e} (choose another output device in Settings, or start with --output FILE to write the answers to a WAV file)"
-        )
-    })?;
     if let Some(path) = files.input.as_deref().filter(|p| !p.is_file()) {
         return Err(format!("the input file {} does not exist", path.display()));
     }
+    // The speaker (or the output file) first: a machine without one should say so before
+    // seconds of loading.
+    let opened = open_output(files.output.as_deref(), files.input.as_slice(), &config.audio);
+    let sink = opened.map_err(|e| match files.output {
+        Some(_) => format!("--output: {e}"),
+        None => format!(
+            "cannot open the speaker: {e} (choose another output device in Settings, or start with --output FILE to write the answers to a WAV file)"
+        ),
+    })?;
     let source = open_input(files.input.as_slice(), &config.audio);
     let history = History::open_configured(&config.pipeline).map_err(|e| e.to_string())?;
     let io = SessionIo { source, sink, history };

@@ -8,7 +8,8 @@
 //!
 //! Each row keeps the whole record as JSON beside a few queryable columns. A row whose JSON
 //! does not parse does not fail a query: it is rebuilt from the columns (text, outcome,
-//! engine; no timings) and a warning names it.
+//! engine; no timings) and a warning names it; a row that cannot be read at all is skipped,
+//! named in a warning and counted in [`Listing::skipped`]. Reading never repairs the file.
 
 mod row;
 mod schema;
@@ -71,6 +72,14 @@ pub struct ConversationSummary {
     /// When its first and last turns started, milliseconds since the Unix epoch.
     pub first_unix_ms: i64,
     pub last_unix_ms: i64,
+}
+
+/// Turns read back, oldest first, and the ids of the rows skipped because they could not be
+/// read (each also named in a warning), for a listing to count.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Listing {
+    pub records: Vec<TurnRecord>,
+    pub skipped: Vec<i64>,
 }
 
 /// The turn history: one SQLite connection, shared by the threads that hold the `History`.
@@ -162,46 +171,68 @@ impl History {
         Ok(())
     }
 
-    /// The last `limit` turns of `conversation`, oldest first.
+    /// The last `limit` turns of `conversation`, oldest first (unreadable rows left out).
     pub fn recent(&self, conversation: &str, limit: usize) -> Result<Vec<TurnRecord>, HistoryError> {
-        let sql = format!(
-            "SELECT {} FROM turns WHERE conversation = ?1 ORDER BY turn DESC LIMIT ?2",
-            row::COLUMNS
-        );
-        self.newest_first(&sql, params![conversation, sql_limit(limit)])
+        Ok(self.list(Some(conversation), limit)?.records)
     }
 
-    /// The newest `limit` turns of any conversation, oldest first.
+    /// The newest `limit` turns of any conversation, oldest first (unreadable rows left out).
     pub fn all(&self, limit: usize) -> Result<Vec<TurnRecord>, HistoryError> {
-        let sql = format!(
-            "SELECT {} FROM turns ORDER BY started_unix_ms DESC, id DESC LIMIT ?1",
-            row::COLUMNS
-        );
-        self.newest_first(&sql, params![sql_limit(limit)])
+        Ok(self.list(None, limit)?.records)
+    }
+
+    /// The newest `limit` turns of `conversation` (of every conversation when `None`), oldest
+    /// first, and the rows among them that could not be read: a damaged row is skipped, with a
+    /// warning naming it, instead of failing the whole listing.
+    pub fn list(&self, conversation: Option<&str>, limit: usize) -> Result<Listing, HistoryError> {
+        let limit = sql_limit(limit);
+        match conversation {
+            Some(id) => {
+                let sql = format!(
+                    "SELECT {} FROM turns WHERE conversation = ?1 ORDER BY turn DESC LIMIT ?2",
+                    row::COLUMNS
+                );
+                self.newest_first(&sql, params![id, limit])
+            }
+            None => {
+                let sql = format!(
+                    "SELECT {} FROM turns ORDER BY started_unix_ms DESC, id DESC LIMIT ?1",
+                    row::COLUMNS
+                );
+                self.newest_first(&sql, params![limit])
+            }
+        }
     }
 
     /// Runs a query that selects rows newest first, and returns them oldest first.
-    fn newest_first(&self, sql: &str, params: impl rusqlite::Params) -> Result<Vec<TurnRecord>, HistoryError> {
+    fn newest_first(&self, sql: &str, params: impl rusqlite::Params) -> Result<Listing, HistoryError> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(sql).map_err(|e| self.error(e))?;
-        let mut records = stmt
+        let rows = stmt
             .query_map(params, row::from_row)
             .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
             .map_err(|e| self.error(e))?;
-        records.reverse();
-        Ok(records)
+        let mut listing = Listing::default();
+        for read in rows.into_iter().rev() {
+            match read {
+                row::ReadRow::Record(record) => listing.records.push(record),
+                row::ReadRow::Unreadable { id } => listing.skipped.push(id),
+            }
+        }
+        Ok(listing)
     }
 
-    /// Every conversation, the most recently active first.
+    /// Every conversation, the most recently active first. Rows whose conversation or start
+    /// time is not what voxdeck writes (another program's BLOB) are left out, with a warning.
     pub fn conversations(&self) -> Result<Vec<ConversationSummary>, HistoryError> {
+        self.warn_unsortable()?;
         let conn = self.conn();
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT conversation, count(*), min(started_unix_ms), max(started_unix_ms) AS last_ms,
-                        max(id) AS last_id
-                 FROM turns GROUP BY conversation ORDER BY last_ms DESC, last_id DESC",
-            )
-            .map_err(|e| self.error(e))?;
+        let sql = format!(
+            "SELECT conversation, count(*), min(started_unix_ms), max(started_unix_ms) AS last_ms,
+                    max(id) AS last_id
+             FROM turns WHERE {SORTABLE} GROUP BY conversation ORDER BY last_ms DESC, last_id DESC"
+        );
+        let mut stmt = conn.prepare_cached(&sql).map_err(|e| self.error(e))?;
         stmt.query_map([], |r| {
             Ok(ConversationSummary {
                 id: r.get(0)?,
@@ -214,12 +245,35 @@ impl History {
         .map_err(|e| self.error(e))
     }
 
-    /// The conversation of the newest turn, if there is any turn.
+    /// The conversation of the newest turn, if there is any turn (rows left out as in
+    /// [`History::conversations`]).
     pub fn last_conversation(&self) -> Result<Option<String>, HistoryError> {
+        self.warn_unsortable()?;
+        let sql =
+            format!("SELECT conversation FROM turns WHERE {SORTABLE} ORDER BY started_unix_ms DESC, id DESC LIMIT 1");
         self.conn()
-            .prepare_cached("SELECT conversation FROM turns ORDER BY started_unix_ms DESC, id DESC LIMIT 1")
+            .prepare_cached(&sql)
             .and_then(|mut stmt| stmt.query_row([], |r| r.get(0)).optional())
             .map_err(|e| self.error(e))
+    }
+
+    /// Names, in a warning, the rows that summaries leave out.
+    fn warn_unsortable(&self) -> Result<(), HistoryError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(&format!("SELECT id FROM turns WHERE NOT ({SORTABLE})"))
+            .map_err(|e| self.error(e))?;
+        let ids: Vec<i64> = stmt
+            .query_map([], |r| r.get(0))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.error(e))?;
+        if !ids.is_empty() {
+            tracing::warn!(
+                "history rows {ids:?} cannot be read (their conversation or start time is not what voxdeck \
+                 stores); left out"
+            );
+        }
+        Ok(())
     }
 
     /// Deletes every turn and returns how many. Deleted text is overwritten in the file
@@ -247,6 +301,10 @@ impl History {
         HistoryError::from_sqlite(&self.path, e)
     }
 }
+
+/// The rows conversation summaries can group and sort: those whose conversation and start
+/// time have the types voxdeck writes.
+const SORTABLE: &str = "typeof(conversation) = 'text' AND typeof(started_unix_ms) = 'integer'";
 
 /// SQLite's LIMIT is an i64; anything larger is "no limit".
 fn sql_limit(limit: usize) -> i64 {
@@ -530,6 +588,67 @@ mod tests {
         assert_eq!(damaged.answer, original.answer);
         assert_eq!(damaged.engine, original.engine);
         assert_eq!(damaged.first_audio_ms, None, "timings are lost");
+    }
+
+    #[test]
+    fn a_row_with_blobs_for_text_is_skipped_and_counted() {
+        let (_dir, h) = temp_history();
+        for turn in 1..=4 {
+            h.append(&record("c", turn)).expect("appends");
+        }
+        // Another program wrote BLOBs where text belongs: turn 2 has nothing readable left,
+        // turn 3 only its record (its columns still hold the text).
+        let damage = Connection::open(h.path()).expect("a second connection");
+        damage
+            .execute(
+                "UPDATE turns SET transcript = X'00FF10', record = X'7B226F757463' WHERE turn = 2",
+                [],
+            )
+            .expect("damages turn 2");
+        damage
+            .execute("UPDATE turns SET record = X'7B' WHERE turn = 3", [])
+            .expect("damages turn 3");
+        let id_of_2: i64 = damage
+            .query_row("SELECT id FROM turns WHERE turn = 2", [], |r| r.get(0))
+            .expect("reads the id");
+        let files = || {
+            ["", "-wal"]
+                .map(|suffix| std::fs::read(format!("{}{suffix}", h.path().display())).expect("reads the file"))
+        };
+        let before = files();
+
+        for listing in [h.list(Some("c"), 10), h.list(None, 10)] {
+            let listing = listing.expect("the listing still succeeds");
+            assert_eq!(turns(&listing.records), [("c".into(), 1), ("c".into(), 3), ("c".into(), 4)]);
+            assert_eq!(listing.skipped, [id_of_2], "the unreadable row is counted");
+            assert_eq!(listing.records[0], record("c", 1));
+            let rebuilt = &listing.records[1];
+            assert_eq!(rebuilt.transcript, record("c", 3).transcript, "a BLOB record keeps its columns");
+            assert_eq!(rebuilt.first_audio_ms, None);
+        }
+        assert_eq!(h.recent("c", 10).expect("reads").len(), 3);
+        assert_eq!(h.all(10).expect("reads").len(), 3);
+
+        assert!(files() == before, "reading changed the database");
+
+        // Summaries leave out a row whose conversation they cannot group by.
+        damage
+            .execute("UPDATE turns SET conversation = X'00' WHERE turn = 4", [])
+            .expect("damages turn 4");
+        let summaries = h.conversations().expect("the summaries still succeed");
+        assert_eq!(summaries.len(), 1);
+        assert_eq!((summaries[0].id.as_str(), summaries[0].turns), ("c", 3));
+        assert_eq!(h.last_conversation().expect("reads").as_deref(), Some("c"));
+        assert_eq!(h.list(None, 10).expect("reads").records.len(), 3, "turn 4's record still reads");
+        let before = files();
+        assert_eq!(h.conversations().expect("reads"), summaries);
+        assert!(files() == before, "reading changed the database");
+        let kinds: (String, String) = damage
+            .query_row("SELECT typeof(transcript), typeof(record) FROM turns WHERE turn = 2", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .expect("reads the row");
+        assert_eq!(kinds, ("blob".into(), "blob".into()), "the row is left as it was");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! the fields that queries and a damaged row need.
 
 use rusqlite::Row;
+use rusqlite::types::ValueRef;
 
 use crate::turn_record::{Outcome, TurnRecord};
 
@@ -21,19 +22,50 @@ pub(super) const UPSERT: &str = "INSERT INTO turns
         transcript = excluded.transcript, answer = excluded.answer,
         interrupted = excluded.interrupted, engine = excluded.engine, record = excluded.record";
 
+/// A row read back: its record, or the id of a row that could not be read at all.
+#[derive(Debug)]
+pub(super) enum ReadRow {
+    Record(TurnRecord),
+    Unreadable { id: i64 },
+}
+
 /// The record of a row selected with [`COLUMNS`].
 ///
-/// A `record` that does not parse (damaged, or written by a version whose fields this one
-/// cannot read) does not fail the query: the record is rebuilt from the columns (text,
-/// outcome, engine; no timings) and a warning names the row.
-pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<TurnRecord> {
-    let json: String = row.get(9)?;
-    match serde_json::from_str::<TurnRecord>(&json) {
+/// A `record` that does not parse (damaged, not text, or written by a version whose fields this
+/// one cannot read) does not fail the query: the record is rebuilt from the columns (text,
+/// outcome, engine; no timings) and a warning names the row. A row whose columns cannot be read
+/// either (a BLOB where text belongs) is skipped, with a warning naming it; only errors of the
+/// database itself fail the query. Nothing is written back: the file stays as it was.
+pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<ReadRow> {
+    let id: i64 = row.get(0)?;
+    match record(row, id) {
+        Ok(record) => Ok(ReadRow::Record(record)),
+        Err(rusqlite::Error::InvalidColumnType(_, column, kind)) => {
+            tracing::warn!(
+                "history row {id} cannot be read (its {column} is a {kind}, not what voxdeck stores there); skipped"
+            );
+            Ok(ReadRow::Unreadable { id })
+        }
+        Err(e @ (rusqlite::Error::FromSqlConversionFailure(..) | rusqlite::Error::IntegralValueOutOfRange(..))) => {
+            tracing::warn!("history row {id} cannot be read ({e}); skipped");
+            Ok(ReadRow::Unreadable { id })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The row's JSON record, else what its columns say.
+fn record(row: &Row<'_>, id: i64) -> rusqlite::Result<TurnRecord> {
+    let parsed = match row.get_ref(9)? {
+        ValueRef::Text(json) => serde_json::from_slice::<TurnRecord>(json).map_err(|e| e.to_string()),
+        other => Err(format!("{} instead of JSON text", other.data_type())),
+    };
+    match parsed {
         Ok(record) => Ok(record),
         Err(e) => {
-            let id: i64 = row.get(0)?;
+            let rebuilt = rebuild(row)?;
             tracing::warn!("history row {id}: unreadable record ({e}); keeping its text only");
-            rebuild(row)
+            Ok(rebuilt)
         }
     }
 }

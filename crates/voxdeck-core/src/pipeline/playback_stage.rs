@@ -1,6 +1,7 @@
 //! Stage 6, playback: hands each piece's audio to the speaker (or a file) and ends the turn
-//! when the last of it has been heard. Writing happens under the turn's lock, so a barge-in
-//! press either comes before a piece (which is then dropped) or after it (and silences it).
+//! when the last of it has been heard; a turn whose answer could not be played ends failed.
+//! Writing happens under the turn's lock, so a barge-in press either comes before a piece
+//! (which is then dropped) or after it (and silences it).
 
 use std::sync::Arc;
 use std::sync::mpsc::Receiver;
@@ -27,9 +28,19 @@ pub(crate) fn run(shared: Arc<Shared>, input: Receiver<SpeechAudio>) {
                     None => {}
                     Some(Ok(())) => shared.set_state(turn, TurnState::Speaking),
                     Some(Err(e)) => {
+                        // The first failure is the turn's error; later pieces fail the same way.
                         let message = format!("could not play the answer: {e}");
-                        shared.bus.error(Some(turn), "playback", &message);
-                        shared.with_turn(turn, |t| t.record.error = Some(message));
+                        let first = shared.with_turn(turn, |t| {
+                            let first = !t.undelivered;
+                            if first {
+                                t.record.error = Some(message.clone());
+                                t.undelivered = true;
+                            }
+                            first
+                        });
+                        if first == Some(true) {
+                            shared.bus.error(Some(turn), "playback", &message);
+                        }
                     }
                 }
             }
@@ -43,8 +54,11 @@ pub(crate) fn run(shared: Arc<Shared>, input: Receiver<SpeechAudio>) {
                     if t.timeline.get(Mark::FirstAudioOut).is_some() {
                         t.timeline.mark(Mark::LastAudioOut);
                     }
-                    if let Err(e) = finished {
+                    if let Err(e) = finished
+                        && !t.undelivered
+                    {
                         t.record.error = Some(format!("playback did not finish: {e}"));
+                        t.undelivered = true;
                     }
                 });
             }

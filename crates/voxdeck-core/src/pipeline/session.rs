@@ -151,7 +151,10 @@ impl Session {
     /// Push-to-talk down: starts listening. If the assistant is transcribing, thinking or
     /// speaking, that turn is cut short first (barge-in): playback stops, generation and
     /// pending speech are cancelled, and the answer keeps what was heard. Pressing while
-    /// already listening changes nothing. Returns the listening turn's number.
+    /// already listening changes nothing. Returns the listening turn's number. When the
+    /// source cannot start, the error is [`PipelineError::Audio`] and the new turn has already
+    /// ended as failed (its error and record are on the event stream; its number is
+    /// [`Session::state`]'s).
     pub fn press(&self) -> Result<u64, PipelineError> {
         let pressed = Instant::now();
         let (turn, state) = self.shared.state();

@@ -30,6 +30,9 @@ pub(crate) struct ActiveTurn {
     pub cancel: Option<CancelToken>,
     /// Pieces written to the speaker, in order.
     pub spoken: Vec<SpokenPiece>,
+    /// Some of the answer could not be played (or written to the file): the person did not
+    /// get it, so the turn cannot end as answered.
+    pub undelivered: bool,
     pub state: TurnState,
 }
 
@@ -131,6 +134,7 @@ impl Shared {
             record,
             cancel: None,
             spoken: Vec::new(),
+            undelivered: false,
             state: TurnState::Listening,
         });
         drop(guard);
@@ -181,7 +185,8 @@ impl Shared {
         };
         f(active);
         let r = &active.record;
-        let outcome = if outcome == Outcome::Answered && r.generated.trim().is_empty() && r.error.is_some() {
+        let nothing_said = r.generated.trim().is_empty() && r.error.is_some();
+        let outcome = if outcome == Outcome::Answered && (nothing_said || active.undelivered) {
             Outcome::Failed
         } else {
             outcome
@@ -249,6 +254,7 @@ pub(crate) fn heard_text(pieces: &[SpokenPiece], pending_s: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audio::WavSink;
 
     fn piece(text: &str, seconds: f64) -> SpokenPiece {
         SpokenPiece { text: text.into(), seconds }
@@ -264,5 +270,32 @@ mod tests {
         assert_eq!(heard_text(&pieces, 4.5), "");
         assert_eq!(heard_text(&pieces, 10.0), "");
         assert_eq!(heard_text(&[], 0.0), "");
+    }
+
+    #[test]
+    fn an_answer_that_was_not_delivered_ends_failed() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let sink = Arc::new(WavSink::create(&dir.path().join("a.wav")));
+        let shared = Shared::new(EventBus::new(), sink, None, "c".into(), Vec::new());
+        let mut events = shared.bus.subscribe();
+        let mut outcomes = Vec::new();
+        for undelivered in [false, true] {
+            let turn = shared.begin_turn(Instant::now());
+            let ended = shared.end_turn(turn, Outcome::Answered, |t| {
+                t.record.generated = "Paris.".into();
+                t.undelivered = undelivered;
+            });
+            assert!(ended);
+            while let Ok(event) = events.try_recv() {
+                if let Event::TurnComplete { record } = event {
+                    outcomes.push((record.outcome, record.answer));
+                }
+            }
+        }
+        assert_eq!(
+            outcomes,
+            [(Outcome::Answered, "Paris.".to_owned()), (Outcome::Failed, String::new())]
+        );
+        assert_eq!(shared.past().len(), 1, "an answer nobody heard is not context");
     }
 }
