@@ -80,6 +80,44 @@ fn prompt_longer_than_the_context() {
     assert_clean_failure(&r, &["context holds 128", "llm.n_ctx"]);
 }
 
+#[test]
+fn corrupt_whisper_model_is_refused_before_loading() {
+    // The file: tiny.en with int32 1000000 written at offset 20 (n_audio_layer). It made
+    // whisper.cpp reserve 12.9 GB for 23 s, then abort.
+    let home = tempfile::tempdir().unwrap();
+    let mut model = std::fs::read(voxdeck_models_dir().join("ggml-tiny.en.bin")).expect("test set installed");
+    model[20..24].copy_from_slice(&1_000_000i32.to_le_bytes());
+    let bad = home.path().join("ggml-damaged.bin");
+    std::fs::write(&bad, &model).unwrap();
+    let wav = home.path().join("silence.wav");
+    write_wav_16bit(&wav, 16_000, &[0; 16_000]);
+
+    let started = std::time::Instant::now();
+    let r = run(voxdeck(home.path()).args(["transcribe", "--model"]).arg(&bad).arg(&wav));
+    let took = started.elapsed();
+    assert_clean_failure(&r, &["ggml-damaged.bin", "its n_audio_layer is 1000000 (1 to 1024"]);
+    assert!(!r.stderr.contains("SIGABRT") && !r.stderr.contains("crashed"), "{r}");
+    assert!(took.as_secs_f64() < 5.0, "took {took:?}");
+}
+
+/// A 16-bit mono WAV written byte by byte, so its header can state any rate.
+fn write_wav_16bit(path: &std::path::Path, rate: u32, samples: &[i16]) {
+    let data = (samples.len() * 2) as u32;
+    let mut b = Vec::with_capacity(44 + samples.len() * 2);
+    b.extend_from_slice(b"RIFF");
+    b.extend_from_slice(&(36 + data).to_le_bytes());
+    b.extend_from_slice(b"WAVEfmt ");
+    for field in [16u32, 1 | 1 << 16, rate, rate.wrapping_mul(2), 2 | 16 << 16] {
+        b.extend_from_slice(&field.to_le_bytes()); // fmt size; PCM, mono; rate; byte rate; align, bits
+    }
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&data.to_le_bytes());
+    for s in samples {
+        b.extend_from_slice(&s.to_le_bytes());
+    }
+    std::fs::write(path, b).unwrap();
+}
+
 fn voxdeck_models_dir() -> std::path::PathBuf {
     std::env::var_os("VOXDECK_MODELS")
         .map(Into::into)

@@ -2,7 +2,8 @@
 //!
 //! This library is pure Rust and links no whisper: the engine (`voxdeck-core`) depends on it
 //! without the `worker` feature. Only the worker binary links whisper-rs, so whisper.cpp's ggml
-//! never meets llama.cpp's in one process.
+//! never meets llama.cpp's in one process. It also holds the one check of a model file's
+//! header ([`ggml`]), which the engine and the worker both make before loading a model.
 //!
 //! # Framing
 //!
@@ -24,6 +25,8 @@
 //!
 //! A frame the worker cannot parse is answered with an `error` of kind `protocol`, after which
 //! the worker exits: the stream may be out of step, so nothing after it can be trusted.
+
+pub mod ggml;
 
 use std::io::{self, Read, Write};
 

@@ -113,6 +113,30 @@ fn handshake_errors_and_transcription_over_pipes() {
     );
     assert_eq!(error_kind(&response), ErrorKind::ModelLoad);
 
+    // A damaged header (the n_audio_layer 1000000) is refused before whisper.cpp sizes
+    // its buffers from it: an answer in words, not an abort.
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = std::fs::read(tiny_en()).unwrap();
+    bytes[20..24].copy_from_slice(&1_000_000i32.to_le_bytes());
+    let damaged = dir.path().join("ggml-damaged.bin");
+    std::fs::write(&damaged, &bytes).unwrap();
+    let response = w.ask(
+        &Request::Load(LoadRequest {
+            model: damaged.to_string_lossy().into_owned(),
+            options: DecodeOptions::default(),
+        }),
+        &[],
+    );
+    let Response::Error(e) = &response else {
+        panic!("expected an error, got {response:?}")
+    };
+    assert_eq!(e.kind, ErrorKind::ModelLoad);
+    assert!(
+        e.message.contains("ggml-damaged.bin") && e.message.contains("its n_audio_layer is 1000000"),
+        "{}",
+        e.message
+    );
+
     // Bad options are refused at load (as a bad request: the model is fine).
     let bad = Request::Load(LoadRequest {
         model: tiny_en().to_string_lossy().into_owned(),
