@@ -100,6 +100,23 @@ fn corrupt_whisper_model_is_refused_before_loading() {
     assert!(took.as_secs_f64() < 5.0, "took {took:?}");
 }
 
+#[test]
+fn wav_sample_rates_outside_4_to_768_khz_are_refused_by_transcribe() {
+    let _heavy = crate::heavy();
+    let home = tempfile::tempdir().unwrap();
+    // The file: 8192 samples at 1 Hz (16 KB); transcribe held 1 GB for over 10 minutes.
+    for (rate, name) in [(1u32, "one-hz.wav"), (i32::MAX as u32, "two-ghz.wav")] {
+        let wav = home.path().join(name);
+        write_wav_16bit(&wav, rate, &[4096; 8192]);
+        let started = std::time::Instant::now();
+        let r = run(voxdeck(home.path()).args(["transcribe", "--model", "whisper-tiny.en"]).arg(&wav));
+        let took = started.elapsed();
+        let said = format!("sample rate {rate} Hz is outside the 4000 to 768000 Hz voxdeck accepts");
+        assert_clean_failure(&r, &[name, &said, "resample it first"]);
+        assert!(took.as_secs_f64() < 20.0, "{name} took {took:?}");
+    }
+}
+
 /// A 16-bit mono WAV written byte by byte, so its header can state any rate.
 fn write_wav_16bit(path: &std::path::Path, rate: u32, samples: &[i16]) {
     let data = (samples.len() * 2) as u32;
