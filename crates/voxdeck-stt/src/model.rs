@@ -11,6 +11,7 @@ use voxdeck_stt::{
 };
 use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState};
 
+use crate::lifeline::{abandoned, abort_if_abandoned};
 use crate::logging::{LEVEL_DEBUG, LEVEL_INFO, LEVEL_WARN, log, take_whisper_messages};
 use crate::segments::{join_segments, non_speech};
 use crate::timings::{PhaseClock, ms, on_encoder_begin, on_logits};
@@ -174,9 +175,14 @@ impl Model {
             params.set_start_encoder_callback_user_data(user);
             params.set_filter_logits_callback(Some(on_logits));
             params.set_filter_logits_callback_user_data(user);
+            // Stops the decode once the engine hung up: its answer could not be delivered.
+            params.set_abort_callback(Some(abort_if_abandoned));
         }
         take_whisper_messages();
         if let Err(e) = self.state.full(params, pcm) {
+            if abandoned() {
+                return Err((ErrorKind::Transcribe, "abandoned: the engine closed the worker's input".into()));
+            }
             let detail = take_whisper_messages().join("; ");
             return Err((ErrorKind::Transcribe, format!("whisper.cpp failed: {e} {detail}").trim().to_owned()));
         }
