@@ -327,7 +327,7 @@ impl Stt {
         Ok(transcript)
     }
 
-    /// Transcribes a WAV file (any rate, channels, integer or float samples). The file is
+    /// Transcribes a WAV file (4 to 768 kHz, any channels, integer or float samples). The file is
     /// streamed: decoded, downmixed and resampled to 16 kHz chunk by chunk and sent a window at
     /// a time, so memory stays around one window whatever the file's length.
     pub fn transcribe_file(&mut self, path: &Path) -> Result<Transcript, SttError> {
