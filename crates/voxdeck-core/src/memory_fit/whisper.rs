@@ -33,10 +33,10 @@ const WORKER_OVERHEAD_BYTES: u64 = 20 * MIB;
 pub fn estimate_whisper(path: &Path) -> Result<MemoryNeed, MemoryFitError> {
     let header = ggml::read_header(path).map_err(|e| match e {
         HeaderError::Io(source) => MemoryFitError::io(path, source),
-        HeaderError::NotGgml(detail) => MemoryFitError::WrongFormat {
+        e @ (HeaderError::NotGgml(_) | HeaderError::NotAFile) => MemoryFitError::WrongFormat {
             path: path.to_owned(),
             expected: "whisper.cpp ggml model",
-            detail,
+            detail: e.to_string(),
         },
         other => MemoryFitError::Corrupt {
             path: path.to_owned(),
