@@ -84,3 +84,80 @@ fn speech_commands_reject_bad_input_clearly() {
     assert!(!r.status.success() && !r.stderr.contains("panicked"), "{r}");
     assert!(r.stderr.contains("no-such-voice"), "{r}");
 }
+
+#[test]
+fn killing_transcribe_mid_decode_leaves_no_whisper_worker() {
+    let _heavy = crate::heavy();
+    let home = tempfile::tempdir().unwrap();
+    // Ten minutes of loud noise: every 30 s window passes the energy gate and goes to Whisper.
+    let wav = home.path().join("noise.wav");
+    let mut x = 0x9e37_79b9_u32;
+    let samples: Vec<i16> = (0..16_000 * 600)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x >> 16) as i16 / 3
+        })
+        .collect();
+    let mut bytes = Vec::with_capacity(44 + samples.len() * 2);
+    let data = (samples.len() * 2) as u32;
+    bytes.extend_from_slice(b"RIFF");
+    bytes.extend_from_slice(&(36 + data).to_le_bytes());
+    bytes.extend_from_slice(b"WAVEfmt ");
+    for field in [16u32, 1 | 1 << 16, 16_000, 32_000, 2 | 16 << 16] {
+        bytes.extend_from_slice(&field.to_le_bytes());
+    }
+    bytes.extend_from_slice(b"data");
+    bytes.extend_from_slice(&data.to_le_bytes());
+    samples.iter().for_each(|s| bytes.extend_from_slice(&s.to_le_bytes()));
+    std::fs::write(&wav, bytes).unwrap();
+
+    let mut transcribe = voxdeck(home.path())
+        .args(["transcribe", "--model", "whisper-tiny.en", "--threads", "1"])
+        .arg(&wav)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let worker = (0..400)
+        .find_map(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            children(transcribe.id()).into_iter().next()
+        })
+        .expect("transcribe started its Whisper worker");
+    // Let it load the model and get into a window, then kill the engine outright.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert!(running(worker), "the worker is still transcribing");
+    transcribe.kill().unwrap();
+    transcribe.wait().unwrap();
+    let killed = std::time::Instant::now();
+    while running(worker) && killed.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    if running(worker) {
+        let _ = std::process::Command::new("kill").args(["-9", &worker.to_string()]).status();
+        panic!("the Whisper worker {worker} still ran 10 s after `voxdeck transcribe` was killed");
+    }
+    assert!(killed.elapsed() < std::time::Duration::from_secs(2), "{:?}", killed.elapsed());
+}
+
+/// The child processes of `pid` (Linux).
+fn children(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|c| c.split_whitespace().filter_map(|p| p.parse().ok()).collect::<Vec<u32>>())
+        .collect()
+}
+
+/// Whether `pid` is a live process (not gone, not a zombie).
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| stat.rsplit_once(')').map(|(_, rest)| rest.trim_start().to_owned()))
+        .is_some_and(|state| !state.starts_with(['Z', 'X']))
+}

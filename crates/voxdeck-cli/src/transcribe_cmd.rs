@@ -12,7 +12,7 @@ use crate::bounded::within;
 
 #[derive(clap::Args)]
 pub struct TranscribeArgs {
-    /// WAV file: any sample rate, mono or stereo, integer or float samples.
+    /// WAV file: 4 to 768 kHz, mono or stereo, integer or float samples.
     #[arg(value_name = "FILE")]
     file: PathBuf,
     /// Print one JSON object (text, segments, timings) on stdout.

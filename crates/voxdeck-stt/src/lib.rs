@@ -2,7 +2,8 @@
 //!
 //! This library is pure Rust and links no whisper: the engine (`voxdeck-core`) depends on it
 //! without the `worker` feature. Only the worker binary links whisper-rs, so whisper.cpp's ggml
-//! never meets llama.cpp's in one process.
+//! never meets llama.cpp's in one process. It also holds the one check of a model file's
+//! header ([`ggml`]), which the engine and the worker both make before loading a model.
 //!
 //! # Framing
 //!
@@ -20,10 +21,13 @@
 //! 2. any number of `transcribe` (+ PCM) → `transcript` or `error` (the worker keeps running after
 //!    a request-level error);
 //! 3. `ping` → `pong` at any time (protocol version, build, loaded model);
-//! 4. closing stdin (or `shutdown`) ends the worker.
+//! 4. closing stdin (or `shutdown`) ends the worker, abandoning a decode in progress; so does the
+//!    death of the process that started it.
 //!
 //! A frame the worker cannot parse is answered with an `error` of kind `protocol`, after which
 //! the worker exits: the stream may be out of step, so nothing after it can be trusted.
+
+pub mod ggml;
 
 use std::io::{self, Read, Write};
 
@@ -31,6 +35,10 @@ use serde::{Deserialize, Serialize};
 
 /// Bumped on any incompatible change; the engine refuses a worker that speaks another version.
 pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The environment variable through which the engine tells the worker its process id: a worker
+/// whose parent is already another process when it starts (the engine died meanwhile) exits.
+pub const PARENT_PID_ENV: &str = "VOXDECK_STT_PARENT_PID";
 
 /// The only sample rate the worker accepts (Whisper's).
 pub const SAMPLE_RATE: u32 = 16_000;

@@ -16,11 +16,13 @@ static WHISPER_LINE_LEVEL: AtomicU32 = AtomicU32::new(LEVEL_INFO);
 /// whisper.cpp's partial line, and its last warnings and errors (for load-error messages).
 static WHISPER_LOG: Mutex<(String, Vec<String>)> = Mutex::new((String::new(), Vec::new()));
 
-/// `log!(LEVEL_INFO, "...")`: a line on stderr when `VOXDECK_STT_LOG` enables the level.
+/// `log!(LEVEL_INFO, "...")`: a line on stderr when `VOXDECK_STT_LOG` enables the level. A
+/// stderr that cannot be written (the engine died) loses the line rather than panicking.
 macro_rules! log {
     ($level:expr, $($arg:tt)*) => {
         if $level <= $crate::logging::LOG_LEVEL.load(std::sync::atomic::Ordering::Relaxed) {
-            eprintln!("voxdeck-stt: {}", format_args!($($arg)*));
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), "voxdeck-stt: {}", format_args!($($arg)*));
         }
     };
 }
@@ -78,7 +80,8 @@ unsafe extern "C" fn whisper_log_callback(level: c_uint, text: *const c_char, _u
             recent.push(line.to_owned());
         }
         if ours <= LOG_LEVEL.load(Ordering::Relaxed) {
-            eprintln!("whisper.cpp: {line}");
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), "whisper.cpp: {line}");
         }
     }
 }

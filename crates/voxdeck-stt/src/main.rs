@@ -12,8 +12,10 @@
 //! on a loaded machine.
 //!
 //! Here: the arguments and the request loop; [`model`] loads and transcribes, [`segments`] keeps
-//! what is speech, [`timings`] splits the time, [`logging`] is the stderr log.
+//! what is speech, [`timings`] splits the time, [`logging`] is the stderr log, [`lifeline`] ends
+//! the worker (or its decode) once the engine that started it is gone.
 
+mod lifeline;
 mod logging;
 mod model;
 mod segments;
@@ -58,6 +60,7 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     init_logging();
+    lifeline::watch();
     let out = match protocol_stdout() {
         Ok(out) => out,
         Err(e) => {

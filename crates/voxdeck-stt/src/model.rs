@@ -1,17 +1,17 @@
 //! The Whisper model: loading a ggml file and transcribing one request with bounded decoding.
 
 use std::ffi::{c_int, c_void};
-use std::fs::File;
-use std::io::Read;
 use std::path::Path;
 use std::time::Instant;
 
+use voxdeck_stt::ggml::HeaderError;
 use voxdeck_stt::{
     DecodeOptions, ErrorKind, Loaded, ModelInfo, PROTOCOL_VERSION, SAMPLE_RATE, Segment, TranscribeRequest,
     TranscriptResponse, WorkerTimings,
 };
 use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState};
 
+use crate::lifeline::{abandoned, abort_if_abandoned};
 use crate::logging::{LEVEL_DEBUG, LEVEL_INFO, LEVEL_WARN, log, take_whisper_messages};
 use crate::segments::{join_segments, non_speech};
 use crate::timings::{PhaseClock, ms, on_encoder_begin, on_logits};
@@ -25,32 +25,20 @@ pub(crate) struct Model {
     options: DecodeOptions,
 }
 
-/// whisper.cpp's file magic, "ggml" as a little-endian u32.
-const GGML_MAGIC: [u8; 4] = *b"lmgg";
-
 impl Model {
     pub(crate) fn load(model: &str, options: DecodeOptions) -> Result<(Model, Loaded), String> {
         let started = Instant::now();
         let path = Path::new(model);
-        let meta = std::fs::metadata(path).map_err(|e| format!("cannot read Whisper model {}: {e}", path.display()))?;
-        if !meta.is_file() {
-            return Err(format!("Whisper model {} is not a file", path.display()));
-        }
-        let mut magic = [0u8; 4];
-        let magic_ok = File::open(path)
-            .and_then(|mut f| f.read_exact(&mut magic))
-            .map(|()| magic == GGML_MAGIC);
-        match magic_ok {
-            Ok(true) => {}
-            Ok(false) => {
-                return Err(format!(
-                    "{} is not a whisper.cpp ggml model (it does not start with the ggml magic); \
-                     convert it or fetch a ggml-*.bin model",
-                    path.display()
-                ));
-            }
-            Err(e) => return Err(format!("cannot read Whisper model {}: {e}", path.display())),
-        }
+        // The engine checked the file already; this is the last line of defence for any other
+        // caller (and for a file replaced since): whisper.cpp trusts the header's sizes.
+        let header = voxdeck_stt::ggml::read_header(path).map_err(|e| match e {
+            HeaderError::NotGgml(why) => format!(
+                "{} is not a whisper.cpp ggml model ({why}); convert it or fetch a ggml-*.bin model",
+                path.display()
+            ),
+            HeaderError::Corrupt(why) => format!("Whisper model {} is corrupt: {why}", path.display()),
+            other => format!("Whisper model {}: {other}", path.display()),
+        })?;
 
         let mut params = WhisperContextParameters::default();
         params.use_gpu(false).flash_attn(options.flash_attn);
@@ -76,7 +64,7 @@ impl Model {
         }
         let info = ModelInfo {
             path: model.to_owned(),
-            file_bytes: meta.len(),
+            file_bytes: header.file_bytes,
             model_type: ctx
                 .model_type_readable_str_lossy()
                 .map(|s| s.into_owned())
@@ -187,9 +175,14 @@ impl Model {
             params.set_start_encoder_callback_user_data(user);
             params.set_filter_logits_callback(Some(on_logits));
             params.set_filter_logits_callback_user_data(user);
+            // Stops the decode once the engine hung up: its answer could not be delivered.
+            params.set_abort_callback(Some(abort_if_abandoned));
         }
         take_whisper_messages();
         if let Err(e) = self.state.full(params, pcm) {
+            if abandoned() {
+                return Err((ErrorKind::Transcribe, "abandoned: the engine closed the worker's input".into()));
+            }
             let detail = take_whisper_messages().join("; ");
             return Err((ErrorKind::Transcribe, format!("whisper.cpp failed: {e} {detail}").trim().to_owned()));
         }

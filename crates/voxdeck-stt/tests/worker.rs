@@ -5,6 +5,7 @@
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use voxdeck_stt::{
     DecodeOptions, ErrorKind, LoadRequest, PROTOCOL_VERSION, Request, Response, SAMPLE_RATE, TranscribeRequest,
@@ -113,6 +114,30 @@ fn handshake_errors_and_transcription_over_pipes() {
     );
     assert_eq!(error_kind(&response), ErrorKind::ModelLoad);
 
+    // A damaged header (the issue's n_audio_layer 1000000) is refused before whisper.cpp sizes
+    // its buffers from it: an answer in words, not an abort.
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = std::fs::read(tiny_en()).unwrap();
+    bytes[20..24].copy_from_slice(&1_000_000i32.to_le_bytes());
+    let damaged = dir.path().join("ggml-damaged.bin");
+    std::fs::write(&damaged, &bytes).unwrap();
+    let response = w.ask(
+        &Request::Load(LoadRequest {
+            model: damaged.to_string_lossy().into_owned(),
+            options: DecodeOptions::default(),
+        }),
+        &[],
+    );
+    let Response::Error(e) = &response else {
+        panic!("expected an error, got {response:?}")
+    };
+    assert_eq!(e.kind, ErrorKind::ModelLoad);
+    assert!(
+        e.message.contains("ggml-damaged.bin") && e.message.contains("its n_audio_layer is 1000000"),
+        "{}",
+        e.message
+    );
+
     // Bad options are refused at load (as a bad request: the model is fine).
     let bad = Request::Load(LoadRequest {
         model: tiny_en().to_string_lossy().into_owned(),
@@ -204,4 +229,157 @@ fn version_and_help_run_without_a_protocol() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+// ------------------------------------------------------------------------------- lifeline
+
+/// Loads tiny.en on one thread (so the decode below is long on any machine).
+fn load_tiny(w: &mut Worker) {
+    let load = Request::Load(LoadRequest {
+        model: tiny_en().to_string_lossy().into_owned(),
+        options: DecodeOptions {
+            threads: 1,
+            ..DecodeOptions::default()
+        },
+    });
+    let Response::Loaded(_) = w.ask(&load, &[]) else {
+        panic!("model did not load")
+    };
+}
+
+/// The longest request the protocol allows (10 minutes) of loud noise: 20 windows for Whisper,
+/// many seconds of decoding on any CPU.
+fn long_noise() -> (Request, Vec<f32>) {
+    let mut x = 0x2545_f491_u32;
+    let pcm: Vec<f32> = (0..voxdeck_stt::MAX_SAMPLES)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x as f32 / u32::MAX as f32 - 0.5) * 0.6
+        })
+        .collect();
+    let header = Request::Transcribe(TranscribeRequest {
+        id: 7,
+        samples: pcm.len() as u64,
+        sample_rate: SAMPLE_RATE,
+    });
+    (header, pcm)
+}
+
+/// Whether process `pid` has ended (gone, or a zombie nobody reaped yet).
+fn ended(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
+    }
+}
+
+/// Waits up to `limit` for `pid` to end; how long it took.
+fn wait_ended(pid: u32, limit: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if ended(pid) {
+            return Some(started.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+/// Kills and reaps the process on drop, so a failing test leaves nothing running.
+struct KillOnDrop(u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if !ended(self.0) {
+            let _ = Command::new("kill").args(["-9", &self.0.to_string()]).status();
+        }
+    }
+}
+
+#[test]
+fn an_orphaned_worker_exits_even_mid_decode() {
+    // The parent: a shell that starts the worker on the test's pipes (so its stdin stays open:
+    // only the parent's death can tell it to stop), writes its pid, then sleeps until killed.
+    // (An asynchronous command's stdin is /dev/null unless redirected, hence fd 3.)
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("worker.pid");
+    let mut parent = Command::new("sh")
+        .arg("-c")
+        .arg(r#"exec 3<&0; "$0" <&3 3<&- & echo $! > "$1"; exec sleep 600 <&- >/dev/null"#)
+        .arg(env!("CARGO_BIN_EXE_voxdeck-stt"))
+        .arg(&pid_file)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _parent_guard = KillOnDrop(parent.id());
+    let mut w = Worker {
+        stdin: parent.stdin.take(),
+        stdout: parent.stdout.take().unwrap(),
+        child: parent,
+    };
+    load_tiny(&mut w);
+    let pid: u32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    let _worker_guard = KillOnDrop(pid);
+    assert!(!ended(pid));
+
+    // Mid-decode, as in the issue (an orphan at 120 % CPU for 40 s): the parent is SIGKILLed.
+    let (header, pcm) = long_noise();
+    let stdin = w.stdin.as_mut().unwrap();
+    write_request(stdin, &header, &pcm).unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!ended(pid), "the worker is decoding");
+    w.child.kill().unwrap();
+    w.child.wait().unwrap();
+
+    let took = wait_ended(pid, Duration::from_secs(10));
+    let took = took.expect("the orphaned worker is still running 10 s after its parent was killed");
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    // The test held the worker's stdin and stdout all along: only the parent's death ended it.
+    drop(w.stdin.take());
+}
+
+#[test]
+fn closing_stdin_abandons_a_decode_in_progress() {
+    let mut w = Worker::spawn();
+    let _guard = KillOnDrop(w.child.id());
+    load_tiny(&mut w);
+    let (header, pcm) = long_noise();
+    let stdin = w.stdin.as_mut().unwrap();
+    write_request(stdin, &header, &pcm).unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    drop(w.stdin.take());
+    let took = wait_ended(w.child.id(), Duration::from_secs(60));
+    // Either the decode stopped at whisper.cpp's next check and was answered as abandoned, or
+    // the grace ran out first: no transcript of the 20 windows either way.
+    let mut rest = Vec::new();
+    w.stdout.read_to_end(&mut rest).unwrap();
+    if !rest.is_empty() {
+        let response = read_response(&mut rest.as_slice()).unwrap();
+        let Response::Error(e) = &response else {
+            panic!("expected the decode to be abandoned, got {response:?}")
+        };
+        assert!(e.message.contains("abandoned"), "{}", e.message);
+    }
+    let took = took.expect("the worker still runs 60 s after its stdin closed");
+    assert!(took < Duration::from_secs(2), "exited {took:?} after stdin closed");
+    assert_eq!(w.child.wait().unwrap().code(), Some(0));
+}
+
+#[test]
+fn a_worker_outlives_the_thread_that_spawned_it() {
+    // The panel spawns the worker from a loader thread that ends once the models are loaded;
+    // a parent-death signal (PR_SET_PDEATHSIG) would fire then, so the worker must not use one.
+    let mut w = std::thread::spawn(Worker::spawn).join().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let Response::Pong(info) = w.ask(&Request::Ping, &[]) else {
+        panic!("no pong")
+    };
+    assert_eq!(info.pid, w.child.id());
+    assert_eq!(w.finish(), Some(0));
 }

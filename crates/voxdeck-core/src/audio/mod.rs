@@ -67,6 +67,22 @@ pub fn open_output(
 /// The rate every [`AudioSource`] delivers and Whisper expects.
 pub const CAPTURE_RATE: u32 = 16_000;
 
+/// The sample rates audio is read and resampled at. Below 4 kHz there is no intelligible speech,
+/// and resampling 1 Hz to 16 kHz makes each input sample 16000 (a 16 KB file became 2.3 hours
+/// of audio and a 1 GB resampler); 768 kHz is the highest rate audio interfaces offer.
+pub const SAMPLE_RATES: std::ops::RangeInclusive<u32> = 4_000..=768_000;
+
+/// Why `rate` is not one of [`SAMPLE_RATES`], in words; `None` when it is.
+pub fn unsupported_rate(rate: u32) -> Option<String> {
+    (!SAMPLE_RATES.contains(&rate)).then(|| {
+        format!(
+            "sample rate {rate} Hz is outside the {} to {} Hz voxdeck accepts",
+            SAMPLE_RATES.start(),
+            SAMPLE_RATES.end()
+        )
+    })
+}
+
 /// Interleaved f32 samples in [-1, 1] at a sample rate, with a channel count.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AudioBuffer {

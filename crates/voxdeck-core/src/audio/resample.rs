@@ -117,8 +117,9 @@ pub struct StreamResampler {
 impl StreamResampler {
     pub fn new(from: u32, to: u32) -> Result<StreamResampler, AudioError> {
         let err = |message: String| AudioError::Resample { from, to, message };
-        if from == 0 || to == 0 {
-            return Err(err("sample rates must be non-zero".into()));
+        // Outside these rates the FFT sizes, and the output per input sample, grow without bound.
+        if let Some(why) = super::unsupported_rate(from).or_else(|| super::unsupported_rate(to)) {
+            return Err(err(why));
         }
         let gcd = gcd(from, to);
         let period_in = (from / gcd) as usize;

@@ -1,7 +1,8 @@
 //! WAV files: read any PCM or float WAV, write 16-bit PCM.
 //!
 //! Reading accepts integer samples of 8, 16, 24 and 32 bits (and other widths hound knows) and
-//! 32-bit float, any channel count and any rate; samples come back as f32 in [-1, 1]. A file
+//! 32-bit float, any channel count and any rate in [`super::SAMPLE_RATES`] (the one place every
+//! file read by voxdeck is checked); samples come back as f32 in [-1, 1]. A file
 //! cut short (a recording that was interrupted) keeps the whole frames that were read, with a
 //! warning; anything else wrong is an error that names the file.
 
@@ -132,10 +133,10 @@ impl WavStream {
                 reason: "zero channels".into(),
             });
         }
-        if spec.sample_rate == 0 {
+        if let Some(why) = super::unsupported_rate(spec.sample_rate) {
             return Err(AudioError::UnsupportedWav {
                 path: path.to_owned(),
-                reason: "sample rate 0".into(),
+                reason: format!("{why} (resample it first, e.g. `sox IN.wav -r 16000 OUT.wav`)"),
             });
         }
         match (spec.sample_format, spec.bits_per_sample) {
@@ -211,8 +212,9 @@ impl WavStream {
             return Ok(None);
         }
         let channels = usize::from(self.spec.channels);
-        let want = (max_frames.max(1) * channels).min(self.remaining);
-        let mut out = Vec::with_capacity(want);
+        let want = max_frames.max(1).saturating_mul(channels).min(self.remaining);
+        // Reserve no more than the file can hold: the header's counts may be lies.
+        let mut out = Vec::with_capacity(want.min(self.samples_hint()));
         let result = match self.spec.sample_format {
             SampleFormat::Float => read_into(self.reader.samples::<f32>().take(want), &mut out, |s| s),
             SampleFormat::Int => {
@@ -423,6 +425,83 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("x.wav"), "{err}");
+    }
+
+    /// A 16-bit mono WAV written byte by byte, so the header can state any rate.
+    fn raw_wav(path: &Path, rate: u32, samples: &[i16]) {
+        let data = (samples.len() * 2) as u32;
+        let mut b = Vec::new();
+        b.extend_from_slice(b"RIFF");
+        b.extend_from_slice(&(36 + data).to_le_bytes());
+        b.extend_from_slice(b"WAVEfmt ");
+        b.extend_from_slice(&16u32.to_le_bytes());
+        b.extend_from_slice(&1u16.to_le_bytes()); // PCM
+        b.extend_from_slice(&1u16.to_le_bytes()); // mono
+        b.extend_from_slice(&rate.to_le_bytes());
+        b.extend_from_slice(&rate.wrapping_mul(2).to_le_bytes());
+        b.extend_from_slice(&2u16.to_le_bytes());
+        b.extend_from_slice(&16u16.to_le_bytes());
+        b.extend_from_slice(b"data");
+        b.extend_from_slice(&data.to_le_bytes());
+        for s in samples {
+            b.extend_from_slice(&s.to_le_bytes());
+        }
+        std::fs::write(path, b).unwrap();
+    }
+
+    #[test]
+    fn rates_outside_4_to_768_khz_are_refused_in_words() {
+        let dir = tempfile::tempdir().unwrap();
+        // The issue's file: 8192 samples at 1 Hz (16 KB) was 2.3 hours of audio at 16 kHz.
+        let one_hz = dir.path().join("one-hz.wav");
+        raw_wav(&one_hz, 1, &[4096; 8192]);
+        let started = std::time::Instant::now();
+        for err in [
+            read_wav_mono(&one_hz, 16_000).unwrap_err(),
+            read_wav(&one_hz).unwrap_err(),
+            WavStream::open(&one_hz).err().unwrap(),
+        ] {
+            assert!(matches!(err, AudioError::UnsupportedWav { .. }), "{err}");
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "{}: unsupported WAV format: sample rate 1 Hz is outside the 4000 to 768000 Hz voxdeck \
+                     accepts (resample it first, e.g. `sox IN.wav -r 16000 OUT.wav`)",
+                    one_hz.display()
+                )
+            );
+        }
+        assert!(started.elapsed().as_secs_f64() < 1.0, "{:?}", started.elapsed());
+        // (Above 2^31 Hz a 16-bit file's byte rate overflows, and hound refuses it first.)
+        for rate in [0, 3_999, 768_001, i32::MAX as u32] {
+            let path = dir.path().join(format!("r{rate}.wav"));
+            raw_wav(&path, rate, &[0; 64]);
+            let err = read_wav_mono(&path, 16_000).unwrap_err().to_string();
+            assert!(err.contains(&format!("sample rate {rate} Hz is outside")), "{err}");
+        }
+        // The edges are read, and resampled to the right length.
+        for (rate, frames) in [(4_000u32, 4_000usize), (384_000, 38_400), (768_000, 76_800)] {
+            let path = dir.path().join(format!("ok{rate}.wav"));
+            raw_wav(&path, rate, &vec![1000; frames]);
+            let out = read_wav_mono(&path, 16_000).unwrap();
+            let expect = frames as u64 * 16_000 / u64::from(rate);
+            assert_eq!(out.len() as u64, expect, "{rate} Hz");
+        }
+    }
+
+    #[test]
+    fn a_header_claiming_more_than_the_file_holds_reserves_only_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("liar.wav");
+        raw_wav(&path, 16_000, &[100; 10]);
+        // The data chunk claims 4 GB; the file holds 20 bytes of it.
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[40..44].copy_from_slice(&(u32::MAX - 1).to_le_bytes());
+        std::fs::write(&path, bytes).unwrap();
+        let mut stream = WavStream::open(&path).unwrap();
+        let chunk = stream.next_chunk(usize::MAX).unwrap().unwrap();
+        assert_eq!(chunk.len(), 10);
+        assert!(chunk.capacity() < 1 << 20, "reserved {} samples", chunk.capacity());
     }
 
     #[test]

@@ -235,38 +235,17 @@ pub fn resolve_model(catalog: &Catalog, spec: &str, models_dir: &Path) -> Result
     Ok(ResolvedModel { id: None, name, path })
 }
 
-/// Checks that `path` exists and starts like a whisper.cpp ggml file (the worker checks the
-/// rest when it loads it).
+/// Checks the model file before the worker is spawned: that it exists and that its header,
+/// mel filters and vocabulary are sound ([`voxdeck_stt::ggml`], the check the memory estimate
+/// and the worker make too), so a damaged file is refused in words before whisper.cpp sizes
+/// its buffers from it.
 pub fn check_model_file(path: &Path) -> Result<(), SttError> {
-    use std::io::Read;
-    let mut file = match std::fs::File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(SttError::ModelMissing { path: path.to_owned() });
-        }
-        Err(e) => {
-            return Err(SttError::ModelCorrupt {
-                path: path.to_owned(),
-                detail: format!("cannot read it: {e}"),
-            });
-        }
-    };
-    if !file.metadata().is_ok_and(|m| m.is_file()) {
-        return Err(SttError::ModelCorrupt {
+    match voxdeck_stt::ggml::read_header(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_not_found() => Err(SttError::ModelMissing { path: path.to_owned() }),
+        Err(e) => Err(SttError::ModelCorrupt {
             path: path.to_owned(),
-            detail: "it is not a file".into(),
-        });
-    }
-    let mut magic = [0u8; 4];
-    match file.read_exact(&mut magic) {
-        Ok(()) if &magic == b"lmgg" => Ok(()),
-        Ok(()) => Err(SttError::ModelCorrupt {
-            path: path.to_owned(),
-            detail: "it does not start with the ggml magic (a GGUF or CTranslate2 file? convert it first)".into(),
-        }),
-        Err(_) => Err(SttError::ModelCorrupt {
-            path: path.to_owned(),
-            detail: "it is shorter than a ggml header".into(),
+            detail: e.to_string(),
         }),
     }
 }
@@ -348,7 +327,7 @@ impl Stt {
         Ok(transcript)
     }
 
-    /// Transcribes a WAV file (any rate, channels, integer or float samples). The file is
+    /// Transcribes a WAV file (4 to 768 kHz, any channels, integer or float samples). The file is
     /// streamed: decoded, downmixed and resampled to 16 kHz chunk by chunk and sent a window at
     /// a time, so memory stays around one window whatever the file's length.
     pub fn transcribe_file(&mut self, path: &Path) -> Result<Transcript, SttError> {
@@ -520,10 +499,14 @@ mod tests {
         assert!(err.to_string().contains("model.gguf"), "{err}");
         let short = dir.path().join("short.bin");
         std::fs::write(&short, b"lm").unwrap();
-        assert!(check_model_file(&short).unwrap_err().to_string().contains("shorter"));
-        let ok = dir.path().join("ok.bin");
-        std::fs::write(&ok, b"lmgg....").unwrap();
-        check_model_file(&ok).unwrap();
+        assert!(check_model_file(&short).unwrap_err().to_string().contains("only 2 bytes"));
+        // The magic alone is no longer enough: the header must be whole.
+        let magic_only = dir.path().join("magic.bin");
+        std::fs::write(&magic_only, b"lmgg....").unwrap();
+        let err = check_model_file(&magic_only).unwrap_err().to_string();
+        assert!(err.contains("magic.bin") && err.contains("truncated"), "{err}");
+        let directory = check_model_file(dir.path()).unwrap_err().to_string();
+        assert!(directory.contains("not a file"), "{directory}");
     }
 
     #[test]

@@ -318,6 +318,8 @@ impl WhisperWorker {
             // whisper.cpp is built without OpenMP; should a build have it, keep its threads from
             // spinning (which stalls decode steps on a busy machine).
             .env("OMP_WAIT_POLICY", "passive")
+            // The worker exits once its parent is no longer this process (see its `lifeline`).
+            .env(voxdeck_stt::PARENT_PID_ENV, std::process::id().to_string())
             .spawn()
             .map_err(|source| SttError::WorkerSpawn {
                 path: exe.clone(),

@@ -378,6 +378,45 @@ fn long_input_is_windowed_with_correct_offsets() {
 }
 
 #[test]
+fn a_damaged_model_header_is_refused_before_whisper_cpp_sees_it() {
+    // The issue's file: tiny.en with int32 1000000 at offset 20 (n_audio_layer). whisper.cpp
+    // reserved 12.9 GB for it, then aborted.
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = std::fs::read(model_path()).unwrap();
+    bytes[20..24].copy_from_slice(&1_000_000i32.to_le_bytes());
+    let damaged = dir.path().join("ggml-damaged.bin");
+    std::fs::write(&damaged, &bytes).unwrap();
+
+    // The core API: refused by the same check as the memory estimate, naming file and field.
+    let mut o = options();
+    o.model = damaged.clone();
+    let err = Stt::start(o).unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(err, SttError::ModelCorrupt { .. }), "{message}");
+    assert_eq!(
+        message,
+        format!(
+            "Whisper model {} is corrupt or not a whisper.cpp model: its n_audio_layer is 1000000 (1 to 1024 \
+             in a Whisper model)",
+            damaged.display()
+        )
+    );
+    let estimate = voxdeck_core::memory_fit::estimate_whisper(&damaged).unwrap_err().to_string();
+    assert!(estimate.contains("its n_audio_layer is 1000000"), "{estimate}");
+
+    // Within the field's bound but more layers than the file can hold: refused too.
+    bytes[20..24].copy_from_slice(&1000i32.to_le_bytes());
+    std::fs::write(&damaged, &bytes).unwrap();
+    let mut o = options();
+    o.model = damaged.clone();
+    let message = Stt::start(o).unwrap_err().to_string();
+    assert!(
+        message.contains("n_audio_layer 1000") && message.contains("but the file is 77.7 MB"),
+        "{message}"
+    );
+}
+
+#[test]
 fn bad_inputs_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let _guard = crate::exclusive();
