@@ -4,8 +4,8 @@
 //! all check against these entries, so a value is refused in the same words wherever it comes
 //! from, and before it can size an allocation, spawn threads or reach llama.cpp (which panics
 //! or aborts on values that do not fit its `i32`s). Ranges are inclusive. Rules between two
-//! settings (`llm.n_ubatch` <= `llm.n_batch`) stay with the section that has both, in
-//! [`crate::config`].
+//! settings (`llm.n_ubatch` <= `llm.n_batch`) stay with the section that has both, in the
+//! config module.
 
 use std::fmt::Display;
 
