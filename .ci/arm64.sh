@@ -4,7 +4,8 @@
 #
 # Not yet part of `.ci/test.sh` (issue 13 is open): what works so far is the cross build (about
 # 7 minutes cold on 2 cores, llama.cpp and whisper.cpp included) and, under emulation, `models
-# list`, `ask`, `say --engine espeak` and `transcribe`. ONNX Runtime's aarch64 library crashes
+# list`, `models fetch --test-set` (ONNX Runtime's aarch64 wheel), `ask`, `say --engine espeak`
+# and `transcribe`. ONNX Runtime's aarch64 library crashes
 # under qemu-user 7.2 (SIGSEGV at load, before any voice is read), so Piper is not run here yet.
 #
 # Two traps this script avoids:
@@ -14,7 +15,8 @@
 # - The kernel here has no binfmt_misc entry for aarch64, so the engine cannot exec the arm64
 #   worker directly: `stt.worker` points at a wrapper that runs it under qemu.
 #
-# Usage: bash .ci/arm64.sh   (root or sudo; models in $VOXDECK_MODELS, as for .ci/test.sh)
+# Usage: bash .ci/arm64.sh   (root or sudo; the native test set in $VOXDECK_MODELS, as .ci/test.sh
+# leaves it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -69,7 +71,18 @@ printf '[stt]\nworker = "%s"\ntimeout_s = 900.0\n[llm]\ntemperature = 0.0\n' "$w
 export XDG_CONFIG_HOME="$work" XDG_DATA_HOME="$work/data"
 vox() { "${qemu[@]}" "$bin/voxdeck" "$@"; }
 
+# The arm64 models directory: the native one's portable models, and ONNX Runtime's aarch64
+# library, which the arm64 binary fetches itself (same file name as the x86-64 one, so not in
+# the shared directory). pip runs natively and is asked for the aarch64 wheel by platform tag.
+shared="${VOXDECK_MODELS:?VOXDECK_MODELS must name the test set directory}"
+export VOXDECK_MODELS="${CARGO_TARGET_DIR}-models"
+mkdir -p "$VOXDECK_MODELS"
+for f in SmolLM2-135M-Instruct.Q4_1.gguf gemma-3-270m-q4_k_m.gguf ggml-tiny.en.bin en_US-joe-medium.onnx en_US-joe-medium.onnx.json; do
+  ln -sf "$shared/$f" "$VOXDECK_MODELS/$f"
+done
 vox --version
+vox models fetch --test-set
+file -L "$VOXDECK_MODELS/libonnxruntime.so.1.32.0" | grep -q 'ARM aarch64' || { echo "arm64: the ONNX Runtime fetched is not aarch64" >&2; exit 1; }
 vox models list
 start=$(date +%s)
 vox ask --model smollm2-135m-instruct-q4_1 --max-tokens 20 --json "What is the capital of France?" > "$work/ask.json"

