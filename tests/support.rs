@@ -52,6 +52,16 @@ pub struct Run {
     pub stderr: String,
 }
 
+/// A refusal as users should meet it: exit status `code`, no panic, and each of `needles` in the
+/// words on stderr.
+pub fn assert_refused_in_words(r: &Run, code: i32, needles: &[&str]) {
+    assert_eq!(r.status.code(), Some(code), "{r}");
+    assert!(!r.stderr.contains("panicked"), "{r}");
+    for needle in needles {
+        assert!(r.stderr.contains(needle), "stderr lacks {needle:?}\n{r}");
+    }
+}
+
 pub fn run(cmd: &mut Command) -> Run {
     let Output { status, stdout, stderr } = cmd.output().expect("voxdeck runs");
     Run {

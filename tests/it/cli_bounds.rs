@@ -6,16 +6,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use voxdeck_e2e::ws_client::PanelSocket;
-use voxdeck_e2e::{Run, run, serve, voxdeck, write_config};
+use voxdeck_e2e::{Run, assert_refused_in_words, run, serve, voxdeck, write_config};
 
 /// Exit code `code`, the words on stderr, no panic, and quickly (the refusal comes before any
 /// model is loaded).
 fn assert_refused(r: &Run, code: i32, needles: &[&str], took: Duration) {
-    assert_eq!(r.status.code(), Some(code), "{r}");
-    assert!(!r.stderr.contains("panicked"), "{r}");
-    for needle in needles {
-        assert!(r.stderr.contains(needle), "stderr lacks {needle:?}\n{r}");
-    }
+    assert_refused_in_words(r, code, needles);
     assert!(took < Duration::from_secs(10), "took {took:?}\n{r}");
 }
 

@@ -1,14 +1,9 @@
 //! Bad input: each a clear error naming the file or field, a non-zero exit, never a panic.
 
-use voxdeck_e2e::{Run, run, voxdeck, write_config};
+use voxdeck_e2e::{Run, assert_refused_in_words, run, voxdeck, write_config};
 
 fn assert_clean_failure(r: &Run, needles: &[&str]) {
-    assert!(!r.status.success(), "{r}");
-    assert_eq!(r.status.code(), Some(1), "{r}");
-    assert!(!r.stderr.contains("panicked"), "{r}");
-    for needle in needles {
-        assert!(r.stderr.contains(needle), "stderr lacks {needle:?}\n{r}");
-    }
+    assert_refused_in_words(r, 1, needles);
 }
 
 #[test]
