@@ -170,6 +170,7 @@ if [ -x "$arm64_app" ]; then
   CARGO_TARGET_DIR="$arm64_stage" build_deb voxdeck-app "$out/arm64" aarch64-unknown-linux-gnu
   check_app_version "$out/arm64" arm64
 else
+  rm -f "$arm64_stage/aarch64-unknown-linux-gnu/release/voxdeck-app"
   say "note: no arm64 voxdeck-app binary at $arm64_app: the arm64 voxdeck-app package is not built (set VOXDECK_ARM64_APP_BIN)"
 fi
 ls -l "$out/amd64/"*.deb "$out/arm64/"*.deb >&2
@@ -309,7 +310,7 @@ in_root apt-get update -qq >"$log" 2>&1 || { cat "$log" >&2; die "apt-get update
 # and would double the download.
 if ! in_root sh -c 'cd /tmp && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ./voxdeck_*.deb ./voxdeck-app_*.deb' >"$log" 2>&1; then
   tail -n 40 "$log" >&2
-  die "apt-get install of the packages in a clean $suite root (their Depends cannot be resolved?)"
+  die "apt-get install ./voxdeck_*.deb ./voxdeck-app_*.deb in a clean $suite root (apt's log above)"
 fi
 grep -E '^(Need to get|After this operation)' "$log" >&2 || true
 in_root useradd -m -s /bin/sh vox
