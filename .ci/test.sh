@@ -4,9 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The web UI first: the desktop app embeds ui/dist when it is compiled, `voxdeck serve` serves it.
+# The web UI needs no build (ui/app is served and embedded as it is); its JSDoc types are
+# checked first (tsc --noEmit, checkJs) with its imports, so a type error fails the run early.
 npm --prefix ui ci --no-audit --no-fund --loglevel=error
-npm --prefix ui run build
+npm --prefix ui run check
 
 cargo build --release --workspace --bins
 target="${CARGO_TARGET_DIR:-target}"
@@ -32,8 +33,8 @@ status=0
 cargo test --release --workspace 2>&1 | tee "$log" || status=$?
 # The UI's TypeScript types are generated from the Rust protocol by the tests (ts-rs): the
 # committed ones must be what the code generates.
-if git rev-parse --git-dir >/dev/null 2>&1 && ! git diff --exit-code --stat -- ui/src/bindings; then
-  echo "error: ui/src/bindings is out of date with the Rust types: commit what cargo test generated" >&2
+if git rev-parse --git-dir >/dev/null 2>&1 && ! git diff --exit-code --stat -- ui/bindings; then
+  echo "error: ui/bindings is out of date with the Rust types: commit what cargo test generated" >&2
   status=1
 fi
 if [ -d "$VOXDECK_SCREENSHOTS" ]; then

@@ -1,5 +1,5 @@
 //! voxdeck's desktop control panel: a Tauri 2 window around voxdeck-core's [`Controller`].
-//! The UI (ui/dist, embedded at build time) sends protocol commands through one Tauri command
+//! The UI (ui/app, embedded at build time) sends protocol commands through one Tauri command
 //! (`handle`) and listens to one event channel; everything else happens in the engine.
 
 // No console window on Windows release builds.

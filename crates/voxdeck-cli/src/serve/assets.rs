@@ -1,4 +1,4 @@
-//! The built front end (`ui/dist`) as static files: where it is, which request names which file
+//! The front end (`ui/app`: plain ES modules, no build step) as static files: where it is, which request names which file
 //! (never one outside it), and with which Content-Type.
 
 use std::path::{Component, Path, PathBuf};
@@ -11,14 +11,14 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 
-/// How to build the UI, for the error when it is missing.
-pub const BUILD_HINT: &str = "npm --prefix ui ci && npm --prefix ui run build";
+/// Where a UI comes from, for the error when none is found: the UI needs no build step.
+pub const UI_HINT: &str = "the source tree's ui/app, or /usr/share/voxdeck/ui from the voxdeck package";
 
 /// The environment variable naming the UI directory.
 pub const UI_DIR_ENV: &str = "VOXDECK_UI_DIR";
 
 /// The UI directory, canonical, with an index.html. In order: `--ui-dir`, `$VOXDECK_UI_DIR`,
-/// `<dir of the executable>/../share/voxdeck/ui`, the source tree's `ui/dist`. A directory
+/// `<dir of the executable>/../share/voxdeck/ui`, the source tree's `ui/app`. A directory
 /// named explicitly (flag or variable) must hold the UI; it is not skipped.
 pub fn resolve_ui_dir(flag: Option<&Path>) -> anyhow::Result<PathBuf> {
     let env = std::env::var_os(UI_DIR_ENV)
@@ -27,7 +27,7 @@ pub fn resolve_ui_dir(flag: Option<&Path>) -> anyhow::Result<PathBuf> {
     let installed = std::env::current_exe()
         .ok()
         .and_then(|exe| exe.parent().map(|dir| dir.join("../share/voxdeck/ui")));
-    let source_tree = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../ui/dist"));
+    let source_tree = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../ui/app"));
     resolve_from(flag, env.as_deref(), installed.as_deref(), &source_tree)
 }
 
@@ -42,7 +42,7 @@ fn resolve_from(
     if let Some((dir, from)) = explicit {
         anyhow::ensure!(
             dir.join("index.html").is_file(),
-            "{from} {}: no index.html there; point it at a built UI (build one with `{BUILD_HINT}`)",
+            "{from} {}: no index.html there; point it at voxdeck's UI directory ({UI_HINT})",
             dir.display()
         );
         return canonical(dir);
@@ -55,8 +55,8 @@ fn resolve_from(
     }
     let looked: Vec<String> = candidates.iter().map(|d| d.display().to_string()).collect();
     anyhow::bail!(
-        "the web UI is not built (no index.html in {}); build it with `{BUILD_HINT}` in the voxdeck \
-         source tree, or name a built one with --ui-dir or {UI_DIR_ENV}",
+        "the web UI is not found (no index.html in {}); name its directory ({UI_HINT}) with \
+         --ui-dir or {UI_DIR_ENV}",
         looked.join(" or ")
     )
 }
@@ -199,6 +199,7 @@ mod tests {
             "/%2e%2e/x",
             "/%2E%2E%2Fsecret",
             "/bindings/%2e%2e%2f%2e%2e%2fx",
+            "/js/%2e%2e/%2e%2e/bindings/Command.ts",
             "/..%5c..%5cx",
             "/a\\..\\b",
             "//etc/passwd",
@@ -251,6 +252,11 @@ mod tests {
         assert!(locate(&root, "/../secret.txt").await.is_none());
         assert!(locate(&root, "/%2e%2e/secret.txt").await.is_none());
         assert!(locate(&root, "/missing.js").await.is_none());
+        // The ts-rs types sit beside the served directory (ui/bindings next to ui/app): out of reach.
+        std::fs::create_dir(outer.path().join("bindings")).unwrap();
+        std::fs::write(outer.path().join("bindings/Command.ts"), "export type Command = {};").unwrap();
+        assert!(locate(&root, "/../bindings/Command.ts").await.is_none());
+        assert!(locate(&root, "/bindings/%2e%2e/%2e%2e/bindings/Command.ts").await.is_none());
         assert!(locate(&root, "/bindings").await.is_none(), "directories are not files");
         #[cfg(unix)]
         {
@@ -280,7 +286,7 @@ mod tests {
         // Named explicitly but empty: an error, not a silent fallback.
         let e = resolve_from(Some(empty.path()), None, Some(a.path()), a.path()).unwrap_err();
         assert!(
-            e.to_string().contains("--ui-dir") && e.to_string().contains(BUILD_HINT),
+            e.to_string().contains("--ui-dir") && e.to_string().contains(UI_HINT),
             "{e}"
         );
         let e = resolve_from(None, Some(empty.path()), Some(a.path()), a.path()).unwrap_err();
@@ -293,6 +299,6 @@ mod tests {
         );
         assert_eq!(resolve_from(None, None, None, b.path()).unwrap(), canon(&b));
         let e = resolve_from(None, None, Some(empty.path()), empty.path()).unwrap_err();
-        assert!(e.to_string().contains(BUILD_HINT), "{e}");
+        assert!(e.to_string().contains(UI_HINT), "{e}");
     }
 }

@@ -1,4 +1,4 @@
-//! `voxdeck serve`: the control panel in a browser. The built web UI as static files, and the
+//! `voxdeck serve`: the control panel in a browser. The web UI (`ui/app`) as static files, and the
 //! engine's control protocol as JSON over a WebSocket at `/ws`: every [`Outgoing`] message as
 //! a text frame, every [`WsRequest`](voxdeck_core::control::WsRequest) answered with a
 //! [`WsReply`](voxdeck_core::control::WsReply). Loopback by default; beyond it a token is
@@ -53,8 +53,8 @@ pub struct ServeArgs {
     /// Wait until the models are loaded (or failed) before accepting connections.
     #[arg(long, conflicts_with = "no_load")]
     wait: bool,
-    /// The built web UI (default: $VOXDECK_UI_DIR, then <exe>/../share/voxdeck/ui, then the
-    /// source tree's ui/dist).
+    /// The web UI's directory (default: $VOXDECK_UI_DIR, then <exe>/../share/voxdeck/ui, then
+    /// the source tree's ui/app).
     #[arg(long, value_name = "DIR")]
     ui_dir: Option<PathBuf>,
 }
@@ -175,7 +175,7 @@ pub fn router<B: Backend>(state: AppState<B>, auth: auth::Auth) -> Router {
 
 /// The page's Content Security Policy: its own scripts, styles and WebSocket only; no `<base>`
 /// that could redirect its relative URLs, no form posting anywhere else. The desktop app's is
-/// in `src-tauri/tauri.conf.json`, the page's own `<meta>` in `ui/index.html`.
+/// in `src-tauri/tauri.conf.json`, the page's own `<meta>` in `ui/app/index.html`.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    connect-src 'self' ws: wss:; base-uri 'none'; form-action 'self'";
 

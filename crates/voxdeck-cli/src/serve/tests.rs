@@ -428,14 +428,14 @@ async fn every_csp_forbids_a_base_url_and_foreign_form_targets() {
     let tauri: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(root.join("src-tauri/tauri.conf.json")).unwrap()).unwrap();
     let tauri = tauri["app"]["security"]["csp"].as_str().expect("the app's CSP").to_owned();
-    let page = std::fs::read_to_string(root.join("ui/index.html")).unwrap();
+    let page = std::fs::read_to_string(root.join("ui/app/index.html")).unwrap();
     let meta = page
         .split(r#"http-equiv="Content-Security-Policy" content=""#)
         .nth(1)
         .and_then(|rest| rest.split('"').next())
         .expect("the page's CSP meta tag")
         .to_owned();
-    for (whose, csp) in [("serve", header), ("tauri.conf.json", tauri), ("ui/index.html", meta)] {
+    for (whose, csp) in [("serve", header), ("tauri.conf.json", tauri), ("ui/app/index.html", meta)] {
         let d = csp_directives(&csp);
         assert_eq!(d.get("base-uri").map(String::as_str), Some("'none'"), "{whose}: {csp}");
         assert_eq!(d.get("form-action").map(String::as_str), Some("'self'"), "{whose}: {csp}");

@@ -2,8 +2,9 @@
 //! what it is told unasked ([`Outgoing`]: the engine's events plus the panel's own).
 //!
 //! One protocol for the Tauri app (commands and one event channel) and `voxdeck serve` (JSON
-//! over a WebSocket). The TypeScript types in `ui/src/bindings/` are generated from these
-//! (ts-rs, by `cargo test`), so the UI and the engine cannot drift apart silently.
+//! over a WebSocket). The TypeScript types in `ui/bindings/` are generated from these
+//! (ts-rs, by `cargo test`) and the UI's modules are type-checked against them (`tsc` over their
+//! JSDoc, in CI), so the UI and the engine cannot drift apart silently.
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;

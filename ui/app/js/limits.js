@@ -1,15 +1,23 @@
+// @ts-check
 // The engine's range for every number the panel's fields set (voxdeck_core::bounds), put on
 // the fields marked `data-limit="<config key>"` and checked before a command is sent, so the
 // panel refuses what the engine would refuse, in the same place the engine keeps it.
-import type { Limit } from "./bindings/Limit.js";
 
-const known = new Map<string, Limit>();
+/** @typedef {import("../../bindings/Limit").Limit} Limit */
 
-/** Takes the ranges from a PanelStatus and sets `min`/`max` on the marked fields. */
-export function applyLimits(limits: Limit[]): void {
+/** @type {Map<string, Limit>} */
+const known = new Map();
+
+/**
+ * Takes the ranges from a PanelStatus and sets `min`/`max` on the marked fields.
+ * @param {Limit[]} limits
+ * @returns {void}
+ */
+export function applyLimits(limits) {
   known.clear();
   for (const limit of limits) known.set(limit.key, limit);
-  for (const input of document.querySelectorAll<HTMLInputElement>("input[data-limit]")) {
+  const inputs = /** @type {NodeListOf<HTMLInputElement>} */ (document.querySelectorAll("input[data-limit]"));
+  for (const input of inputs) {
     const limit = known.get(input.dataset.limit ?? "");
     if (!limit) continue;
     input.min = String(limit.min);
@@ -21,8 +29,12 @@ export function applyLimits(limits: Limit[]): void {
  * The field's number, or a sentence saying what is wrong with it. `integer` fields must be
  * whole; the range is the engine's (before the first status arrives, any finite number
  * passes here and the engine still checks).
+ * @param {HTMLInputElement} input
+ * @param {string} label
+ * @param {boolean} [integer]
+ * @returns {number | string}
  */
-export function readNumber(input: HTMLInputElement, label: string, integer = false): number | string {
+export function readNumber(input, label, integer = false) {
   const v = input.valueAsNumber;
   if (!Number.isFinite(v)) return `${label} must be a number.`;
   if (integer && !Number.isInteger(v)) return `${label} must be a whole number.`;

@@ -1,73 +1,88 @@
+// @ts-check
 // The one place the two hosts differ. The desktop app (Tauri) gives us invoke() and an
 // event channel; `voxdeck serve` gives us a WebSocket carrying the same JSON. Everything
 // above this module sees only send(Command) -> Reply and a stream of Outgoing.
 
-import type { Command } from "./bindings/Command.js";
-import type { Outgoing } from "./bindings/Outgoing.js";
-import type { Reply } from "./bindings/Reply.js";
-import type { WsReply } from "./bindings/WsReply.js";
-import type { WsRequest } from "./bindings/WsRequest.js";
+/** @typedef {import("../../bindings/Command").Command} Command */
+/** @typedef {import("../../bindings/Outgoing").Outgoing} Outgoing */
+/** @typedef {import("../../bindings/Reply").Reply} Reply */
+/** @typedef {import("../../bindings/WsReply").WsReply} WsReply */
+/** @typedef {import("../../bindings/WsRequest").WsRequest} WsRequest */
 
-/** What Tauri's `withGlobalTauri = true` puts on window (no @tauri-apps/api package). */
-interface TauriGlobal {
-  core: { invoke(cmd: string, args?: Record<string, unknown>): Promise<unknown> };
-  event: { listen(event: string, handler: (e: { payload: unknown }) => void): Promise<() => void> };
-}
+/**
+ * What Tauri's `withGlobalTauri = true` puts on window (no @tauri-apps/api package).
+ * @typedef {object} TauriGlobal
+ * @property {{ invoke(cmd: string, args?: Record<string, unknown>): Promise<unknown> }} core
+ * @property {{ listen(event: string, handler: (e: { payload: unknown }) => void): Promise<() => void> }} event
+ */
 
-declare global {
-  interface Window {
-    __TAURI__?: TauriGlobal;
-    __TAURI_INTERNALS__?: unknown;
-  }
-}
+/** The window, with what the desktop app may add to it. */
+const tauriWindow = /** @type {Window & { __TAURI__?: TauriGlobal; __TAURI_INTERNALS__?: unknown }} */ (window);
 
-export type ConnectionState = "connecting" | "connected" | "disconnected";
+/** @typedef {"connecting" | "connected" | "disconnected"} ConnectionState */
 
-export interface TransportHooks {
-  /** Every event the engine or the panel sends unasked. */
-  onMessage(message: Outgoing): void;
-  /** Connection changes (always "connected" in Tauri). */
-  onConnection(state: ConnectionState): void;
-  /** Connected (or reconnected): time to ask for `status` and redraw everything. */
-  onReady(): void;
-}
+/**
+ * @typedef {object} TransportHooks
+ * @property {(message: Outgoing) => void} onMessage Every event the engine or the panel sends unasked.
+ * @property {(state: ConnectionState) => void} onConnection Connection changes (always "connected" in Tauri).
+ * @property {() => void} onReady Connected (or reconnected): time to ask for `status` and redraw everything.
+ */
 
-export interface Transport {
-  readonly host: "tauri" | "browser";
-  /** Resolves to the Reply, rejects with the failure in words. */
-  send(command: Command): Promise<Reply>;
-}
+/**
+ * @typedef {object} Transport
+ * @property {"tauri" | "browser"} host
+ * @property {(command: Command) => Promise<Reply>} send Resolves to the Reply, rejects with the failure in words.
+ */
 
-/** How the modules send: failures are shown in `errorEl` and logged, and give null. */
-export type Send = (command: Command, errorEl: HTMLElement) => Promise<Reply | null>;
+/**
+ * How the modules send: failures are shown in `errorEl` and logged, and give null.
+ * @typedef {(command: Command, errorEl: HTMLElement) => Promise<Reply | null>} Send
+ */
 
-/** The reply if it is of the expected kind, else null (a protocol mismatch, logged). */
-export function replyOf<K extends Reply["kind"]>(reply: Reply | null, kind: K): Extract<Reply, { kind: K }> | null {
+/**
+ * The reply if it is of the expected kind, else null (a protocol mismatch, logged).
+ * @template {Reply["kind"]} K
+ * @param {Reply | null} reply
+ * @param {K} kind
+ * @returns {Extract<Reply, { kind: K }> | null}
+ */
+export function replyOf(reply, kind) {
   if (reply === null) return null;
   if (reply.kind !== kind) {
     console.error(`voxdeck: expected a "${kind}" reply, got "${reply.kind}"`);
     return null;
   }
-  return reply as Extract<Reply, { kind: K }>;
+  return /** @type {Extract<Reply, { kind: K }>} */ (reply);
 }
 
-/** The desktop app serves the page from its own scheme (tauri://localhost on Linux and macOS,
- * http://tauri.localhost on Windows) and injects its internals; anything else is `voxdeck serve`. */
-export function detectHost(): "tauri" | "browser" {
+/**
+ * The desktop app serves the page from its own scheme (tauri://localhost on Linux and macOS,
+ * http://tauri.localhost on Windows) and injects its internals; anything else is `voxdeck serve`.
+ * @returns {"tauri" | "browser"}
+ */
+export function detectHost() {
   const own = location.protocol === "tauri:" || location.hostname === "tauri.localhost";
-  return own || window.__TAURI__ || window.__TAURI_INTERNALS__ ? "tauri" : "browser";
+  return own || tauriWindow.__TAURI__ || tauriWindow.__TAURI_INTERNALS__ ? "tauri" : "browser";
 }
 
-export function connect(hooks: TransportHooks): Transport {
+/**
+ * @param {TransportHooks} hooks
+ * @returns {Transport}
+ */
+export function connect(hooks) {
   return detectHost() === "tauri" ? connectTauri(hooks) : connectWebSocket(hooks);
 }
 
-/** window.__TAURI__, which WebKitGTK may attach a moment after the page's modules run. */
-function tauriGlobal(): Promise<TauriGlobal> {
+/**
+ * window.__TAURI__, which WebKitGTK may attach a moment after the page's modules run.
+ * @returns {Promise<TauriGlobal>}
+ */
+function tauriGlobal() {
   return new Promise((resolve, reject) => {
     const started = Date.now();
-    const look = (): void => {
-      if (window.__TAURI__) resolve(window.__TAURI__);
+    /** @returns {void} */
+    const look = () => {
+      if (tauriWindow.__TAURI__) resolve(tauriWindow.__TAURI__);
       else if (Date.now() - started > 10000) reject(new Error("the desktop app's API (window.__TAURI__) never appeared"));
       else setTimeout(look, 20);
     };
@@ -75,13 +90,17 @@ function tauriGlobal(): Promise<TauriGlobal> {
   });
 }
 
-function connectTauri(hooks: TransportHooks): Transport {
+/**
+ * @param {TransportHooks} hooks
+ * @returns {Transport}
+ */
+function connectTauri(hooks) {
   hooks.onConnection("connected");
   const ready = tauriGlobal();
   // Listen before asking for status, so nothing sent in between is lost.
   ready
-    .then((tauri) => tauri.event.listen("voxdeck:event", (e) => hooks.onMessage(e.payload as Outgoing)))
-    .catch((e: unknown) => {
+    .then((tauri) => tauri.event.listen("voxdeck:event", (e) => hooks.onMessage(/** @type {Outgoing} */ (e.payload))))
+    .catch((/** @type {unknown} */ e) => {
       // Commands still work; say in words that live updates will not arrive.
       console.error("voxdeck: cannot listen to engine events:", e);
       hooks.onMessage({ type: "error", turn: null, stage: "events", message: `cannot listen to engine events: ${String(e)}` });
@@ -89,18 +108,25 @@ function connectTauri(hooks: TransportHooks): Transport {
     .finally(() => hooks.onReady());
   return {
     host: "tauri",
-    async send(command: Command): Promise<Reply> {
+    /**
+     * @param {Command} command
+     * @returns {Promise<Reply>}
+     */
+    async send(command) {
       // The app's one command takes the tagged Command whole, as the WebSocket does.
       const tauri = await ready;
-      return (await tauri.core.invoke("handle", { command })) as Reply;
+      return /** @type {Reply} */ (await tauri.core.invoke("handle", { command }));
     },
   };
 }
 
 const TOKEN_KEY = "voxdeck.token";
 
-/** The access token from the page URL, remembered for the tab so a reload keeps working. */
-function accessToken(): string | null {
+/**
+ * The access token from the page URL, remembered for the tab so a reload keeps working.
+ * @returns {string | null}
+ */
+function accessToken() {
   const fromUrl = new URLSearchParams(location.search).get("token");
   try {
     if (fromUrl) sessionStorage.setItem(TOKEN_KEY, fromUrl);
@@ -110,36 +136,47 @@ function accessToken(): string | null {
   }
 }
 
-function socketUrl(): string {
+/** @returns {string} */
+function socketUrl() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const token = accessToken();
   const query = token ? `?token=${encodeURIComponent(token)}` : "";
   return `${scheme}://${location.host}/ws${query}`;
 }
 
-interface Pending {
-  resolve(reply: Reply): void;
-  reject(error: Error): void;
-}
+/**
+ * @typedef {object} Pending
+ * @property {(reply: Reply) => void} resolve
+ * @property {(error: Error) => void} reject
+ */
 
 const MIN_BACKOFF_MS = 1000;
 const MAX_BACKOFF_MS = 10000;
 
-function connectWebSocket(hooks: TransportHooks): Transport {
-  let socket: WebSocket | null = null;
+/**
+ * @param {TransportHooks} hooks
+ * @returns {Transport}
+ */
+function connectWebSocket(hooks) {
+  /** @type {WebSocket | null} */
+  let socket = null;
   let nextId = 1;
   let backoff = MIN_BACKOFF_MS;
-  let retryTimer: ReturnType<typeof setTimeout> | null = null;
+  /** @type {ReturnType<typeof setTimeout> | null} */
+  let retryTimer = null;
   let firstAttempt = true;
-  const pending = new Map<number, Pending>();
+  /** @type {Map<number, Pending>} */
+  const pending = new Map();
 
-  function open(): void {
+  /** @returns {void} */
+  function open() {
     retryTimer = null;
     // Only the first attempt says "connecting"; retries keep "disconnected, reconnecting…"
     // on screen rather than flickering between the two.
     if (firstAttempt) hooks.onConnection("connecting");
     firstAttempt = false;
-    let ws: WebSocket;
+    /** @type {WebSocket} */
+    let ws;
     try {
       ws = new WebSocket(socketUrl());
     } catch (e) {
@@ -165,7 +202,8 @@ function connectWebSocket(hooks: TransportHooks): Transport {
   }
 
   // A one-shot timer per attempt, 1 s doubling to 10 s: nothing runs while connected.
-  function scheduleReconnect(): void {
+  /** @returns {void} */
+  function scheduleReconnect() {
     hooks.onConnection("disconnected");
     if (retryTimer !== null) return;
     retryTimer = setTimeout(open, backoff);
@@ -180,9 +218,14 @@ function connectWebSocket(hooks: TransportHooks): Transport {
     }
   });
 
-  function receive(data: unknown): void {
+  /**
+   * @param {unknown} data
+   * @returns {void}
+   */
+  function receive(data) {
     if (typeof data !== "string") return;
-    let message: unknown;
+    /** @type {unknown} */
+    let message;
     try {
       message = JSON.parse(data);
     } catch {
@@ -190,8 +233,8 @@ function connectWebSocket(hooks: TransportHooks): Transport {
       return;
     }
     if (!message || typeof message !== "object") return;
-    if ((message as { type?: unknown }).type === "reply") {
-      const reply = message as WsReply;
+    if (/** @type {{ type?: unknown }} */ (message).type === "reply") {
+      const reply = /** @type {WsReply} */ (message);
       const waiting = pending.get(reply.id);
       if (!waiting) return;
       pending.delete(reply.id);
@@ -199,21 +242,26 @@ function connectWebSocket(hooks: TransportHooks): Transport {
       else waiting.reject(new Error(reply.error ?? "the command failed (no reason given)"));
       return;
     }
-    hooks.onMessage(message as Outgoing);
+    hooks.onMessage(/** @type {Outgoing} */ (message));
   }
 
   open();
 
   return {
     host: "browser",
-    send(command: Command): Promise<Reply> {
+    /**
+     * @param {Command} command
+     * @returns {Promise<Reply>}
+     */
+    send(command) {
       const ws = socket;
       if (!ws || ws.readyState !== WebSocket.OPEN) {
         return Promise.reject(new Error("not connected to voxdeck (reconnecting…)"));
       }
       const id = nextId++;
-      const request: WsRequest = { id, command };
-      return new Promise<Reply>((resolve, reject) => {
+      /** @type {WsRequest} */
+      const request = { id, command };
+      return new Promise((resolve, reject) => {
         pending.set(id, { resolve, reject });
         try {
           ws.send(JSON.stringify(request));

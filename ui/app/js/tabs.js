@@ -1,15 +1,21 @@
+// @ts-check
 // Talk / Settings / Bench: buttons #tab-NAME show #panel-NAME. Tabs that need data when
 // shown (Settings loads its form) get a callback.
 
 import { byId } from "./dom.js";
 
-export const TABS = ["talk", "settings", "bench"] as const;
-export type TabName = (typeof TABS)[number];
+export const TABS = /** @type {const} */ (["talk", "settings", "bench"]);
+/** @typedef {(typeof TABS)[number]} TabName */
 
 export class Tabs {
-  private current: TabName = "talk";
+  /** @type {TabName} */
+  #current = "talk";
+  /** @readonly @type {(tab: TabName) => void} */
+  #onShow;
 
-  constructor(private readonly onShow: (tab: TabName) => void) {
+  /** @param {(tab: TabName) => void} onShow */
+  constructor(onShow) {
+    this.#onShow = onShow;
     for (const tab of TABS) {
       const button = byId(`tab-${tab}`);
       button.addEventListener("click", () => this.show(tab));
@@ -17,7 +23,7 @@ export class Tabs {
       button.addEventListener("keydown", (e) => {
         if (e.key !== "ArrowRight" && e.key !== "ArrowLeft") return;
         const i = TABS.indexOf(tab) + (e.key === "ArrowRight" ? 1 : TABS.length - 1);
-        const next = TABS[i % TABS.length]!;
+        const next = TABS[i % TABS.length];
         this.show(next);
         byId(`tab-${next}`).focus();
       });
@@ -25,12 +31,17 @@ export class Tabs {
     this.show("talk");
   }
 
-  get active(): TabName {
-    return this.current;
+  /** @returns {TabName} */
+  get active() {
+    return this.#current;
   }
 
-  show(tab: TabName): void {
-    this.current = tab;
+  /**
+   * @param {TabName} tab
+   * @returns {void}
+   */
+  show(tab) {
+    this.#current = tab;
     for (const t of TABS) {
       const selected = t === tab;
       const button = byId(`tab-${t}`);
@@ -38,6 +49,6 @@ export class Tabs {
       button.tabIndex = selected ? 0 : -1;
       byId(`panel-${t}`).hidden = !selected;
     }
-    this.onShow(tab);
+    this.#onShow(tab);
   }
 }

@@ -1,10 +1,8 @@
+// @ts-check
 // Wiring: one transport, one dispatcher from messages to views, and the `status` redraw on
 // every (re)connect. Nothing here polls: the page changes only when a message arrives or
 // the user does something.
 
-import type { Command } from "./bindings/Command.js";
-import type { Outgoing } from "./bindings/Outgoing.js";
-import type { PanelStatus } from "./bindings/PanelStatus.js";
 import { BenchPanel } from "./bench.js";
 import { Charts } from "./charts.js";
 import { Conversation } from "./conversation.js";
@@ -15,16 +13,26 @@ import { PushToTalk } from "./ptt.js";
 import { SettingsPanel } from "./settings.js";
 import { StatusView } from "./status.js";
 import { Tabs } from "./tabs.js";
-import { connect, detectHost, replyOf, type Send, type Transport } from "./transport.js";
+import { connect, detectHost, replyOf } from "./transport.js";
+
+/** @typedef {import("../../bindings/Command").Command} Command */
+/** @typedef {import("../../bindings/Outgoing").Outgoing} Outgoing */
+/** @typedef {import("../../bindings/PanelStatus").PanelStatus} PanelStatus */
+/** @typedef {import("./transport.js").Send} Send */
+/** @typedef {import("./transport.js").Transport} Transport */
 
 const statusError = byId("status-error");
 const host = detectHost();
 
 // Views are built before connecting; `send` reaches the transport only when called.
-let transport: Transport | null = null;
+/** @type {Transport | null} */
+let transport = null;
 
-/** Sends a command; a failure is logged and shown in words where it happened. */
-const send: Send = async (command: Command, errorEl: HTMLElement) => {
+/**
+ * Sends a command; a failure is logged and shown in words where it happened.
+ * @type {Send}
+ */
+const send = async (command, errorEl) => {
   try {
     if (!transport) throw new Error("not connected yet");
     return await transport.send(command);
@@ -36,18 +44,24 @@ const send: Send = async (command: Command, errorEl: HTMLElement) => {
   }
 };
 
-interface Views {
-  status: StatusView;
-  ptt: PushToTalk;
-  mode: ModeView;
-  conversation: Conversation;
-  charts: Charts;
-  settings: SettingsPanel;
-  bench: BenchPanel;
-  tabs: Tabs;
-}
+/**
+ * @typedef {object} Views
+ * @property {StatusView} status
+ * @property {PushToTalk} ptt
+ * @property {ModeView} mode
+ * @property {Conversation} conversation
+ * @property {Charts} charts
+ * @property {SettingsPanel} settings
+ * @property {BenchPanel} bench
+ * @property {Tabs} tabs
+ */
 
-function dispatch(v: Views, m: Outgoing): void {
+/**
+ * @param {Views} v
+ * @param {Outgoing} m
+ * @returns {void}
+ */
+function dispatch(v, m) {
   switch (m.type) {
     case "state":
       v.ptt.setState(m.state);
@@ -92,14 +106,20 @@ function dispatch(v: Views, m: Outgoing): void {
       v.settings.download(m.status);
       break;
     default: {
-      const unknown: never = m;
+      /** @type {never} */
+      const unknown = m;
       console.warn("voxdeck: unknown message", unknown);
     }
   }
 }
 
-/** Everything drawn from scratch from a PanelStatus (start and every reconnect). */
-function apply(v: Views, s: PanelStatus): void {
+/**
+ * Everything drawn from scratch from a PanelStatus (start and every reconnect).
+ * @param {Views} v
+ * @param {PanelStatus} s
+ * @returns {void}
+ */
+function apply(v, s) {
   v.status.engine(s.engine);
   v.mode.setMode(s.mode);
   v.settings.showCloud(s.cloud);
@@ -111,7 +131,11 @@ function apply(v: Views, s: PanelStatus): void {
   applyLimits(s.limits);
 }
 
-async function refresh(v: Views): Promise<void> {
+/**
+ * @param {Views} v
+ * @returns {Promise<void>}
+ */
+async function refresh(v) {
   const reply = replyOf(await send({ cmd: "status" }, statusError), "status");
   if (!reply) return;
   showMessage(statusError, null);
@@ -119,7 +143,8 @@ async function refresh(v: Views): Promise<void> {
   v.settings.invalidate(v.tabs.active === "settings");
 }
 
-function build(): Views {
+/** @returns {Views} */
+function build() {
   const mode = new ModeView(send);
   const conversation = new Conversation();
   const settings = new SettingsPanel(send, (cloud) => mode.setCloud(cloud));

@@ -1,26 +1,39 @@
+// @ts-check
 // Small DOM helpers shared by the modules. Everything user- or engine-provided goes in as
 // text (textContent), never as HTML; the only markup we accept is the backend's SVG charts,
 // and those go through a DOMParser and a sanitiser (insertSvg).
 
-/** The element with this id; a missing one is a bug in index.html, so fail loudly. */
-export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
+/**
+ * The element with this id, of the given element type (HTMLElement if none is named); a
+ * missing or different one is a bug in index.html, so fail loudly.
+ * @template {HTMLElement} [T=HTMLElement]
+ * @param {string} id
+ * @param {new () => T} [type]
+ * @returns {T}
+ */
+export function byId(id, type) {
   const found = document.getElementById(id);
   if (!found) throw new Error(`index.html has no #${id}`);
-  return found as T;
+  if (type && !(found instanceof type)) throw new Error(`index.html's #${id} is not a ${type.name}`);
+  return /** @type {T} */ (found);
 }
 
-export interface ElProps {
-  class?: string;
-  text?: string;
-  attrs?: Record<string, string>;
-}
+/**
+ * @typedef {object} ElProps
+ * @property {string} [class]
+ * @property {string} [text]
+ * @property {Record<string, string>} [attrs]
+ */
 
-/** Creates an element with a class, text and attributes; children are nodes or text. */
-export function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  props: ElProps = {},
-  ...children: (Node | string)[]
-): HTMLElementTagNameMap[K] {
+/**
+ * Creates an element with a class, text and attributes; children are nodes or text.
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
+ * @param {ElProps} [props]
+ * @param {...(Node | string)} children
+ * @returns {HTMLElementTagNameMap[K]}
+ */
+export function el(tag, props = {}, ...children) {
   const node = document.createElement(tag);
   if (props.class) node.className = props.class;
   if (props.text !== undefined) node.textContent = props.text;
@@ -32,18 +45,26 @@ export function el<K extends keyof HTMLElementTagNameMap>(
 /**
  * Shows a failure (the default) or a confirmation in words in `target`, or hides it with
  * null. `data-kind` lets the stylesheet colour it.
+ * @param {HTMLElement} target
+ * @param {string | null} message
+ * @param {"error" | "info"} [kind]
+ * @returns {void}
  */
-export function showMessage(target: HTMLElement, message: string | null, kind: "error" | "info" = "error"): void {
+export function showMessage(target, message, kind = "error") {
   target.textContent = message ?? "";
   target.dataset.kind = kind;
   target.hidden = message === null || message === "";
 }
 
-/** A rejected invoke gives a string, a WebSocket failure an Error; both become words. */
-export function describeError(e: unknown): string {
+/**
+ * A rejected invoke gives a string, a WebSocket failure an Error; both become words.
+ * @param {unknown} e
+ * @returns {string}
+ */
+export function describeError(e) {
   if (typeof e === "string") return e;
   if (e instanceof Error) return e.message;
-  if (e && typeof e === "object" && "message" in e) return String((e as { message: unknown }).message);
+  if (e && typeof e === "object" && "message" in e) return String(e.message);
   try {
     return JSON.stringify(e);
   } catch {
@@ -51,8 +72,12 @@ export function describeError(e: unknown): string {
   }
 }
 
-/** 1.2 GiB / 640 MiB, as the models list shows sizes. */
-export function formatBytes(n: number): string {
+/**
+ * 1.2 GiB / 640 MiB, as the models list shows sizes.
+ * @param {number} n
+ * @returns {string}
+ */
+export function formatBytes(n) {
   const MiB = 1024 * 1024;
   const GiB = 1024 * MiB;
   if (n >= GiB) return `${(n / GiB).toFixed(1)} GiB`;
@@ -60,8 +85,13 @@ export function formatBytes(n: number): string {
   return `${(n / MiB).toFixed(1)} MiB`;
 }
 
-/** A figure with one decimal, or a dash when unknown. */
-export function formatNumber(n: number | null | undefined, digits = 1): string {
+/**
+ * A figure with one decimal, or a dash when unknown.
+ * @param {number | null | undefined} n
+ * @param {number} [digits]
+ * @returns {string}
+ */
+export function formatNumber(n, digits = 1) {
   return n === null || n === undefined || !Number.isFinite(n) ? "—" : n.toFixed(digits);
 }
 
@@ -69,7 +99,11 @@ export function formatNumber(n: number | null | undefined, digits = 1): string {
 // something: dropped before the chart enters the page (the CSP blocks them too).
 const SVG_DROP = new Set(["script", "foreignobject", "iframe", "object", "embed"]);
 
-function sanitiseSvg(node: Element): void {
+/**
+ * @param {Element} node
+ * @returns {void}
+ */
+function sanitiseSvg(node) {
   for (const child of Array.from(node.children)) {
     if (SVG_DROP.has(child.localName.toLowerCase())) child.remove();
     else sanitiseSvg(child);
@@ -88,8 +122,11 @@ function sanitiseSvg(node: Element): void {
  * Replaces `container`'s content with the SVG document `svg` (plotters' output). Parsed as
  * XML, not via innerHTML, so it is never treated as HTML. Returns false (and leaves a note)
  * when the text is not a usable SVG.
+ * @param {Element} container
+ * @param {string} svg
+ * @returns {boolean}
  */
-export function insertSvg(container: Element, svg: string): boolean {
+export function insertSvg(container, svg) {
   if (!svg.trim()) {
     container.replaceChildren();
     return false;

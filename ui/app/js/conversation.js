@@ -1,0 +1,245 @@
+// @ts-check
+// The conversation: one `.turn` per turn, filled as its events arrive (transcript, streamed
+// answer, notices, errors) and settled by its TurnRecord. All text goes in via textContent.
+
+import { byId, el } from "./dom.js";
+
+/** @typedef {import("../../bindings/TurnRecord").TurnRecord} TurnRecord */
+/** @typedef {import("../../bindings/TurnState").TurnState} TurnState */
+
+/**
+ * @typedef {object} TurnView
+ * @property {HTMLElement} root
+ * @property {HTMLElement} transcript
+ * @property {Text} answer One text node the deltas append to, rather than re-setting the whole answer each time.
+ * @property {HTMLElement} engine
+ * @property {HTMLElement} notes
+ * @property {boolean} complete
+ */
+
+/** Global notices and errors kept on screen; older ones are dropped. */
+const MAX_GLOBAL = 20;
+
+/**
+ * @param {TurnRecord} record
+ * @returns {string}
+ */
+export function engineTag(record) {
+  if (!record.engine) return "";
+  const name = record.engine === "local" ? "Llama local" : record.engine === "cloud" ? "Qwen cloud" : record.engine;
+  const parts = [name, record.model, record.route_reason];
+  if (record.fallback) parts.push(`fallback: ${record.fallback}`);
+  return parts.filter((p) => !!p).join(" · ");
+}
+
+export class Conversation {
+  /** @readonly */ #list = byId("conversation");
+  /** @readonly */ #global = byId("errors");
+  /** @readonly */ #tokS = byId("live-tok-s");
+  /** @readonly @type {Map<number, TurnView>} */
+  #turns = new Map();
+
+  /**
+   * Redraws from a PanelStatus: the finished turns, plus the one in progress if any.
+   * @param {TurnRecord[]} records
+   * @param {number} turn
+   * @param {TurnState} state
+   * @returns {void}
+   */
+  reset(records, turn, state) {
+    this.#list.replaceChildren();
+    this.#turns.clear();
+    for (const record of records) this.complete(record);
+    if (turn > 0 && state !== "idle") this.state(turn, state);
+    this.#tokS.textContent = "";
+    this.#tokS.dataset.live = "false";
+    this.scrollToEnd();
+  }
+
+  /**
+   * @param {number} turn
+   * @param {TurnState} state
+   * @returns {void}
+   */
+  state(turn, state) {
+    if (turn <= 0) return; // turn 0: before any turn
+    const existing = this.#turns.get(turn);
+    // A finished turn's number listening again means a new conversation (models reloaded).
+    if (state === "listening" && existing?.complete) this.#archive();
+    const view = this.#turn(turn);
+    view.root.dataset.state = state;
+  }
+
+  /**
+   * @param {number} turn
+   * @param {string} text
+   * @returns {void}
+   */
+  transcript(turn, text) {
+    const view = this.#turn(turn);
+    view.transcript.textContent = text;
+    view.transcript.classList.remove("pending");
+    this.scrollToEnd();
+  }
+
+  /**
+   * @param {number} turn
+   * @param {string} text
+   * @param {number} tokens
+   * @param {number} elapsedMs
+   * @returns {void}
+   */
+  answerDelta(turn, text, tokens, elapsedMs) {
+    this.#turn(turn).answer.appendData(text);
+    if (elapsedMs > 0) {
+      this.#tokS.textContent = `${(tokens / (elapsedMs / 1000)).toFixed(1)} tok/s`;
+      this.#tokS.dataset.live = "true";
+    }
+    this.scrollToEnd();
+  }
+
+  /**
+   * @param {number | null} turn
+   * @param {string} message
+   * @returns {void}
+   */
+  notice(turn, message) {
+    this.#note(turn, "notice", message);
+  }
+
+  /**
+   * @param {number | null} turn
+   * @param {string} stage
+   * @param {string} message
+   * @returns {void}
+   */
+  error(turn, stage, message) {
+    this.#note(turn, "error", stage ? `${stage}: ${message}` : message);
+  }
+
+  /**
+   * @param {TurnRecord} record
+   * @returns {void}
+   */
+  complete(record) {
+    const existing = this.#turns.get(record.turn);
+    if (existing?.complete && existing.root.dataset.conversation !== record.conversation) this.#archive();
+    const view = this.#turn(record.turn);
+    const root = view.root;
+    view.complete = true;
+    root.dataset.complete = "true";
+    root.dataset.state = "idle";
+    root.dataset.outcome = record.outcome;
+    root.dataset.conversation = record.conversation;
+
+    if (record.transcript) {
+      view.transcript.textContent = record.transcript;
+      view.transcript.classList.remove("pending");
+    } else if (record.outcome === "no_speech") {
+      view.transcript.textContent = "(nothing heard)";
+      view.transcript.classList.remove("pending");
+    }
+
+    // What was spoken replaces what was generated (shorter when interrupted).
+    view.answer.data = record.answer;
+    root.classList.toggle("interrupted", record.interrupted);
+    root.dataset.interrupted = String(record.interrupted);
+    if (record.interrupted && !root.querySelector(".interrupted-mark")) {
+      view.answer.parentElement?.after(el("span", { class: "interrupted-mark", text: "interrupted" }));
+    }
+
+    const tag = engineTag(record);
+    view.engine.textContent = tag;
+    view.engine.hidden = tag === "";
+    if (record.engine) root.dataset.engine = record.engine;
+    else delete root.dataset.engine;
+
+    // The engine sends a notice for these too; a redraw from status has only the record.
+    if (record.outcome === "no_speech" && !view.notes.querySelector(".notice")) {
+      this.#note(record.turn, "notice", "Didn't catch that — no speech heard.");
+    }
+    if (record.error && !this.#hasNote(view, record.error)) {
+      this.#note(record.turn, record.outcome === "failed" ? "error" : "warning", record.error);
+    }
+
+    if (record.gen_tok_s !== null) {
+      this.#tokS.textContent = `${record.gen_tok_s.toFixed(1)} tok/s (last answer)`;
+    }
+    this.#tokS.dataset.live = "false";
+    this.scrollToEnd();
+  }
+
+  /**
+   * Keeps the latest turn in view (also called when the Talk tab is shown again).
+   * @returns {void}
+   */
+  scrollToEnd() {
+    this.#list.scrollTop = this.#list.scrollHeight;
+  }
+
+  /**
+   * @param {number} n
+   * @returns {TurnView}
+   */
+  #turn(n) {
+    const found = this.#turns.get(n);
+    if (found) return found;
+    const transcript = el("p", { class: "transcript pending", text: "…" });
+    const answer = document.createTextNode("");
+    const engine = el("span", { class: "engine" });
+    engine.hidden = true;
+    const notes = el("div", { class: "notes" });
+    const root = el(
+      "article",
+      { class: "turn", attrs: { "data-turn": String(n) } },
+      el("header", { class: "turn-head" }, el("span", { class: "turn-no", text: `Turn ${n}` }), engine),
+      transcript,
+      el("p", { class: "answer" }, answer),
+      notes,
+    );
+    this.#list.append(root);
+    /** @type {TurnView} */
+    const view = { root, transcript, answer, engine, notes, complete: false };
+    this.#turns.set(n, view);
+    return view;
+  }
+
+  /**
+   * @param {TurnView} view
+   * @param {string} text
+   * @returns {boolean}
+   */
+  #hasNote(view, text) {
+    return Array.from(view.notes.children).some((n) => n.textContent?.includes(text));
+  }
+
+  /**
+   * @param {number | null} turn
+   * @param {"notice" | "error" | "warning"} kind
+   * @param {string} text
+   * @returns {void}
+   */
+  #note(turn, kind, text) {
+    if (turn === null || turn <= 0) {
+      this.#global.append(el("p", { class: kind, text }));
+      while (this.#global.childElementCount > MAX_GLOBAL) this.#global.firstElementChild?.remove();
+      return;
+    }
+    this.#turn(turn).notes.append(el("p", { class: kind, text }));
+    this.scrollToEnd();
+  }
+
+  /**
+   * Earlier turns stay visible but give up their data-turn to the new conversation's.
+   * @returns {void}
+   */
+  #archive() {
+    for (const [n, view] of this.#turns) {
+      view.root.removeAttribute("data-turn");
+      view.root.dataset.previousTurn = String(n);
+      view.root.classList.add("previous");
+    }
+    this.#turns.clear();
+    this.#list.append(el("p", { class: "conversation-break", text: "New conversation" }));
+  }
+}

@@ -1,0 +1,379 @@
+// @ts-check
+// The Settings tab: the settings form (get_settings / set_settings), the write-only cloud
+// API key, and the model catalog with downloads. The form is loaded when the tab opens and
+// is not overwritten while the user has unsaved edits.
+
+import { byId, el, formatBytes, showMessage } from "./dom.js";
+import { readNumber } from "./limits.js";
+import { replyOf } from "./transport.js";
+
+/** @typedef {import("../../bindings/CloudProvider").CloudProvider} CloudProvider */
+/** @typedef {import("../../bindings/CloudStatus").CloudStatus} CloudStatus */
+/** @typedef {import("../../bindings/DownloadStatus").DownloadStatus} DownloadStatus */
+/** @typedef {import("../../bindings/Mode").Mode} Mode */
+/** @typedef {import("../../bindings/ModelView").ModelView} ModelView */
+/** @typedef {import("../../bindings/Settings").Settings} Settings */
+/** @typedef {import("../../bindings/SettingsView").SettingsView} View */
+/** @typedef {import("../../bindings/TtsEngine").TtsEngine} TtsEngine */
+/** @typedef {import("./transport.js").Send} Send */
+
+/** @typedef {[value: string, label: string]} Option */
+
+/**
+ * Fills a select, keeping `current` selectable even when it is not among the choices.
+ * @param {HTMLSelectElement} select
+ * @param {Option[]} options
+ * @param {string} current
+ * @returns {void}
+ */
+function fillSelect(select, options, current) {
+  /** @type {Option[]} */
+  const all = options.some(([v]) => v === current) ? options : [...options, [current, current]];
+  select.replaceChildren(...all.map(([value, label]) => el("option", { text: label, attrs: { value } })));
+  select.value = current;
+}
+
+/**
+ * @param {ModelView[]} models
+ * @param {string} kind
+ * @param {string} none
+ * @returns {Option[]}
+ */
+function modelOptions(models, kind, none) {
+  return [
+    ["", none],
+    ...models
+      .filter((m) => m.kind === kind)
+      .map((m) => /** @type {Option} */ ([m.id, m.installed ? m.name : `${m.name} (not installed)`])),
+  ];
+}
+
+/**
+ * @param {string[]} devices
+ * @returns {Option[]}
+ */
+function deviceOptions(devices) {
+  return [["", "system default"], ...devices.map((d) => /** @type {Option} */ ([d, d]))];
+}
+
+/**
+ * @param {DownloadStatus} s
+ * @returns {string}
+ */
+function downloadText(s) {
+  switch (s.phase) {
+    case "downloading":
+      return s.total_bytes > 0
+        ? `downloading ${formatBytes(s.done_bytes)} of ${formatBytes(s.total_bytes)}`
+        : `downloading ${formatBytes(s.done_bytes)}`;
+    case "verifying":
+      return "verifying…";
+    case "done":
+      return "installed ✓";
+    case "failed":
+      return `download failed: ${s.error ?? "no reason given"}`;
+    default:
+      return s.error ? `${s.phase}: ${s.error}` : s.phase;
+  }
+}
+
+export class SettingsPanel {
+  /** @readonly */ #form = byId("settings-form", HTMLFormElement);
+  /** @readonly */ #error = byId("settings-error");
+  /** @readonly */ #result = byId("settings-result");
+  /** @readonly */ #reload = byId("settings-reload");
+  /** @readonly */ #configPath = byId("settings-path");
+  /** @readonly */ #deviceError = byId("device-error");
+  /** @readonly */ #keyForm = byId("cloud-key-form", HTMLFormElement);
+  /** @readonly */ #key = byId("cloud-key", HTMLInputElement);
+  /** @readonly */ #keyState = byId("cloud-key-state");
+  /** @readonly */ #keyResult = byId("cloud-key-result");
+  /** @readonly */ #models = byId("models");
+
+  #loaded = false;
+  #dirty = false;
+  /**
+   * Latest download state per model id, so a list drawn later still shows it.
+   * @readonly @type {Map<string, DownloadStatus>}
+   */
+  #downloads = new Map();
+  /** @readonly @type {Send} */ #send;
+  /** @readonly @type {(cloud: CloudStatus) => void} */ #onCloud;
+
+  /**
+   * @param {Send} send
+   * @param {(cloud: CloudStatus) => void} onCloud
+   */
+  constructor(send, onCloud) {
+    this.#send = send;
+    this.#onCloud = onCloud;
+    this.#form.addEventListener("input", () => (this.#dirty = true));
+    this.#form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      void this.#save();
+    });
+    byId("settings-reload-models").addEventListener("click", () => void this.#reloadModels());
+    this.#keyForm.addEventListener("submit", (e) => {
+      e.preventDefault();
+      void this.#storeKey();
+    });
+    byId("cloud-key-forget").addEventListener("click", () => void this.#forgetKey());
+  }
+
+  /**
+   * @param {string} id
+   * @returns {HTMLSelectElement}
+   */
+  #select(id) {
+    return byId(`set-${id}`, HTMLSelectElement);
+  }
+
+  /**
+   * @param {string} id
+   * @returns {HTMLInputElement}
+   */
+  #input(id) {
+    return byId(`set-${id}`, HTMLInputElement);
+  }
+
+  /**
+   * The tab was opened: load the settings unless the user is editing them.
+   * @returns {void}
+   */
+  open() {
+    if (!this.#loaded || !this.#dirty) void this.#load(false);
+  }
+
+  /**
+   * Reconnected: what we show may be stale; reload on next open (now if visible).
+   * @param {boolean} visible
+   * @returns {void}
+   */
+  invalidate(visible) {
+    this.#loaded = false;
+    if (visible) this.open();
+  }
+
+  /**
+   * @param {boolean} keepForm
+   * @returns {Promise<void>}
+   */
+  async #load(keepForm) {
+    const reply = replyOf(await this.#send({ cmd: "get_settings" }, this.#error), "settings");
+    if (!reply) return;
+    showMessage(this.#error, null);
+    this.#render(reply.view, keepForm);
+    this.#loaded = true;
+  }
+
+  /**
+   * @param {View} view
+   * @param {boolean} keepForm
+   * @returns {void}
+   */
+  #render(view, keepForm) {
+    const s = view.settings;
+    // Selects are refilled (new models, devices) but keep the user's pending choice.
+    /**
+     * @param {keyof Settings} id
+     * @param {string} fallback
+     * @returns {string}
+     */
+    const pick = (id, fallback) => (keepForm ? this.#select(id).value : fallback);
+    fillSelect(this.#select("llm_model"), modelOptions(view.models, "llm", "best installed"), pick("llm_model", s.llm_model));
+    fillSelect(this.#select("tts_voice"), modelOptions(view.models, "tts", "best installed"), pick("tts_voice", s.tts_voice));
+    fillSelect(this.#select("input_device"), deviceOptions(view.input_devices), pick("input_device", s.input_device));
+    fillSelect(this.#select("output_device"), deviceOptions(view.output_devices), pick("output_device", s.output_device));
+    showMessage(this.#deviceError, view.device_error ? `Audio devices could not be listed: ${view.device_error}` : null);
+    this.#configPath.textContent = view.config_path ? `Config file: ${view.config_path}` : "No config file yet (saving creates one).";
+
+    if (!keepForm) {
+      this.#select("mode").value = s.mode;
+      this.#select("cloud_provider").value = s.cloud_provider;
+      this.#select("tts_engine").value = s.tts_engine;
+      this.#input("max_tokens").value = String(s.max_tokens);
+      this.#input("natural_s").value = String(s.natural_s);
+      this.#input("acceptable_s").value = String(s.acceptable_s);
+      this.#input("unusable_s").value = String(s.unusable_s);
+      this.#input("cloud_base_url").value = s.cloud_base_url;
+      this.#input("cloud_model").value = s.cloud_model;
+      this.#input("global_shortcut").value = s.global_shortcut;
+      this.#dirty = false;
+    }
+    this.showCloud(view.cloud);
+    this.#renderModels(view.models);
+  }
+
+  /**
+   * The form as Settings, or a sentence saying which field is wrong.
+   * @returns {Settings | string}
+   */
+  #read() {
+    /**
+     * @param {string} id
+     * @param {string} label
+     * @param {boolean} [integer]
+     */
+    const number = (id, label, integer = false) => readNumber(this.#input(id), label, integer);
+    const maxTokens = number("max_tokens", "Max tokens", true);
+    const natural = number("natural_s", "Natural (s)");
+    const acceptable = number("acceptable_s", "Acceptable (s)");
+    const unusable = number("unusable_s", "Unusable (s)");
+    for (const v of [maxTokens, natural, acceptable, unusable]) if (typeof v === "string") return v;
+    return {
+      llm_model: this.#select("llm_model").value,
+      max_tokens: /** @type {number} */ (maxTokens),
+      mode: /** @type {Mode} */ (this.#select("mode").value),
+      natural_s: /** @type {number} */ (natural),
+      acceptable_s: /** @type {number} */ (acceptable),
+      unusable_s: /** @type {number} */ (unusable),
+      cloud_provider: /** @type {CloudProvider} */ (this.#select("cloud_provider").value),
+      cloud_base_url: this.#input("cloud_base_url").value.trim(),
+      cloud_model: this.#input("cloud_model").value.trim(),
+      tts_engine: /** @type {TtsEngine} */ (this.#select("tts_engine").value),
+      tts_voice: this.#select("tts_voice").value,
+      input_device: this.#select("input_device").value,
+      output_device: this.#select("output_device").value,
+      global_shortcut: this.#input("global_shortcut").value.trim(),
+    };
+  }
+
+  /** @returns {Promise<void>} */
+  async #save() {
+    showMessage(this.#result, null);
+    const settings = this.#read();
+    if (typeof settings === "string") {
+      showMessage(this.#error, settings);
+      return;
+    }
+    const saved = replyOf(await this.#send({ cmd: "set_settings", settings }, this.#error), "saved");
+    if (!saved) return;
+    showMessage(this.#error, null);
+    this.#dirty = false;
+    showMessage(this.#result, saved.path ? `Saved to ${saved.path}` : "Saved.", "info");
+    this.#reload.hidden = !saved.reload;
+  }
+
+  /** @returns {Promise<void>} */
+  async #reloadModels() {
+    if (!(await this.#send({ cmd: "unload_models" }, this.#error))) return;
+    if (!(await this.#send({ cmd: "load_models" }, this.#error))) return;
+    this.#reload.hidden = true;
+    showMessage(this.#result, "Reloading models…", "info");
+  }
+
+  /** @returns {Promise<void>} */
+  async #storeKey() {
+    const key = this.#key.value.trim();
+    // Never kept in the page longer than the request.
+    this.#key.value = "";
+    if (!key) {
+      showMessage(this.#keyResult, "Type a key first.");
+      return;
+    }
+    const reply = await this.#send({ cmd: "set_cloud_key", key }, this.#keyResult);
+    if (!reply) return;
+    showMessage(this.#keyResult, "Key stored in the system keyring.", "info");
+    if (reply.kind === "cloud") this.showCloud(reply.cloud);
+  }
+
+  /** @returns {Promise<void>} */
+  async #forgetKey() {
+    const reply = await this.#send({ cmd: "forget_cloud_key" }, this.#keyResult);
+    if (!reply) return;
+    showMessage(this.#keyResult, "Key forgotten.", "info");
+    if (reply.kind === "cloud") this.showCloud(reply.cloud);
+  }
+
+  /**
+   * Also called for `mode` events, which carry the cloud status.
+   * @param {CloudStatus} cloud
+   * @returns {void}
+   */
+  showCloud(cloud) {
+    this.#keyState.textContent = cloud.key_set ? "A key is stored." : "No key stored.";
+    this.#keyState.dataset.keySet = String(cloud.key_set);
+    this.#onCloud(cloud);
+  }
+
+  /**
+   * @param {ModelView[]} models
+   * @returns {void}
+   */
+  #renderModels(models) {
+    this.#models.replaceChildren(
+      ...models.map((m) => {
+        const status = el("span", { class: "model-status" });
+        const progress = el("progress", { class: "model-progress" });
+        progress.hidden = true;
+        const action = m.installed
+          ? el("span", { class: "model-installed", text: "✓ installed" })
+          : el("button", { class: "model-fetch", text: "Download", attrs: { type: "button" } });
+        if (action instanceof HTMLButtonElement) {
+          action.addEventListener("click", () => void this.#fetch(m.id, action, status));
+        }
+        const item = el(
+          "li",
+          { class: "model", attrs: { "data-model-id": m.id, "data-kind": m.kind, "data-installed": String(m.installed) } },
+          el("span", { class: "model-name", text: m.name }),
+          el("span", { class: "model-kind", text: m.kind }),
+          el("span", { class: "model-size", text: formatBytes(m.size_bytes) }),
+          action,
+          progress,
+          status,
+        );
+        return item;
+      }),
+    );
+    for (const s of this.#downloads.values()) this.download(s);
+  }
+
+  /**
+   * @param {string} id
+   * @param {HTMLButtonElement} button
+   * @param {HTMLElement} status
+   * @returns {Promise<void>}
+   */
+  async #fetch(id, button, status) {
+    button.disabled = true;
+    const reply = await this.#send({ cmd: "fetch_model", id }, status);
+    if (!reply) {
+      button.disabled = false;
+      return;
+    }
+    showMessage(status, "starting download…", "info");
+  }
+
+  /**
+   * A `download` event: progress bar, phase in words, and the list refreshed when done.
+   * @param {DownloadStatus} s
+   * @returns {void}
+   */
+  download(s) {
+    this.#downloads.set(s.id, s);
+    const item = this.#models.querySelector(`li[data-model-id="${CSS.escape(s.id)}"]`);
+    if (!(item instanceof HTMLElement)) return; // list not drawn yet: shown when it is
+    const progress = item.querySelector(".model-progress");
+    const status = item.querySelector(".model-status");
+    const button = item.querySelector(".model-fetch");
+    if (!(progress instanceof HTMLProgressElement) || !(status instanceof HTMLElement)) return;
+    const active = s.phase === "downloading" || s.phase === "verifying";
+    progress.hidden = !active;
+    if (s.total_bytes > 0) {
+      progress.max = s.total_bytes;
+      progress.value = s.done_bytes;
+    } else {
+      progress.removeAttribute("value"); // size unknown: indeterminate
+    }
+    item.dataset.phase = s.phase;
+    showMessage(status, downloadText(s), s.phase === "failed" ? "error" : "info");
+    if (button instanceof HTMLButtonElement) button.disabled = active || s.phase === "done";
+    if (s.phase === "done") {
+      this.#downloads.delete(s.id);
+      item.dataset.installed = "true";
+      button?.replaceWith(el("span", { class: "model-installed", text: "✓ installed" }));
+      // New choices for the model selects, without touching pending edits.
+      if (this.#loaded) void this.#load(true);
+    }
+  }
+}
