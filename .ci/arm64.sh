@@ -1,35 +1,32 @@
 #!/usr/bin/env bash
-# The aarch64 (Jetson) build of `voxdeck` and `voxdeck-stt`, cross-compiled with Debian's
-# toolchain, and a smoke run of the binaries under qemu-user on the test set.
+# The aarch64 (Jetson Orin) build of `voxdeck` and `voxdeck-stt`, cross-compiled with Debian's
+# toolchain for the Orin's CPU (.ci/arm64-env.sh), and a smoke run of the binaries under
+# qemu-user on the test set: models list and fetch, ask, say (Piper), transcribe, a talk turn
+# (Whisper, the LLM and Piper in one turn) and a one-run bench.
 #
-# Not yet part of `.ci/test.sh` (issue 13 is open): what works so far is the cross build (about
-# 7 minutes cold on 2 cores, llama.cpp and whisper.cpp included) and, under emulation, `models
-# list`, `models fetch --test-set` (ONNX Runtime's aarch64 wheel), `ask`, `say --engine espeak`
-# and `transcribe`. ONNX Runtime's aarch64 library crashes
-# under qemu-user 7.2 (SIGSEGV at load, before any voice is read), so Piper is not run here yet.
-#
-# Two traps this script avoids:
+# Traps this script avoids:
 # - qemu's library prefix is `/` (the arm64 multiarch libc6:arm64), not /usr/aarch64-linux-gnu:
 #   the cross toolchain's own glibc (2.36-8cross1) mixed with the multiarch libraries hangs every
 #   program at its first pthread_create.
-# - The kernel here has no binfmt_misc entry for aarch64, so the engine cannot exec the arm64
+# - The kernel here may have no binfmt_misc entry for aarch64, so the engine cannot exec the arm64
 #   worker directly: `stt.worker` points at a wrapper that runs it under qemu.
+# - bookworm's qemu 7.2 crashes in ONNX Runtime's aarch64 library; qemu 10 comes from Debian 13.
 #
 # Usage: bash .ci/arm64.sh   (root or sudo; the native test set in $VOXDECK_MODELS, as .ci/test.sh
-# leaves it)
+# leaves it). VOXDECK_ARM64_SMOKE=build stops after the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-target=aarch64-unknown-linux-gnu
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
+source .ci/arm64-env.sh
 
 # Debian's cross toolchain and the arm64 libraries the binaries link (multiarch).
 if ! dpkg --print-foreign-architectures | grep -qx arm64; then
   $sudo dpkg --add-architecture arm64
   $sudo apt-get update -qq
 fi
-packages=(crossbuild-essential-arm64 qemu-user-static
+packages=(crossbuild-essential-arm64 curl xz-utils gpgv debian-archive-keyring file
   libasound2-dev:arm64 libespeak-ng-dev:arm64 libdbus-1-dev:arm64 libstdc++6:arm64 libgomp1:arm64)
 missing=()
 for p in "${packages[@]}"; do
@@ -42,34 +39,49 @@ fi
 rustup target list --installed | grep -qx "$target" || rustup target add "$target"
 
 # The cross build, in its own target directory next to the native one.
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}-arm64"
-export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
-export CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc
-export CXX_aarch64_unknown_linux_gnu=aarch64-linux-gnu-g++
-export AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar
-export PKG_CONFIG_ALLOW_CROSS=1
-export PKG_CONFIG_LIBDIR_aarch64_unknown_linux_gnu=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig
-export BINDGEN_EXTRA_CLANG_ARGS_aarch64_unknown_linux_gnu="--target=aarch64-linux-gnu --sysroot=/usr/aarch64-linux-gnu -I/usr/include/aarch64-linux-gnu"
+jetson_compilers
 start=$(date +%s)
 cargo build --release --target "$target" -p voxdeck-cli -p voxdeck-stt --bins
 echo "arm64: built in $(( $(date +%s) - start )) s"
 bin=$(realpath "$CARGO_TARGET_DIR/$target/release")
 file "$bin/voxdeck" "$bin/voxdeck-stt" | sed 's/, BuildID.*//'
+# The Jetson's instructions are really there: ggml's int8 dot-product kernels (sdot), which an
+# armv8-a build has none of; and no glibc newer than JetPack 6's (Ubuntu 22.04: 2.35), so the
+# binaries built against Debian 12's 2.36 still load there.
+for exe in voxdeck voxdeck-stt; do
+  sdot=$(aarch64-linux-gnu-objdump -d --no-show-raw-insn "$bin/$exe" | grep -c $'\tsdot' || true)
+  glibc=$(aarch64-linux-gnu-objdump -T "$bin/$exe" | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1)
+  echo "arm64: $exe has $sdot sdot instructions ($jetson_arch) and needs $glibc"
+  [ "$sdot" -gt 0 ] || { echo "arm64: no dot-product instructions in $exe: ggml was not built for $jetson_arch" >&2; exit 1; }
+  printf '%s\n' "${glibc#GLIBC_}" 2.35 | sort -CV || { echo "arm64: $exe needs $glibc, newer than Ubuntu 22.04's 2.35 (JetPack 6)" >&2; exit 1; }
+done
+[ "${VOXDECK_ARM64_SMOKE:-full}" = build ] && exit 0
 
 # The smoke run, in a scratch home; the native test set's model files are shared.
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-qemu=(qemu-aarch64-static -L /)
+qemu=("$(qemu_aarch64)" -L /)
+"${qemu[0]}" --version | head -1
 cat > "$work/voxdeck-stt" <<EOF
 #!/bin/sh
 exec ${qemu[*]} $bin/voxdeck-stt "\$@"
 EOF
 chmod +x "$work/voxdeck-stt"
 mkdir -p "$work/voxdeck"
-# Whisper's encoder runs about 50 times slower under qemu (87 s for 2 s of speech here).
+# Everything runs 20 to 50 times slower under qemu (Whisper's encoder: about 90 s for 2 s of
+# speech), hence the patient worker timeout. Temperature 0: the checks below read the answer.
 printf '[stt]\nworker = "%s"\ntimeout_s = 900.0\n[llm]\ntemperature = 0.0\n' "$work/voxdeck-stt" > "$work/voxdeck/config.toml"
 export XDG_CONFIG_HOME="$work" XDG_DATA_HOME="$work/data"
 vox() { "${qemu[@]}" "$bin/voxdeck" "$@"; }
+# Runs a step, timed; the figures are sanity checks of emulation, not speed claims.
+step() {
+  local name=$1 t0
+  shift
+  t0=$(date +%s)
+  "$@"
+  echo "arm64: $name took $(( $(date +%s) - t0 )) s" >&2
+}
+check() { python3 -c "$1" "${@:2}"; }
 
 # The arm64 models directory: the native one's portable models, and ONNX Runtime's aarch64
 # library, which the arm64 binary fetches itself (same file name as the x86-64 one, so not in
@@ -81,16 +93,34 @@ for f in SmolLM2-135M-Instruct.Q4_1.gguf gemma-3-270m-q4_k_m.gguf ggml-tiny.en.b
   ln -sf "$shared/$f" "$VOXDECK_MODELS/$f"
 done
 vox --version
-vox models fetch --test-set
+step "models fetch" vox models fetch --test-set
 file -L "$VOXDECK_MODELS/libonnxruntime.so.1.32.0" | grep -q 'ARM aarch64' || { echo "arm64: the ONNX Runtime fetched is not aarch64" >&2; exit 1; }
-vox models list
-start=$(date +%s)
-vox ask --model smollm2-135m-instruct-q4_1 --max-tokens 20 --json "What is the capital of France?" > "$work/ask.json"
-python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); print("arm64 ask:", repr(a["answer"]), "%.1f tok/s under qemu" % a["gen_tok_s"]); assert "paris" in a["answer"].lower()' "$work/ask.json"
-echo "arm64: ask took $(( $(date +%s) - start )) s"
-vox say --engine espeak "What is the capital of France?" -o "$work/q.wav"
-start=$(date +%s)
-vox transcribe --model whisper-tiny.en --json "$work/q.wav" > "$work/t.json"
-python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["text"]; print("arm64 transcribe:", repr(t)); assert "france" in t.lower()' "$work/t.json"
-echo "arm64: transcribe took $(( $(date +%s) - start )) s"
+vox models list | tee "$work/list.txt"
+grep -q 'smollm2-135m-instruct-q4_1' "$work/list.txt"
+
+llm=smollm2-135m-instruct-q4_1
+step ask vox ask --model "$llm" --max-tokens 20 --json "What is the capital of France?" > "$work/ask.json"
+check 'import json,sys; a=json.load(open(sys.argv[1])); print("arm64 ask:", repr(a["answer"]), "%.1f tok/s under qemu" % a["gen_tok_s"]); assert "paris" in a["answer"].lower()' "$work/ask.json"
+
+# Piper on ONNX Runtime's aarch64 library speaks the question the next steps hear.
+step "say (piper)" vox say --engine piper "What is the capital of France?" -o "$work/q.wav"
+check 'import sys,wave; w=wave.open(sys.argv[1]); d=w.getnframes()/w.getframerate(); print("arm64 say: %.2f s at %d Hz" % (d, w.getframerate())); assert d > 1.0' "$work/q.wav"
+
+if [ "${VOXDECK_ARM64_SMOKE:-full}" = full ]; then
+  step transcribe vox transcribe --model whisper-tiny.en --json "$work/q.wav" > "$work/t.json"
+  check 'import json,sys; t=json.load(open(sys.argv[1]))["text"]; print("arm64 transcribe:", repr(t)); assert "france" in t.lower()' "$work/t.json"
+fi
+
+# One push-to-talk turn from a file: Whisper (the worker, under qemu), the LLM, Piper.
+step talk vox talk --model "$llm" --mode local --max-tokens 24 --input "$work/q.wav" --output "$work/a.wav" --json > "$work/talk.json"
+check 'import json,sys
+r=json.loads(open(sys.argv[1]).read().splitlines()[-1])
+print("arm64 talk:", r["outcome"], repr(r["transcript"]), "->", repr(r["answer"]))
+at = lambda k: r[k] - r["release_ms"]
+print("arm64 talk, from release (ms): transcript %.0f, first token %.0f, first audio %.0f" % (at("transcript_ms"), at("first_token_ms"), at("first_audio_ms")))
+assert r["outcome"] == "answered" and "france" in r["transcript"].lower() and r["answer"].strip()' "$work/talk.json"
+check 'import sys,wave; w=wave.open(sys.argv[1]); d=w.getnframes()/w.getframerate(); print("arm64 talk answer: %.2f s of audio" % d); assert d > 0.5' "$work/a.wav"
+
+step "bench (1 run)" vox bench --model "$llm" --runs 1 --out "$work/bench" > "$work/bench.txt"
+check 'import json,sys; b=json.load(open(sys.argv[1])); print("arm64 bench:", json.dumps(b)[:400])' "$work/bench/bench.json"
 echo "arm64: smoke run passed"
