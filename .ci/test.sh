@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The apt packages to build and test (idempotent: a second call only checks).
+bash .ci/deps.sh --test
+
 # The web UI needs no build (ui/app is served and embedded as it is); its JSDoc types are
 # checked first (tsc --noEmit, checkJs) with its imports, so a type error fails the run early.
 npm --prefix ui ci --no-audit --no-fund --loglevel=error
