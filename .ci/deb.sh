@@ -26,7 +26,9 @@
 # VOXDECK_ARM64_BIN_DIR (default ${CARGO_TARGET_DIR}-arm64/aarch64-unknown-linux-gnu/release),
 # VOXDECK_ARM64_APP_BIN (default $VOXDECK_ARM64_BIN_DIR/voxdeck-app),
 # VOXDECK_DEB_SKIP_CHROOT=1 (build and inspect only), VOXDECK_DEB_ARM64=0 (amd64 only),
-# VOXDECK_DEB_TMPFS=auto|1|0 (the test root in memory: auto when over 4 GiB are available).
+# VOXDECK_DEB_TMPFS=auto|1|0 (the test root in memory: auto when over 4 GiB are available),
+# VOXDECK_DEB_SUITE=bookworm|jammy (the clean root: Debian 12, or Ubuntu 22.04 as on JetPack 6),
+# VOXDECK_DEB_DEPS=1 (first run .ci/deps.sh in the clean root: the build packages install there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -43,8 +45,16 @@ models="${VOXDECK_MODELS:-${XDG_DATA_HOME:-$HOME/.local/share}/voxdeck/models}"
 # cannot take it from the environment): change both together.
 ui_dir=ui/app
 cargo_deb_version="^3.8"
-suite=bookworm
-mirror=http://deb.debian.org/debian
+# The clean root: Debian 12 (CI), or Ubuntu 22.04 (JetPack 6's base; amd64, the same packages
+# as on the Jetson's arm64) with VOXDECK_DEB_SUITE=jammy.
+suite="${VOXDECK_DEB_SUITE:-bookworm}"
+case "$suite" in
+  bookworm) mirror=http://deb.debian.org/debian bootstrap_opts=() ;;
+  # Debian has no Ubuntu keyring to check the archive's signature with: this root is a test
+  # fixture, thrown away after the run, never an installation.
+  jammy) mirror=http://archive.ubuntu.com/ubuntu bootstrap_opts=(--no-check-gpg --components=main,universe) ;;
+  *) echo "deb.sh: FAILED: VOXDECK_DEB_SUITE=$suite: bookworm or jammy" >&2; exit 1 ;;
+esac
 deb_cache="$cache/deb"
 root_tar="$deb_cache/$suite-minbase-amd64.tar.gz"
 apt_archives="$deb_cache/apt-archives"
@@ -234,7 +244,7 @@ if [ ! -f "$root_tar" ]; then
   if [ ! -f "$root_tar" ]; then
     fresh=$(mktemp -d "$deb_cache/fresh.XXXXXX")
     log=$(mktemp)
-    if ! debootstrap --variant=minbase "$suite" "$fresh/root" "$mirror" >"$log" 2>&1; then
+    if ! debootstrap --variant=minbase "${bootstrap_opts[@]}" "$suite" "$fresh/root" "$mirror" >"$log" 2>&1; then
       tail -n 40 "$log" >&2
       rm -f "$log"
       rm -rf --one-file-system "$fresh"
@@ -284,7 +294,7 @@ trap 'exit 143' TERM HUP
 # removal afterwards are then not disk-bound (on disk they took 2.5 minutes of a warm run).
 avail_kb=$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo)
 if [ "${VOXDECK_DEB_TMPFS:-auto}" = 1 ] || { [ "${VOXDECK_DEB_TMPFS:-auto}" = auto ] && [ "${avail_kb:-0}" -gt $((4 * 1024 * 1024)) ]; }; then
-  mount -t tmpfs -o size=3g,mode=0755 voxdeck-debroot "$root"
+  mount -t tmpfs -o "size=$([ "${VOXDECK_DEB_DEPS:-0}" = 1 ] && echo 8g || echo 3g),mode=0755" voxdeck-debroot "$root"
   tmpfs=1
 fi
 bind() { # bind SRC DEST [ro]
@@ -308,17 +318,28 @@ echo force-unsafe-io >"$root/etc/dpkg/dpkg.cfg.d/voxdeck-unsafe-io"
 printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
 chmod 755 "$root/usr/sbin/policy-rc.d"
 cp "$out/amd64/"*.deb "$root/tmp/"
+if [ "$suite" = jammy ]; then
+  # What an installed Ubuntu has: updates and security fixes, universe (espeak-ng-data).
+  printf 'deb %s %s main universe\n' "$mirror" jammy "$mirror" jammy-updates "$mirror" jammy-security \
+    >"$root/etc/apt/sources.list"
+fi
 
 in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"; }
 # As a normal user, as it is used.
-as_user() {
-  chroot --userspec=vox:vox "$root" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/home/vox LANG=C.UTF-8 \
-    VOXDECK_MODELS=/opt/voxdeck-models "$@"
-}
+as_user_cmd=(chroot --userspec=vox:vox "$root" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/home/vox LANG=C.UTF-8
+  VOXDECK_MODELS=/opt/voxdeck-models)
+as_user() { "${as_user_cmd[@]}" "$@"; }
 
 step "apt-get install ./voxdeck_*.deb ./voxdeck-app_*.deb in the chroot"
 log="$root/tmp/apt.log"
 in_root apt-get update -qq >"$log" 2>&1 || { cat "$log" >&2; die "apt-get update in the chroot ($mirror)"; }
+if [ "${VOXDECK_DEB_DEPS:-0}" = 1 ]; then
+  # The README's first step on this distribution: the build packages install (about 1 GB).
+  cp .ci/deps.sh "$root/tmp/deps.sh"
+  in_root bash /tmp/deps.sh >"$root/tmp/deps.log" 2>&1 || { tail -n 40 "$root/tmp/deps.log" >&2; die "bash .ci/deps.sh in a clean $suite root"; }
+  cat "$root/tmp/deps.log" >&2
+  say "bash .ci/deps.sh: passed in a clean $suite root"
+fi
 # Depends only: Recommends (alsa-utils, WebKitGTK's GStreamer plugins) are not what is tested
 # and would double the download.
 if ! in_root sh -c 'cd /tmp && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ./voxdeck_*.deb ./voxdeck-app_*.deb' >"$log" 2>&1; then
@@ -370,7 +391,9 @@ grep -qi 'timer' <<<"$text" || die "voxdeck transcribe did not hear 'timer' in w
 # serve finds the UI where the package put it (<exe>/../share/voxdeck/ui). The chroot shares
 # this machine's network, so curl here reaches it.
 serve_log="$root/tmp/serve.log"
-as_user voxdeck serve --no-load --bind 127.0.0.1:0 >"$serve_log" 2>&1 &
+# Started directly, not through the as_user function: `$!` is then voxdeck itself (chroot and env
+# exec it), which the kill below and the cleanup reach; a function's subshell would leave it running.
+"${as_user_cmd[@]}" voxdeck serve --no-load --bind 127.0.0.1:0 >"$serve_log" 2>&1 &
 serve_pid=$!
 url=""
 for _ in $(seq 100); do
