@@ -176,8 +176,9 @@ start=$(date +%s)
 cargo rustc --release --target "$target" -p voxdeck-app --bin voxdeck-app -- -C "link-arg=--sysroot=$root"
 echo "arm64-app: built in $(( $(date +%s) - start )) s"
 app=$(realpath "$CARGO_TARGET_DIR/$target/release/voxdeck-app")
-file "$app" | sed 's/, BuildID[^,]*//'
-file "$app" | grep -q 'ARM aarch64' || { echo "arm64-app: $app is not an aarch64 program" >&2; exit 1; }
+kind=$(file -b "$app")
+echo "$app: $(sed "s/, BuildID[^,]*//" <<<"$kind")"
+[[ "$kind" == *"ARM aarch64"* ]] || { echo "arm64-app: $app is not an aarch64 program: $kind" >&2; exit 1; }
 
 # It loads: every library it needs is found (in the sysroot) and it runs as far as --version.
 qemu-aarch64-static -L "$root" "$app" --version
