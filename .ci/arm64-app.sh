@@ -35,6 +35,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 target=aarch64-unknown-linux-gnu
+mode="${1:-}"
+screenshot=""
+case "$mode" in
+  "" | --sysroot) ;;
+  --screenshot) screenshot=$(realpath -m "${2:?--screenshot needs the PNG file to write}") ;;
+  *) echo "arm64-app: unknown option $mode (--sysroot, --screenshot FILE.png)" >&2; exit 2 ;;
+esac
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 cache="${VOXDECK_CACHE:-$HOME/.cache/voxdeck}"
@@ -125,14 +132,10 @@ if [ "$(cat "$root/.voxdeck-sysroot" 2>/dev/null)" != "$stamp_text" ]; then
 else
   echo "arm64 sysroot: cached in $root"
 fi
-mode="${1:-}"
-screenshot=""
-case "$mode" in
-  "") ;;
-  --sysroot) echo "$root"; exit 0 ;;
-  --screenshot) screenshot=$(realpath -m "${2:?--screenshot needs the PNG file to write}") ;;
-  *) echo "arm64-app: unknown option $mode (--sysroot, --screenshot FILE.png)" >&2; exit 2 ;;
-esac
+if [ "$mode" = "--sysroot" ]; then
+  echo "$root"
+  exit 0
+fi
 
 rustup target list --installed | grep -qx "$target" || rustup target add "$target"
 
