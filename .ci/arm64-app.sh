@@ -191,7 +191,7 @@ qemu-aarch64-static -L "$root" "$app" --version
 # (read-only), so every path it opens is the arm64 one. WebKit starts its network and web
 # processes by path, and this kernel has no binfmt_misc entry for aarch64: each is replaced (bind
 # mount) by a script, run by the host's static busybox, that execs it under qemu. Measured on 2
-# busy cores: the UI is drawn 16 s after start.
+# busy cores: the UI is drawn 16 s after start, settled at 20-25 s.
 gui_packages=(bubblewrap xvfb x11-apps netpbm busybox-static)
 missing=()
 for p in "${gui_packages[@]}"; do
@@ -234,9 +234,10 @@ bwrap --unshare-pid --die-with-parent --ro-bind "$root" / --dev /dev --tmpfs /de
   --setenv WEBKIT_DISABLE_SANDBOX_THIS_IS_DANGEROUS 1 --setenv NO_AT_BRIDGE 1 \
   /tmp/x86/qemu /tmp/x86/voxdeck-app --no-load >"$gui/app.log" 2>&1 &
 app_pid=$!
-# Drawn: the screen holds the UI's text and colours (hundreds of colours), not an empty window
-# (a handful). Up to 5 minutes under emulation.
-colours=0
+# Drawn: the screen holds the UI's text and colours (hundreds of colours, not an empty window's
+# handful), and has settled: two shots 5 s apart are the same, so the script's first round trip
+# through the app (status, settings) is on it too. Up to 5 minutes under emulation.
+colours=0 previous="" settled=""
 while (( $(date +%s) - start < 300 )); do
   sleep 5
   if ! kill -0 "$app_pid" 2>/dev/null; then
@@ -246,10 +247,15 @@ while (( $(date +%s) - start < 300 )); do
   fi
   xwd -root -display "$display" -silent | xwdtopnm 2>/dev/null | pnmtopng > "$gui/shot.png"
   colours=$(pngtopnm "$gui/shot.png" | ppmhist -noheader | wc -l)
-  (( colours < 200 )) || break
+  current=$(md5sum < "$gui/shot.png")
+  if (( colours >= 200 )) && [ "$current" = "$previous" ]; then
+    settled=1
+    break
+  fi
+  previous=$current
 done
-if (( colours < 200 )); then
-  echo "arm64-app: the window was not drawn in 5 minutes under qemu ($colours colours on screen)" >&2
+if [ -z "$settled" ]; then
+  echo "arm64-app: the window was not drawn and settled in 5 minutes under qemu ($colours colours on screen)" >&2
   tail -20 "$gui/app.log" >&2
   exit 1
 fi
