@@ -16,15 +16,19 @@
 # - pkg-config is pointed at the sysroot for the aarch64 target only (target-suffixed variables,
 #   which pkg-config-rs and system-deps honour); build scripts for the host keep the host's.
 # - `--sysroot` is given to the final link of voxdeck-app only (`cargo rustc -- -C link-arg`),
-#   not through RUSTFLAGS: RUSTFLAGS would rebuild every crate, llama.cpp's C++ included.
+#   not through RUSTFLAGS, which would recompile every crate for the target.
 #
 # Costs, measured on this 2-core machine while another arm64 build ran beside it: the sysroot
 # 33-94 s cold (502 packages, 273 MB downloaded, 0.9 GB unpacked), nothing warm (stamp check);
 # the app 37 min cold (23 CPU-minutes: Tauri/GTK/WebKit crates and a second llama.cpp build),
-# 1.6 s warm; the --screenshot run 19 s. The second llama.cpp build: building only -p voxdeck-app
+# 1.6 s warm; the --screenshot run 25 s. The second llama.cpp build: building only -p voxdeck-app
 # resolves host build-dependencies' features differently from .ci/arm64.sh's -p voxdeck-cli
 # -p voxdeck-stt (e.g. regex for bindgen), so llama-cpp-sys-2's build script gets another hash
 # and another out dir. One cargo invocation for all three packages would build it once.
+# And the pkg-config variables below differ from .ci/arm64.sh's: alsa-sys and libdbus-sys rerun
+# whenever the two scripts alternate, and voxdeck-core is recompiled in both (measured: 2 min 22 s
+# for the CLI build after this one, 3 min 30 s for this one after the CLI's). Shared variables
+# (the CLI linked against this sysroot too) would end that.
 #
 # Usage: bash .ci/arm64-app.sh                   (root or sudo for the apt packages of the host)
 #        bash .ci/arm64-app.sh --sysroot         (only make the sysroot and print its path)
