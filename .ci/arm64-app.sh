@@ -20,21 +20,14 @@
 #
 # Costs, measured on this 2-core machine while another arm64 build ran beside it: the sysroot
 # 33-94 s cold (502 packages, 273 MB downloaded, 0.9 GB unpacked), nothing warm (stamp check);
-# the app 37 min cold (23 CPU-minutes: Tauri/GTK/WebKit crates and a second llama.cpp build),
-# 1.6 s warm; the --screenshot run 25 s. The second llama.cpp build: building only -p voxdeck-app
-# resolves host build-dependencies' features differently from .ci/arm64.sh's -p voxdeck-cli
-# -p voxdeck-stt (e.g. regex for bindgen), so llama-cpp-sys-2's build script gets another hash
-# and another out dir. One cargo invocation for all three packages would build it once.
-# And the pkg-config variables below differ from .ci/arm64.sh's: alsa-sys and libdbus-sys rerun
-# whenever the two scripts alternate, and voxdeck-core is recompiled in both (measured: 2 min 22 s
-# for the CLI build after this one, 3 min 30 s for this one after the CLI's). Shared variables
-# (the CLI linked against this sysroot too) would end that.
-#
+# the app 37 min cold (23 CPU-minutes: Tauri/GTK/WebKit crates and its own llama.cpp build),
+# seconds warm; the --screenshot run 25 s. Too long for a cold CI run, so it runs by hand (see
+# the README's "On a Jetson"); .ci/deb.sh packages its result when it is there.
 # Usage: bash .ci/arm64-app.sh                   (root or sudo for the apt packages of the host)
 #        bash .ci/arm64-app.sh --sysroot         (only make the sysroot and print its path)
 #        bash .ci/arm64-app.sh --screenshot F.png (also start the app under qemu in Xvfb and save
 #                                                  its window once the UI has rendered)
-# The app lands in ${CARGO_TARGET_DIR:-target}-arm64/aarch64-unknown-linux-gnu/release/voxdeck-app.
+# The app lands in ${CARGO_TARGET_DIR:-target}-arm64-app/aarch64-unknown-linux-gnu/release/voxdeck-app.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -143,36 +136,16 @@ fi
 
 rustup target list --installed | grep -qx "$target" || rustup target add "$target"
 
-# The UI is embedded at compile time from tauri.conf.json's build.frontendDist: a Node build of
-# ui/ while that is ui/dist; nothing to do once it is the no-build ui/app.
-dist=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["build"]["frontendDist"])' src-tauri/tauri.conf.json)
-if [ ! -f "src-tauri/$dist/index.html" ]; then
-  if [ "$(realpath -m "src-tauri/$dist")" = "$(realpath -m ui/dist)" ] && command -v npm >/dev/null; then
-    npm --prefix ui ci --no-audit --no-fund
-    npm --prefix ui run build
-  else
-    echo "arm64-app: the UI to embed is missing: src-tauri/$dist (tauri.conf.json's build.frontendDist)" >&2
-    exit 1
-  fi
-fi
+# The UI is embedded at compile time from tauri.conf.json's build.frontendDist (ui/app, no build).
+[ -f ui/app/index.html ] || { echo "arm64-app: ui/app/index.html is missing: the UI the app embeds" >&2; exit 1; }
 
-# The cross build, in the same target directory as .ci/arm64.sh's, with the same compilers and
-# flags for the crates both build (voxdeck-core, llama.cpp), or each script would rebuild the
-# other's. .ci/arm64-env.sh holds them once it exists (the lead's, being written); until then a
-# copy of .ci/arm64.sh's lines.
-if [ -f .ci/arm64-env.sh ]; then
-  # shellcheck source=/dev/null
-  source .ci/arm64-env.sh
-  jetson_compilers
-else
-  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}-arm64"
-  export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
-  export CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc
-  export CXX_aarch64_unknown_linux_gnu=aarch64-linux-gnu-g++
-  export AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar
-  export PKG_CONFIG_ALLOW_CROSS=1
-  export BINDGEN_EXTRA_CLANG_ARGS_aarch64_unknown_linux_gnu="--target=aarch64-linux-gnu --sysroot=/usr/aarch64-linux-gnu -I/usr/include/aarch64-linux-gnu"
-fi
+# The cross build: the compilers, the Jetson's CPU flags and the linker of .ci/arm64-env.sh, in a
+# target directory of its own beside .ci/arm64.sh's. Sharing one made each script rebuild the
+# other's crates (measured: 2 to 3.5 minutes a turn): the pkg-config variables below differ, so
+# alsa-sys and libdbus-sys rerun and everything above them recompiles.
+source .ci/arm64-env.sh
+export CARGO_TARGET_DIR="$CARGO_TARGET_DIR-app"
+jetson_compilers
 # The app's own: pkg-config finds the aarch64 libraries in the sysroot and prefixes their -I/-L
 # paths with it.
 export PKG_CONFIG_LIBDIR_aarch64_unknown_linux_gnu="$root/usr/lib/aarch64-linux-gnu/pkgconfig:$root/usr/share/pkgconfig"

@@ -24,7 +24,8 @@
 # Environment: CARGO_TARGET_DIR (binaries in $CARGO_TARGET_DIR/release), VOXDECK_MODELS (the
 # test set), VOXDECK_CACHE, VOXDECK_DEB_OUT (default $CARGO_TARGET_DIR/debian),
 # VOXDECK_ARM64_BIN_DIR (default ${CARGO_TARGET_DIR}-arm64/aarch64-unknown-linux-gnu/release),
-# VOXDECK_ARM64_APP_BIN (default $VOXDECK_ARM64_BIN_DIR/voxdeck-app),
+# VOXDECK_ARM64_APP_BIN (default ${CARGO_TARGET_DIR}-arm64-app/aarch64-unknown-linux-gnu/release/voxdeck-app,
+# which .ci/arm64-app.sh builds),
 # VOXDECK_DEB_SKIP_CHROOT=1 (build and inspect only), VOXDECK_DEB_ARM64=0 (amd64 only),
 # VOXDECK_DEB_TMPFS=auto|1|0 (the test root in memory: auto when over 4 GiB are available),
 # VOXDECK_DEB_SUITE=bookworm|jammy (the clean root: Debian 12, or Ubuntu 22.04 as on JetPack 6),
@@ -39,7 +40,7 @@ target="${CARGO_TARGET_DIR:-$repo/target}"
 case "$target" in /*) ;; *) target="$repo/$target" ;; esac
 out="${VOXDECK_DEB_OUT:-$target/debian}"
 arm64_bin="${VOXDECK_ARM64_BIN_DIR:-$target-arm64/aarch64-unknown-linux-gnu/release}"
-arm64_app="${VOXDECK_ARM64_APP_BIN:-$arm64_bin/voxdeck-app}"
+arm64_app="${VOXDECK_ARM64_APP_BIN:-$target-arm64-app/aarch64-unknown-linux-gnu/release/voxdeck-app}"
 models="${VOXDECK_MODELS:-${XDG_DATA_HOME:-$HOME/.local/share}/voxdeck/models}"
 # The served UI's source. Also named in crates/voxdeck-cli/Cargo.toml's assets (cargo-deb
 # cannot take it from the environment): change both together.
