@@ -39,8 +39,7 @@ case "$mode" in
   --screenshot) screenshot=$(realpath -m "${2:?--screenshot needs the PNG file to write}") ;;
   *) echo "arm64-app: unknown option $mode (--sysroot, --screenshot FILE.png)" >&2; exit 2 ;;
 esac
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
+source .ci/apt.sh
 cache="${VOXDECK_CACHE:-$HOME/.cache/voxdeck}"
 root="$cache/arm64-sysroot"
 mirror="${VOXDECK_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
@@ -49,14 +48,7 @@ security="${VOXDECK_DEBIAN_SECURITY:-http://deb.debian.org/debian-security}"
 # The host's tools: the cross toolchain (the same one .ci/arm64.sh uses), qemu for the check at
 # the end, and apt's keyring to verify what the private apt downloads.
 host_packages=(crossbuild-essential-arm64 qemu-user-static debian-archive-keyring pkgconf file)
-missing=()
-for p in "${host_packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+apt_install "${host_packages[@]}"
 
 # What the app links for aarch64, as -dev packages (their dependency closure comes with them):
 # Tauri's WebKitGTK/GTK stack, and voxdeck-core's ALSA, eSpeak NG and D-Bus (keyring).
@@ -170,14 +162,7 @@ qemu-aarch64-static -L "$root" "$app" --version
 # mount) by a script, run by the host's static busybox, that execs it under qemu. Measured on 2
 # busy cores: the UI is drawn 16 s after start, settled at 20-25 s.
 gui_packages=(bubblewrap xvfb x11-apps netpbm busybox-static)
-missing=()
-for p in "${gui_packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+apt_install "${gui_packages[@]}"
 mkdir -p "$root"/{dev,proc,sys,tmp,run} "$(dirname "$screenshot")"
 gui=$(mktemp -d)
 xvfb_pid="" app_pid=""

@@ -20,6 +20,7 @@ cd "$(dirname "$0")/.."
 
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
+source .ci/apt.sh
 source .ci/arm64-env.sh
 
 # Debian's cross toolchain and the arm64 libraries the binaries link (multiarch).
@@ -29,14 +30,7 @@ if ! dpkg --print-foreign-architectures | grep -qx arm64; then
 fi
 packages=(crossbuild-essential-arm64 curl xz-utils gpgv debian-archive-keyring file
   libasound2-dev:arm64 libespeak-ng-dev:arm64 libdbus-1-dev:arm64 libstdc++6:arm64 libgomp1:arm64)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+apt_install "${packages[@]}"
 rustup target list --installed | grep -qx "$target" || rustup target add "$target"
 
 # The cross build, in its own target directory next to the native one.

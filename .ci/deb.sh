@@ -100,9 +100,8 @@ if [ ! -x "$cargo_deb" ]; then
 fi
 if [ "${VOXDECK_DEB_SKIP_CHROOT:-0}" != 1 ] && ! command -v debootstrap >/dev/null; then
   step "installing debootstrap"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null ||
-    die "apt-get install debootstrap"
+  source .ci/apt.sh
+  apt_install debootstrap >/dev/null || die "apt-get install debootstrap"
 fi
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -336,8 +335,8 @@ log="$root/tmp/apt.log"
 in_root apt-get update -qq >"$log" 2>&1 || { cat "$log" >&2; die "apt-get update in the chroot ($mirror)"; }
 if [ "${VOXDECK_DEB_DEPS:-0}" = 1 ]; then
   # The README's first step on this distribution: the build packages install (about 1 GB).
-  cp .ci/deps.sh "$root/tmp/deps.sh"
-  in_root bash /tmp/deps.sh >"$root/tmp/deps.log" 2>&1 || { tail -n 40 "$root/tmp/deps.log" >&2; die "bash .ci/deps.sh in a clean $suite root"; }
+  mkdir -p "$root/tmp/ci" && cp .ci/deps.sh .ci/apt.sh "$root/tmp/ci/"
+  in_root bash /tmp/ci/deps.sh >"$root/tmp/deps.log" 2>&1 || { tail -n 40 "$root/tmp/deps.log" >&2; die "bash .ci/deps.sh in a clean $suite root"; }
   cat "$root/tmp/deps.log" >&2
   say "bash .ci/deps.sh: passed in a clean $suite root"
 fi

@@ -19,8 +19,7 @@ case "${1:-}" in
   *) echo "usage: bash .ci/deps.sh [--test]" >&2; exit 2 ;;
 esac
 
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
+source "$(dirname "$0")/apt.sh"
 . /etc/os-release 2>/dev/null || true
 distro="${ID:-unknown} ${VERSION_ID:-}"
 
@@ -51,27 +50,7 @@ if ((tests)); then
   fi
 fi
 
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-
-if ((${#missing[@]})); then
-  $sudo apt-get update -qq
-  # Only what this distribution has (apt-cache knows it after the update).
-  available=()
-  for p in "${missing[@]}"; do
-    if apt-cache show --no-all-versions "$p" >/dev/null 2>&1; then
-      available+=("$p")
-    else
-      echo "note: $distro has no package $p; skipped" >&2
-    fi
-  done
-  if ((${#available[@]})); then
-    echo "installing: ${available[*]}"
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${available[@]}"
-  fi
-fi
+apt_install --available "${packages[@]}"
 
 # The Whisper converter needs numpy in the python3 that runs it: the distribution's python3-numpy
 # covers /usr/bin/python3; another python3 first on PATH (pyenv, a venv) gets it from PyPI.
@@ -86,9 +65,7 @@ if ((tests)); then
   # newer: Debian 12's nodejs is 18, so it is installed only where no node is found; an older
   # node on PATH is not replaced.
   if ! command -v node >/dev/null; then
-    echo "installing: nodejs npm"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nodejs npm
+    apt_install nodejs npm
   fi
   node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
   if [ "$node_major" -lt 18 ]; then
