@@ -45,9 +45,9 @@ root="$cache/arm64-sysroot"
 mirror="${VOXDECK_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 security="${VOXDECK_DEBIAN_SECURITY:-http://deb.debian.org/debian-security}"
 
-# The host's tools: the cross toolchain (the same one .ci/arm64.sh uses), qemu for the check at
-# the end, and apt's keyring to verify what the private apt downloads.
-host_packages=(crossbuild-essential-arm64 qemu-user-static debian-archive-keyring pkgconf file)
+# The host's tools: the cross toolchain (the same one .ci/arm64.sh uses), what fetches and checks
+# qemu (arm64-env.sh: the same qemu 10 as the smoke run), and apt's keyring for the private apt.
+host_packages=(crossbuild-essential-arm64 curl xz-utils gpgv debian-archive-keyring pkgconf file)
 apt_install "${host_packages[@]}"
 
 # What the app links for aarch64, as -dev packages (their dependency closure comes with them):
@@ -153,7 +153,8 @@ echo "$app: $(sed "s/, BuildID[^,]*//" <<<"$kind")"
 [[ "$kind" == *"ARM aarch64"* ]] || { echo "arm64-app: $app is not an aarch64 program: $kind" >&2; exit 1; }
 
 # It loads: every library it needs is found (in the sysroot) and it runs as far as --version.
-qemu-aarch64-static -L "$root" "$app" --version
+qemu=$(qemu_aarch64)
+"$qemu" -L "$root" "$app" --version
 [ -n "$screenshot" ] || { echo "arm64-app: passed"; exit 0; }
 
 # The window, under emulation: the app in Xvfb, in a bubblewrap namespace whose / is the sysroot
@@ -190,7 +191,7 @@ start=$(date +%s)
 # --unshare-pid and --die-with-parent: stopping bwrap stops everything that runs inside.
 bwrap --unshare-pid --die-with-parent --ro-bind "$root" / --dev /dev --tmpfs /dev/shm --proc /proc \
   --tmpfs /tmp --ro-bind /tmp/.X11-unix /tmp/.X11-unix --dir /tmp/home --dir /tmp/run \
-  --ro-bind /bin/busybox /tmp/x86/busybox --ro-bind "$(command -v qemu-aarch64-static)" /tmp/x86/qemu \
+  --ro-bind /bin/busybox /tmp/x86/busybox --ro-bind "$qemu" /tmp/x86/qemu \
   "${binds[@]}" --ro-bind "$app" /tmp/x86/voxdeck-app \
   --setenv DISPLAY "$display" --setenv HOME /tmp/home --setenv XDG_RUNTIME_DIR /tmp/run \
   --setenv WEBKIT_DISABLE_SANDBOX_THIS_IS_DANGEROUS 1 --setenv NO_AT_BRIDGE 1 \
