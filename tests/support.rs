@@ -38,6 +38,24 @@ pub fn voxdeck(config_home: &std::path::Path) -> Command {
     cmd
 }
 
+/// A 16-bit mono WAV written byte by byte, so its header can state any rate.
+pub fn write_wav_16bit(path: &std::path::Path, rate: u32, samples: &[i16]) {
+    let data = (samples.len() * 2) as u32;
+    let mut b = Vec::with_capacity(44 + samples.len() * 2);
+    b.extend_from_slice(b"RIFF");
+    b.extend_from_slice(&(36 + data).to_le_bytes());
+    b.extend_from_slice(b"WAVEfmt ");
+    for field in [16u32, 1 | 1 << 16, rate, rate.wrapping_mul(2), 2 | 16 << 16] {
+        b.extend_from_slice(&field.to_le_bytes()); // fmt size; PCM, mono; rate; byte rate; align, bits
+    }
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&data.to_le_bytes());
+    for s in samples {
+        b.extend_from_slice(&s.to_le_bytes());
+    }
+    std::fs::write(path, b).unwrap();
+}
+
 /// Writes `config.toml` where [`voxdeck`] with this `config_home` reads it.
 pub fn write_config(config_home: &std::path::Path, toml: &str) {
     let dir = config_home.join("voxdeck");

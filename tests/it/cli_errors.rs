@@ -1,6 +1,6 @@
 //! Bad input: each a clear error naming the file or field, a non-zero exit, never a panic.
 
-use voxdeck_e2e::{Run, assert_refused_in_words, run, voxdeck, write_config};
+use voxdeck_e2e::{Run, assert_refused_in_words, run, voxdeck, write_config, write_wav_16bit};
 
 fn assert_clean_failure(r: &Run, needles: &[&str]) {
     assert_refused_in_words(r, 1, needles);
@@ -129,24 +129,6 @@ fn wav_sample_rates_outside_4_to_768_khz_are_refused_by_transcribe() {
         assert_clean_failure(&r, &[name, &said, "resample it first"]);
         assert!(took.as_secs_f64() < 20.0, "{name} took {took:?}");
     }
-}
-
-/// A 16-bit mono WAV written byte by byte, so its header can state any rate.
-fn write_wav_16bit(path: &std::path::Path, rate: u32, samples: &[i16]) {
-    let data = (samples.len() * 2) as u32;
-    let mut b = Vec::with_capacity(44 + samples.len() * 2);
-    b.extend_from_slice(b"RIFF");
-    b.extend_from_slice(&(36 + data).to_le_bytes());
-    b.extend_from_slice(b"WAVEfmt ");
-    for field in [16u32, 1 | 1 << 16, rate, rate.wrapping_mul(2), 2 | 16 << 16] {
-        b.extend_from_slice(&field.to_le_bytes()); // fmt size; PCM, mono; rate; byte rate; align, bits
-    }
-    b.extend_from_slice(b"data");
-    b.extend_from_slice(&data.to_le_bytes());
-    for s in samples {
-        b.extend_from_slice(&s.to_le_bytes());
-    }
-    std::fs::write(path, b).unwrap();
 }
 
 /// Where the test set is, as `voxdeck` finds it.

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::Stdio;
 
-use voxdeck_e2e::{run, voxdeck, write_config};
+use voxdeck_e2e::{run, voxdeck, write_config, write_wav_16bit};
 
 /// One thread per engine (tests run in parallel on two cores) and greedy answers.
 const CONFIG: &str = "[llm]\nmodel = \"smollm2-135m-instruct-q4_1\"\nthreads = 1\ntemperature = 0.0\nn_ctx = 2048\nmax_tokens = 60\n\n\
@@ -21,22 +21,7 @@ fn say(home: &Path, text: &str, wav: &Path) {
 /// Writes two seconds of silence (16 kHz mono, 16-bit) to `wav`: a valid question that needs
 /// no LLM (it ends as `no_speech`).
 fn silence(wav: &Path) {
-    let samples = 32_000u32;
-    let mut bytes = Vec::new();
-    bytes.extend_from_slice(b"RIFF");
-    bytes.extend_from_slice(&(36 + samples * 2).to_le_bytes());
-    bytes.extend_from_slice(b"WAVEfmt ");
-    bytes.extend_from_slice(&16u32.to_le_bytes());
-    bytes.extend_from_slice(&1u16.to_le_bytes());
-    bytes.extend_from_slice(&1u16.to_le_bytes());
-    bytes.extend_from_slice(&16_000u32.to_le_bytes());
-    bytes.extend_from_slice(&32_000u32.to_le_bytes());
-    bytes.extend_from_slice(&2u16.to_le_bytes());
-    bytes.extend_from_slice(&16u16.to_le_bytes());
-    bytes.extend_from_slice(b"data");
-    bytes.extend_from_slice(&(samples * 2).to_le_bytes());
-    bytes.resize(bytes.len() + samples as usize * 2, 0);
-    std::fs::write(wav, bytes).unwrap();
+    write_wav_16bit(wav, 16_000, &[0; 32_000]);
 }
 
 fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
