@@ -8,7 +8,7 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use voxdeck_stt::{
-    DecodeOptions, ErrorKind, LoadRequest, PROTOCOL_VERSION, Request, Response, SAMPLE_RATE, TranscribeRequest,
+    DecodeOptions, ErrorKind, LoadRequest, Loaded, PROTOCOL_VERSION, Request, Response, SAMPLE_RATE, TranscribeRequest,
     read_response, write_request,
 };
 
@@ -149,16 +149,7 @@ fn handshake_errors_and_transcription_over_pipes() {
     assert_eq!(error_kind(&w.ask(&bad, &[])), ErrorKind::BadRequest);
 
     // The real model loads and reports itself.
-    let load = Request::Load(LoadRequest {
-        model: tiny_en().to_string_lossy().into_owned(),
-        options: DecodeOptions {
-            threads: 1,
-            ..DecodeOptions::default()
-        },
-    });
-    let Response::Loaded(loaded) = w.ask(&load, &[]) else {
-        panic!("model did not load")
-    };
+    let loaded = load_tiny(&mut w);
     assert_eq!(loaded.model.model_type, "tiny");
     assert_eq!((loaded.model.n_vocab, loaded.model.n_mels), (51864, 80));
     assert!(!loaded.options.flash_attn && loaded.options.beam_size == 0);
@@ -233,8 +224,9 @@ fn version_and_help_run_without_a_protocol() {
 
 // ------------------------------------------------------------------------------- lifeline
 
-/// Loads tiny.en on one thread (so the decode below is long on any machine).
-fn load_tiny(w: &mut Worker) {
+/// Loads tiny.en on one thread (so a decode is long on any machine) and returns what the worker
+/// reports of it.
+fn load_tiny(w: &mut Worker) -> Loaded {
     let load = Request::Load(LoadRequest {
         model: tiny_en().to_string_lossy().into_owned(),
         options: DecodeOptions {
@@ -242,9 +234,10 @@ fn load_tiny(w: &mut Worker) {
             ..DecodeOptions::default()
         },
     });
-    let Response::Loaded(_) = w.ask(&load, &[]) else {
+    let Response::Loaded(loaded) = w.ask(&load, &[]) else {
         panic!("model did not load")
     };
+    loaded
 }
 
 /// The longest request the protocol allows (10 minutes) of loud noise: 20 windows for Whisper,
