@@ -442,6 +442,9 @@ pub struct SttConfig {
     /// Encode only as much of Whisper's 30 s window as the utterance fills (plus a second):
     /// a short question transcribes several times faster. false = the full window, always.
     pub fit_audio_ctx: bool,
+    /// Run Whisper on the GPU (a CUDA build of the worker with a device present). The worker
+    /// then holds a second CUDA context beside the LLM's; the memory check counts both.
+    pub gpu: bool,
 }
 
 impl Default for SttConfig {
@@ -457,6 +460,7 @@ impl Default for SttConfig {
             energy_gate_dbfs: -50.0,
             timeout_s: 120.0,
             fit_audio_ctx: true,
+            gpu: true,
         }
     }
 }

@@ -129,6 +129,9 @@ pub struct DecodeOptions {
     /// Whisper's fixed 30 s. The encoder's cost scales with its context, so a 3 s utterance
     /// encodes several times faster; whisper.cpp's `audio_ctx`, as its real-time examples use.
     pub fit_audio_ctx: bool,
+    /// Run Whisper on the GPU when the worker is built with CUDA and a device is present (the
+    /// worker then holds a CUDA context of its own beside the engine's). Ignored otherwise.
+    pub gpu: bool,
 }
 
 /// Encoder positions per second of audio (1500 for Whisper's 30 s window).
@@ -161,6 +164,7 @@ impl Default for DecodeOptions {
             max_tokens: 200,
             flash_attn: false,
             fit_audio_ctx: false,
+            gpu: false,
         }
     }
 }
@@ -224,6 +228,10 @@ pub struct Loaded {
     pub model: ModelInfo,
     pub options: DecodeOptions,
     pub load_ms: f64,
+    /// The GPU whisper.cpp runs on ("CUDA0"), from its load log; `None`: the CPU (not asked
+    /// for, a build without CUDA, or no device found).
+    #[serde(default)]
+    pub gpu_device: Option<String>,
 }
 
 /// One stretch of recognised speech. Times are seconds from the start of the request's audio.
@@ -584,6 +592,7 @@ mod tests {
                 },
                 options: DecodeOptions::default(),
                 load_ms: 101.5,
+                gpu_device: None,
             }),
             Response::Transcript(TranscriptResponse {
                 id: 3,

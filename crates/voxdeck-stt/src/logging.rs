@@ -15,6 +15,8 @@ pub(crate) static LOG_LEVEL: AtomicU32 = AtomicU32::new(LEVEL_WARN);
 static WHISPER_LINE_LEVEL: AtomicU32 = AtomicU32::new(LEVEL_INFO);
 /// whisper.cpp's partial line, and its last warnings and errors (for load-error messages).
 static WHISPER_LOG: Mutex<(String, Vec<String>)> = Mutex::new((String::new(), Vec::new()));
+/// The GPU device whisper.cpp said it uses (`whisper_backend_init_gpu: using CUDA0 backend`).
+static WHISPER_GPU: Mutex<Option<String>> = Mutex::new(None);
 
 /// `log!(LEVEL_INFO, "...")`: a line on stderr when `VOXDECK_STT_LOG` enables the level. A
 /// stderr that cannot be written (the engine died) loses the line rather than panicking.
@@ -73,6 +75,9 @@ unsafe extern "C" fn whisper_log_callback(level: c_uint, text: *const c_char, _u
         if line.is_empty() {
             continue;
         }
+        if let Some(device) = gpu_backend(line) {
+            *WHISPER_GPU.lock().unwrap_or_else(|e| e.into_inner()) = Some(device.to_owned());
+        }
         if ours <= LEVEL_WARN {
             if recent.len() >= 8 {
                 recent.remove(0);
@@ -86,8 +91,32 @@ unsafe extern "C" fn whisper_log_callback(level: c_uint, text: *const c_char, _u
     }
 }
 
+/// The device in whisper.cpp's "whisper_backend_init_gpu: using CUDA0 backend" line; the CPU
+/// backend's own line does not count.
+fn gpu_backend(line: &str) -> Option<&str> {
+    let rest = line.strip_prefix("whisper_backend_init_gpu: using ")?;
+    rest.strip_suffix(" backend").filter(|d| !d.is_empty() && !d.eq_ignore_ascii_case("cpu"))
+}
+
+/// The GPU device whisper.cpp reported since the last call, if any.
+pub(crate) fn take_whisper_gpu() -> Option<String> {
+    WHISPER_GPU.lock().unwrap_or_else(|e| e.into_inner()).take()
+}
+
 /// whisper.cpp's warnings and errors since the last call.
 pub(crate) fn take_whisper_messages() -> Vec<String> {
     let mut guard = WHISPER_LOG.lock().unwrap_or_else(|e| e.into_inner());
     std::mem::take(&mut guard.1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::gpu_backend;
+
+    #[test]
+    fn reads_the_gpu_backend_line() {
+        assert_eq!(gpu_backend("whisper_backend_init_gpu: using CUDA0 backend"), Some("CUDA0"));
+        assert_eq!(gpu_backend("whisper_backend_init_gpu: no GPU found"), None);
+        assert_eq!(gpu_backend("whisper_backend_init: using CPU backend"), None);
+    }
 }

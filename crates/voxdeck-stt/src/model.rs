@@ -12,7 +12,7 @@ use voxdeck_stt::{
 use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState};
 
 use crate::lifeline::{abandoned, abort_if_abandoned};
-use crate::logging::{LEVEL_DEBUG, LEVEL_INFO, LEVEL_WARN, log, take_whisper_messages};
+use crate::logging::{LEVEL_DEBUG, LEVEL_INFO, LEVEL_WARN, log, take_whisper_gpu, take_whisper_messages};
 use crate::segments::{join_segments, non_speech};
 use crate::timings::{PhaseClock, ms, on_encoder_begin, on_logits};
 
@@ -41,8 +41,9 @@ impl Model {
         })?;
 
         let mut params = WhisperContextParameters::default();
-        params.use_gpu(false).flash_attn(options.flash_attn);
+        params.use_gpu(options.gpu).flash_attn(options.flash_attn);
         take_whisper_messages();
+        take_whisper_gpu();
         let ctx = WhisperContext::new_with_params(path, params).map_err(|e| {
             let detail = take_whisper_messages().join("; ");
             let detail = if detail.is_empty() { e.to_string() } else { detail };
@@ -89,6 +90,7 @@ impl Model {
             model: info.clone(),
             options: options.clone(),
             load_ms,
+            gpu_device: take_whisper_gpu(),
         };
         Ok((
             Model {

@@ -153,6 +153,14 @@ fn handshake_errors_and_transcription_over_pipes() {
     assert_eq!(loaded.model.model_type, "tiny");
     assert_eq!((loaded.model.n_vocab, loaded.model.n_mels), (51864, 80));
     assert!(!loaded.options.flash_attn && loaded.options.beam_size == 0);
+    // The GPU was asked for (as `stt.gpu` does by default): a worker built without CUDA, or a
+    // machine without a device, says it runs on the CPU.
+    assert!(loaded.options.gpu);
+    if !cfg!(feature = "cuda") || !std::path::Path::new("/dev/nvidia0").exists() {
+        assert_eq!(loaded.gpu_device, None);
+    } else {
+        assert_eq!(loaded.gpu_device.as_deref(), Some("CUDA0"));
+    }
 
     // Request-level errors leave it serving.
     assert_eq!(
@@ -231,6 +239,7 @@ fn load_tiny(w: &mut Worker) -> Loaded {
         model: tiny_en().to_string_lossy().into_owned(),
         options: DecodeOptions {
             threads: 1,
+            gpu: true,
             ..DecodeOptions::default()
         },
     });

@@ -193,6 +193,7 @@ pub fn decode_options(stt: &SttConfig) -> DecodeOptions {
         initial_prompt: stt.initial_prompt.clone(),
         no_speech_threshold: stt.no_speech_threshold,
         fit_audio_ctx: stt.fit_audio_ctx,
+        gpu: stt.gpu,
         ..DecodeOptions::default()
     }
 }
