@@ -20,6 +20,7 @@ use voxdeck_stt::{
 };
 
 use super::SttError;
+use crate::sysmon::family;
 
 /// The worker's executable name.
 pub const WORKER_NAME: &str = "voxdeck-stt";
@@ -120,6 +121,8 @@ struct Process {
     to_worker: Option<Sender<Vec<u8>>>,
     from_worker: Receiver<Result<Response, ProtocolError>>,
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
+    /// Counts the worker among voxdeck's processes (its GPU memory is voxdeck's) while it runs.
+    _family: family::Registration,
 }
 
 impl WhisperWorker {
@@ -152,6 +155,11 @@ impl WhisperWorker {
     }
 
     /// The running worker's process id (None between a death and the next request).
+    /// The GPU the worker runs Whisper on ("CUDA0"), as it reported on loading; `None`: the CPU.
+    pub fn gpu_device(&self) -> Option<&str> {
+        self.loaded.as_ref().and_then(|l| l.gpu_device.as_deref())
+    }
+
     pub fn pid(&self) -> Option<u32> {
         self.process.as_ref().map(|p| p.pid)
     }
@@ -375,6 +383,7 @@ impl WhisperWorker {
 
         Ok(Process {
             child,
+            _family: family::register(pid, "stt"),
             pid,
             to_worker: Some(to_worker),
             from_worker,

@@ -6,6 +6,18 @@ pub fn process_rss_bytes() -> Option<u64> {
     kib_field(&status, "VmRSS:")
 }
 
+/// Resident set size of process `pid`, in bytes; `None` once it has exited.
+pub fn pid_rss_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    kib_field(&status, "VmRSS:")
+}
+
+/// Resident memory of all of voxdeck's processes (this one and its workers).
+pub fn voxdeck_rss_bytes(members: &[super::family::Member]) -> Option<u64> {
+    let readings: Vec<u64> = members.iter().filter_map(|m| pid_rss_bytes(m.pid)).collect();
+    (!readings.is_empty()).then(|| readings.iter().sum())
+}
+
 /// Memory the system can still give to a new allocation (MemAvailable), in bytes.
 pub fn system_available_bytes() -> Option<u64> {
     let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
@@ -43,5 +55,8 @@ mod tests {
         let total = system_total_bytes().unwrap();
         assert!(rss > 0 && rss < total);
         assert!(system_available_bytes().unwrap() <= total);
+        assert_eq!(pid_rss_bytes(std::process::id()).map(|b| b > 0), Some(true));
+        let family = super::super::family::members();
+        assert!(voxdeck_rss_bytes(&family).unwrap() >= rss / 2);
     }
 }

@@ -15,6 +15,7 @@
 //! under 1 % of one core, and [`Monitor::cpu_seconds`] measures it.
 
 pub mod cpu;
+pub mod family;
 pub mod jetson;
 pub mod memory;
 mod monitor;
@@ -35,6 +36,9 @@ pub struct SystemSnapshot {
     /// Wall clock of the sample, milliseconds since the Unix epoch.
     pub unix_ms: i64,
     pub process_rss_bytes: Option<u64>,
+    /// Resident memory of all of voxdeck's processes (this one and its workers), from
+    /// `/proc/PID/status`.
+    pub voxdeck_rss_bytes: Option<u64>,
     pub system_total_bytes: Option<u64>,
     pub system_available_bytes: Option<u64>,
     /// Percent of ONE core used by this process since the previous sample; above 100 when
@@ -49,29 +53,51 @@ pub struct SystemSnapshot {
 }
 
 /// GPU readings; each field is `None` when the source cannot tell.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[ts(export)]
 pub struct GpuSnapshot {
     pub name: String,
-    /// `"nvml"`, `"jetson-sysfs"` or `"tegrastats"`.
+    /// Where the device's readings come from: `"nvml"`, `"jetson-sysfs"` or `"tegrastats"`.
     pub source: String,
     /// Device memory in use. On Jetson: what the GPU has allocated (nvmap, root only), else
     /// the system RAM in use, since that is the GPU's pool too.
     pub memory_used_bytes: Option<u64>,
     pub memory_total_bytes: Option<u64>,
-    /// This process's share, when the source lists processes (NVML; nvmap as root).
+    /// voxdeck's share: the sum over `processes` (the engine and its workers).
     pub process_memory_bytes: Option<u64>,
+    /// Where `process_memory_bytes` comes from, in words ("NVML, per process").
+    pub process_memory_source: Option<String>,
+    /// Each of voxdeck's processes and the GPU memory it holds.
+    pub processes: Vec<GpuProcess>,
     pub utilization_pct: Option<f64>,
+    /// Graphics clock now, MHz (NVML; devfreq or tegrastats on Jetson).
+    pub clock_mhz: Option<u32>,
+    /// Memory clock now, MHz (NVML).
+    pub memory_clock_mhz: Option<u32>,
+    /// Jetson's power mode as `nvpmodel -q` names it ("MAXN", "25W").
+    pub power_mode: Option<String>,
     /// Jetson: GPU memory is system RAM, so it is not extra to the RAM figures.
     pub unified_memory: bool,
+}
+
+/// One of voxdeck's processes on the GPU.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct GpuProcess {
+    pub pid: u32,
+    /// "engine" or "stt" (the Whisper worker).
+    pub role: String,
+    /// 0 when the process has no context on the device (nothing offloaded).
+    pub memory_bytes: u64,
 }
 
 /// A source of GPU readings. `Send` so the sampler can live on its own thread.
 pub trait GpuProbe: Send {
     /// The device's name.
     fn name(&self) -> &str;
-    /// One reading; `None` when the source has nothing right now.
-    fn sample(&mut self) -> Option<GpuSnapshot>;
+    /// One reading, with the GPU memory of each of voxdeck's processes in `members` where the
+    /// source can tell; `None` when the source has nothing right now.
+    fn sample(&mut self, members: &[family::Member]) -> Option<GpuSnapshot>;
 }
 
 /// Interval asked of `tegrastats` when it is the fallback (it prints on its own schedule).
@@ -104,6 +130,7 @@ mod tests {
         let snapshot = SystemSnapshot {
             unix_ms: 1_700_000_000_000,
             process_rss_bytes: Some(1),
+            voxdeck_rss_bytes: Some(1),
             system_total_bytes: Some(2),
             system_available_bytes: None,
             process_cpu_pct: Some(12.5),
@@ -114,9 +141,11 @@ mod tests {
                 source: "jetson-sysfs".to_owned(),
                 memory_used_bytes: Some(3),
                 memory_total_bytes: Some(4),
-                process_memory_bytes: None,
                 utilization_pct: Some(50.0),
+                clock_mhz: Some(918),
+                power_mode: Some("MAXN".to_owned()),
                 unified_memory: true,
+                ..GpuSnapshot::default()
             }),
         };
         let json = serde_json::to_value(&snapshot).expect("serializes");
@@ -124,6 +153,8 @@ mod tests {
         assert_eq!(json["system_available_bytes"], serde_json::Value::Null);
         assert_eq!(json["gpu"]["unified_memory"], true);
         assert_eq!(json["gpu"]["utilization_pct"], 50.0);
+        assert_eq!(json["gpu"]["clock_mhz"], 918);
+        assert_eq!(json["gpu"]["power_mode"], "MAXN");
         let back: SystemSnapshot = serde_json::from_value(json).expect("deserializes");
         assert_eq!(back, snapshot);
     }

@@ -2,17 +2,18 @@
 //! at run time, so a machine without the NVIDIA driver simply has no NVML probe.
 
 use nvml_wrapper::Nvml;
+use nvml_wrapper::enum_wrappers::device::Clock;
 use nvml_wrapper::enums::device::UsedGpuMemory;
 use nvml_wrapper::struct_wrappers::device::ProcessInfo;
 
-use super::{GpuProbe, GpuSnapshot};
+use super::family::Member;
+use super::{GpuProbe, GpuProcess, GpuSnapshot};
 
 /// Reads device 0 (the one llama.cpp offloads to by default).
 pub struct NvmlProbe {
     nvml: Nvml,
     /// Device name, read once.
     name: String,
-    pid: u32,
 }
 
 impl NvmlProbe {
@@ -41,7 +42,7 @@ impl NvmlProbe {
             }
         };
         tracing::debug!("NVML GPU probe on {name}");
-        Some(NvmlProbe { nvml, name, pid: std::process::id() })
+        Some(NvmlProbe { nvml, name })
     }
 }
 
@@ -50,7 +51,7 @@ impl GpuProbe for NvmlProbe {
         &self.name
     }
 
-    fn sample(&mut self) -> Option<GpuSnapshot> {
+    fn sample(&mut self, members: &[Member]) -> Option<GpuSnapshot> {
         // The device handle borrows `self.nvml`; fetching it per sample is a cheap table lookup
         // and avoids a self-referential struct.
         let device = match self.nvml.device_by_index(Self::DEVICE) {
@@ -63,19 +64,31 @@ impl GpuProbe for NvmlProbe {
         let memory = device.memory_info().ok();
         let compute = device.running_compute_processes().ok();
         let graphics = device.running_graphics_processes().ok();
-        let process_memory_bytes = if compute.is_none() && graphics.is_none() {
-            None
+        let processes: Vec<GpuProcess> = if compute.is_none() && graphics.is_none() {
+            Vec::new()
         } else {
-            let all = compute.iter().chain(graphics.iter()).flatten();
-            Some(process_memory(all, self.pid))
+            members
+                .iter()
+                .map(|m| GpuProcess {
+                    pid: m.pid,
+                    role: m.role.to_owned(),
+                    memory_bytes: process_memory(compute.iter().chain(graphics.iter()).flatten(), m.pid),
+                })
+                .collect()
         };
+        let listed = !processes.is_empty();
         Some(GpuSnapshot {
             name: self.name.clone(),
             source: "nvml".to_owned(),
             memory_used_bytes: memory.as_ref().map(|m| m.used),
             memory_total_bytes: memory.as_ref().map(|m| m.total),
-            process_memory_bytes,
+            process_memory_bytes: listed.then(|| processes.iter().map(|p| p.memory_bytes).sum()),
+            process_memory_source: listed.then(|| "NVML, per process".to_owned()),
+            processes,
             utilization_pct: device.utilization_rates().ok().map(|u| f64::from(u.gpu)),
+            clock_mhz: device.clock_info(Clock::Graphics).ok(),
+            memory_clock_mhz: device.clock_info(Clock::Memory).ok(),
+            power_mode: None,
             unified_memory: false,
         })
     }
@@ -128,8 +141,9 @@ mod tests {
         match NvmlProbe::open() {
             Some(mut probe) => {
                 assert!(device, "an NVML probe without /dev/nvidia0");
-                let snapshot = probe.sample().expect("a sample from device 0");
+                let snapshot = probe.sample(&super::super::family::members()).expect("a sample from device 0");
                 assert_eq!(snapshot.source, "nvml");
+                assert_eq!(snapshot.processes[0].pid, std::process::id());
                 assert!(snapshot.memory_total_bytes.is_some_and(|t| t > 0), "{snapshot:?}");
             }
             None => assert!(!device, "/dev/nvidia0 is there but NVML did not open it"),

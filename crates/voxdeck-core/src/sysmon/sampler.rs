@@ -3,7 +3,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::cpu::CpuMeter;
-use super::{GpuProbe, SystemSnapshot, probe_gpu};
+use super::{GpuProbe, SystemSnapshot, family, probe_gpu};
 use super::memory;
 
 /// Stateful sampler: the first sample has no CPU rates, later ones cover the time since the
@@ -43,15 +43,17 @@ impl Sampler {
             std::thread::available_parallelism()
                 .map_or(1, |n| u32::try_from(n.get()).unwrap_or(u32::MAX))
         });
+        let members = family::members();
         SystemSnapshot {
             unix_ms: unix_ms(SystemTime::now()),
             process_rss_bytes: memory::process_rss_bytes(),
+            voxdeck_rss_bytes: memory::voxdeck_rss_bytes(&members),
             system_total_bytes: memory::system_total_bytes(),
             system_available_bytes: memory::system_available_bytes(),
             process_cpu_pct: cpu.process_pct,
             system_cpu_pct: cpu.system_pct,
             cores,
-            gpu: self.gpu.as_mut().and_then(|g| g.sample()),
+            gpu: self.gpu.as_mut().and_then(|g| g.sample(&members)),
         }
     }
 }
@@ -77,15 +79,19 @@ mod tests {
             "Fake GPU"
         }
 
-        fn sample(&mut self) -> Option<GpuSnapshot> {
+        fn sample(&mut self, members: &[family::Member]) -> Option<GpuSnapshot> {
             Some(GpuSnapshot {
                 name: "Fake GPU".to_owned(),
                 source: "nvml".to_owned(),
                 memory_used_bytes: Some(1 << 30),
                 memory_total_bytes: Some(8 << 30),
                 process_memory_bytes: Some(1 << 29),
+                processes: members
+                    .iter()
+                    .map(|m| super::super::GpuProcess { pid: m.pid, role: m.role.to_owned(), memory_bytes: 1 << 29 })
+                    .collect(),
                 utilization_pct: Some(42.0),
-                unified_memory: false,
+                ..GpuSnapshot::default()
             })
         }
     }
@@ -102,6 +108,7 @@ mod tests {
         assert_eq!(sampler.gpu_name(), Some("Fake GPU"));
         let gpu = sampler.sample().gpu.expect("fake GPU reading");
         assert_eq!(gpu.utilization_pct, Some(42.0));
+        assert_eq!(gpu.processes[0].pid, std::process::id(), "this process is sampled first");
     }
 
     #[cfg(target_os = "linux")]

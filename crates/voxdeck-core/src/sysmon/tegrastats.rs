@@ -5,6 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use super::family::Member;
 use super::{GpuProbe, GpuSnapshot};
 
 /// The figures voxdeck takes from one tegrastats line.
@@ -14,6 +15,8 @@ pub struct TegrastatsLine {
     pub ram_total_bytes: Option<u64>,
     /// `GR3D_FREQ`, the GPU load in percent.
     pub gpu_pct: Option<f64>,
+    /// The GPU clock after `@`, MHz (the first one where Orin prints one per GPC).
+    pub gpu_mhz: Option<u32>,
 }
 
 /// Parses one line, e.g. (Orin, JetPack 5/6):
@@ -36,10 +39,10 @@ pub fn parse_tegrastats_line(line: &str) -> Option<TegrastatsLine> {
                 }
             }
             "GR3D_FREQ" => {
-                out.gpu_pct = tokens
-                    .next()
-                    .and_then(|t| t.split('%').next())
-                    .and_then(|p| p.parse::<f64>().ok());
+                let value = tokens.next().unwrap_or_default();
+                let (pct, clock) = value.split_once('@').unwrap_or((value, ""));
+                out.gpu_pct = pct.strip_suffix('%').unwrap_or(pct).parse::<f64>().ok();
+                out.gpu_mhz = clock.trim_start_matches('[').split([',', ']']).next().and_then(|c| c.parse().ok());
             }
             _ => {}
         }
@@ -116,16 +119,17 @@ impl GpuProbe for TegrastatsProbe {
     }
 
     /// The latest line; `None` until tegrastats has printed one (or after it died).
-    fn sample(&mut self) -> Option<GpuSnapshot> {
+    fn sample(&mut self, _members: &[Member]) -> Option<GpuSnapshot> {
         let line = (*self.latest.lock().unwrap_or_else(PoisonError::into_inner))?;
         Some(GpuSnapshot {
             name: self.name.clone(),
             source: "tegrastats".to_owned(),
             memory_used_bytes: line.ram_used_bytes,
             memory_total_bytes: line.ram_total_bytes,
-            process_memory_bytes: None,
             utilization_pct: line.gpu_pct,
+            clock_mhz: line.gpu_mhz,
             unified_memory: true,
+            ..GpuSnapshot::default()
         })
     }
 }
@@ -151,6 +155,7 @@ mod tests {
         assert_eq!(parsed.ram_used_bytes, Some(3410 << 20));
         assert_eq!(parsed.ram_total_bytes, Some(15388 << 20));
         assert_eq!(parsed.gpu_pct, Some(45.0));
+        assert_eq!(parsed.gpu_mhz, Some(305));
     }
 
     #[test]
@@ -159,7 +164,7 @@ mod tests {
                     CPU [5%@102,3%@102,0%@102,0%@102] EMC_FREQ 0%@1600 GR3D_FREQ 0%@76 APE 25";
         let parsed = parse_tegrastats_line(nano).expect("Nano line parses");
         assert_eq!(parsed.ram_total_bytes, Some(3964 << 20));
-        assert_eq!(parsed.gpu_pct, Some(0.0));
+        assert_eq!((parsed.gpu_pct, parsed.gpu_mhz), (Some(0.0), Some(76)));
         let bare = parse_tegrastats_line("GR3D_FREQ 12%").expect("bare GR3D");
         assert_eq!((bare.gpu_pct, bare.ram_total_bytes), (Some(12.0), None));
         assert_eq!(parse_tegrastats_line("tegrastats: command not found"), None);
