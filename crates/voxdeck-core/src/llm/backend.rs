@@ -12,7 +12,7 @@ static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
 pub(crate) fn backend() -> Result<&'static LlamaBackend, LlmError> {
     BACKEND
         .get_or_init(|| {
-            llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default());
+            super::load_log::install();
             LlamaBackend::init().map_err(|e| e.to_string())
         })
         .as_ref()

@@ -24,6 +24,7 @@ use serde::Serialize;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::backend::backend;
+use super::load_log::{self, LoadLog};
 use super::utf8::Utf8Assembler;
 use super::{
     AnswerMetrics, AnswerStream, CancelToken, ChatEngine, ChatMessage, ChatRequest, FinishReason, LlmError,
@@ -47,9 +48,12 @@ pub struct ModelInfo {
     pub n_params: u64,
     /// Repeating layers; llama.cpp counts one more (the output layer) when offloading.
     pub n_layer: u32,
-    /// Layers offloaded to the GPU, of `total_layers` (0 on a CPU build).
+    /// Layers offloaded to the GPU, of `total_layers`, as llama.cpp's load log states it (0 on a
+    /// CPU build or without a device).
     pub gpu_layers: u32,
     pub total_layers: u32,
+    /// What llama.cpp put on each GPU (weights, KV cache, compute buffers), from its log.
+    pub load_log: LoadLog,
     pub n_ctx: u32,
     pub n_ctx_train: u32,
     pub n_batch: u32,
@@ -186,9 +190,11 @@ fn worker_main(
     shutdown: Arc<AtomicBool>,
 ) {
     let started = Instant::now();
+    load_log::start_capture();
     let loaded = match load_model(&model, &config) {
         Ok(m) => m,
         Err(e) => {
+            load_log::finish_capture();
             let _ = ready.send(Err(e));
             return;
         }
@@ -282,12 +288,9 @@ impl<'m> Session<'m> {
 
         let (template, template_name) = choose_template(model, header.architecture().unwrap_or(""))?;
         let n_layer = model.n_layer();
-        let total_layers = n_layer + 1;
-        let gpu_layers = if backend.supports_gpu_offload() {
-            config.gpu_layers.as_count().min(total_layers)
-        } else {
-            0
-        };
+        // Model and context are made: the log has said where everything went.
+        let load_log = load_log::finish_capture();
+        let (gpu_layers, total_layers) = load_log.offloaded.unwrap_or((0, n_layer + 1));
         let vocab = model.vocab();
         let eog_tokens = vocab.tokens().filter(|t| vocab.is_eog(*t)).collect();
         let info = ModelInfo {
@@ -301,6 +304,7 @@ impl<'m> Session<'m> {
             n_layer,
             gpu_layers,
             total_layers,
+            load_log,
             n_ctx,
             n_ctx_train: model.n_ctx_train(),
             n_batch,

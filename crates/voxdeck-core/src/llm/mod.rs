@@ -3,6 +3,7 @@
 
 mod backend;
 pub mod cloud;
+pub mod load_log;
 pub mod local;
 mod utf8;
 
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 pub use backend::{gpu_offload_supported, host_cpu_name};
 pub use cloud::{CloudError, CloudLlm, CloudSettings};
+pub use load_log::{DeviceBuffer, LoadLog};
 pub use local::{LocalLlm, ModelInfo};
 
 /// Errors from an LLM engine.
