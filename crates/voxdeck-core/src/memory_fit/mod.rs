@@ -14,6 +14,7 @@
 mod available;
 mod llm;
 mod piper;
+pub mod session;
 mod whisper;
 
 use std::fmt;
@@ -192,13 +193,19 @@ fn pad(n: u64, to: u64) -> u64 {
 }
 
 /// The check for an LLM loaded on its own (`voxdeck ask`, `voxdeck bench`): its need against
-/// the system's free memory. Does nothing when `[memory] check = false`.
+/// free memory, VRAM for what is offloaded. Does nothing when `[memory] check = false`.
 pub fn check_llm_alone(model: &crate::models::ResolvedModel, config: &crate::Config) -> Result<(), MemoryFitError> {
     if !config.memory.check {
         return Ok(());
     }
-    let need = estimate_llm(&model.path, &config.llm)?;
-    check(&model.name, &need, &Budget::system(&config.memory))
+    let parts = session::SessionParts {
+        stt: None,
+        stt_on_gpu: false,
+        voice: None,
+        llm: session::Part { name: model.name.clone(), need: estimate_llm(&model.path, &config.llm)? },
+        llm_layers: session::llm_layers(&model.path, &config.llm),
+    };
+    session::check_session(&parts, &session::detect_gpu(), Budget::system(&config.memory), &config.memory)
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use super::PipelineError;
 use crate::config::{Config, TtsEngine};
 use crate::llm::LocalLlm;
 use crate::llm::cloud::{CloudLlm, CloudSettings, is_loopback_url};
+use crate::memory_fit::session::{Part, SessionParts, detect_gpu, llm_layers};
 use crate::memory_fit::{self, Budget};
 use crate::models::Catalog;
 use crate::router::Router;
@@ -87,20 +88,25 @@ pub fn load_engines(config: &Config, progress: &mut dyn FnMut(&str)) -> Result<L
     let stt_options = SttOptions::from_config(&config)?;
 
     if config.memory.check {
-        let mut budget = Budget::system(&config.memory);
-        let stt_need = memory_fit::estimate_whisper(&stt_options.model)?;
-        budget.reserve(stt_options.model_name.clone(), stt_need.total());
+        let stt = Some(Part { name: stt_options.model_name.clone(), need: memory_fit::estimate_whisper(&stt_options.model)? });
         // A voice that cannot be resolved is reported when it is opened, below.
         let voice = match config.tts.engine {
             TtsEngine::Espeak => None,
             _ => tts::resolve_voice(&config.tts.voice, &catalog, &models_dir).ok(),
         };
-        if let Some(voice) = voice {
-            let tts_need = memory_fit::estimate_piper(&voice.onnx)?;
-            budget.reserve(voice.name.clone(), tts_need.total());
-        }
-        let llm_need = memory_fit::estimate_llm(&model.path, &config.llm)?;
-        memory_fit::check(&model.name, &llm_need, &budget)?;
+        let voice = match voice {
+            Some(v) => Some(Part { need: memory_fit::estimate_piper(&v.onnx)?, name: v.name }),
+            None => None,
+        };
+        let llm = Part { name: model.name.clone(), need: memory_fit::estimate_llm(&model.path, &config.llm)? };
+        let parts = SessionParts {
+            stt,
+            stt_on_gpu: config.stt.gpu,
+            voice,
+            llm,
+            llm_layers: llm_layers(&model.path, &config.llm),
+        };
+        memory_fit::session::check_session(&parts, &detect_gpu(), Budget::system(&config.memory), &config.memory)?;
     }
 
     progress(&format!("starting speech to text ({})", stt_options.model_name));
