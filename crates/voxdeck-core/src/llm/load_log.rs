@@ -21,8 +21,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 /// What one load put where, from llama.cpp's own lines.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ts_rs::TS)]
-#[ts(export)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LoadLog {
     /// `offloaded N/M layers to GPU`: N and M (M counts the output layer). `None`: llama.cpp
     /// printed no such line (a build without a GPU backend, or no device).
@@ -32,8 +31,7 @@ pub struct LoadLog {
 }
 
 /// One of llama.cpp's buffers on a GPU.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
-#[ts(export)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeviceBuffer {
     /// ggml's buffer name: `CUDA0`, `CUDA_Host` is not a device and is left out.
     pub device: String,
