@@ -32,6 +32,9 @@ fn bench_writes_report_json_and_charts() {
             assert!(positive(key), "{name}: {key} = {}", m[key]);
         }
         assert_eq!(m["gpu_layers"], 0, "{name}: this build has no GPU backend");
+        // On the CPU the figure is the measured resident memory, and says so.
+        assert_eq!((m["memory_kind"].as_str(), m["memory_source"].as_str()), (Some("ram"), Some("/proc RSS")), "{name}");
+        assert_eq!(m["gpu_buffers_bytes"], 0, "{name}: llama.cpp put nothing on a GPU");
         let r30 = m["response_s"]["30"].as_f64().unwrap();
         let r50 = m["response_s"]["50"].as_f64().unwrap();
         let r100 = m["response_s"]["100"].as_f64().unwrap();

@@ -73,11 +73,20 @@ pub(super) fn fmt_memory(m: &ModelBench) -> String {
         return "n/a".to_owned();
     }
     let kind = m.memory_kind.trim().to_uppercase();
-    if kind.is_empty() {
-        fmt_bytes(m.memory_bytes)
-    } else {
-        format!("{} {kind}", fmt_bytes(m.memory_bytes))
+    if kind.is_empty() { fmt_bytes(m.memory_bytes) } else { format!("{} {kind}", fmt_bytes(m.memory_bytes)) }
+}
+
+/// Where the memory figure comes from, and llama.cpp's own account beside a driver's figure:
+/// " (NVML; llama.cpp's GPU buffers 1.6 GiB)"; empty when nothing is known.
+pub(super) fn fmt_memory_source(m: &ModelBench) -> String {
+    let mut sources = Vec::new();
+    if !m.memory_source.trim().is_empty() {
+        sources.push(m.memory_source.trim().to_owned());
     }
+    if m.gpu_buffers_bytes > 0 && m.memory_source != "llama.cpp" {
+        sources.push(format!("llama.cpp's GPU buffers {}", fmt_bytes(m.gpu_buffers_bytes)));
+    }
+    if m.memory_bytes == 0 || sources.is_empty() { String::new() } else { format!(" ({})", sources.join("; ")) }
 }
 
 /// "29/29 layers (100%)", "0/29 layers (CPU only)".

@@ -44,6 +44,9 @@ pub struct HostInfo {
     pub threads: u32,
     /// llama.cpp was built with a GPU backend (CUDA) and a GPU was found.
     pub gpu_offload: bool,
+    /// The GPU, as the driver (NVML, Jetson's device tree) or ggml names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<String>,
     pub os: String,
 }
 
@@ -68,8 +71,16 @@ pub struct ModelBench {
     /// Memory the model holds once loaded (weights + KV cache + compute buffers), VRAM where
     /// offloaded, RAM otherwise; see `memory_kind`.
     pub memory_bytes: u64,
-    /// "vram" or "ram".
+    /// "vram", "gpu" (a Jetson's share of unified memory) or "ram".
     pub memory_kind: String,
+    /// Where `memory_bytes` comes from: "NVML" (the driver, per process), "llama.cpp" (its
+    /// buffers on the GPU, from its load log), "/proc RSS" or "estimate".
+    #[serde(default)]
+    pub memory_source: String,
+    /// llama.cpp's own account of its GPU buffers (weights, KV cache, compute), from its load
+    /// log; 0 on the CPU. Next to an NVML figure, the difference is mostly the CUDA context.
+    #[serde(default)]
+    pub gpu_buffers_bytes: u64,
     pub gpu_layers: u32,
     pub total_layers: u32,
     /// Generation rate, tokens per second.

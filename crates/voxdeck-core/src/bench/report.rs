@@ -11,7 +11,7 @@
 use std::fmt::Write as _;
 
 use super::format::{
-    delta_suffix, fmt_bytes, fmt_date, fmt_memory, fmt_offload, fmt_opt_secs, fmt_rate, fmt_secs, fmt_secs_precise,
+    delta_suffix, fmt_bytes, fmt_date, fmt_memory, fmt_memory_source, fmt_offload, fmt_opt_secs, fmt_rate, fmt_secs, fmt_secs_precise,
     pct_delta, positive,
 };
 use super::recommend::{recommend, response_at};
@@ -47,7 +47,11 @@ pub fn markdown(report: &BenchReport) -> String {
         "**Host:** {}, {} threads, GPU offload: {}{}  ",
         or_unknown(&report.host.cpu),
         report.host.threads,
-        if report.host.gpu_offload { "yes" } else { "no" },
+        match (report.host.gpu_offload, &report.host.gpu) {
+            (true, Some(gpu)) => format!("yes ({gpu})"),
+            (true, None) => "yes".to_owned(),
+            (false, _) => "no".to_owned(),
+        },
         if report.host.os.trim().is_empty() {
             String::new()
         } else {
@@ -114,8 +118,9 @@ pub fn markdown(report: &BenchReport) -> String {
             &mut md,
             "Memory",
             format!(
-                "{}{}",
+                "{}{}{}",
                 fmt_memory(m),
+                fmt_memory_source(m),
                 delta_suffix(vs_base.map(|b| (m.memory_bytes as f64, b.memory_bytes as f64)))
             ),
         );
@@ -442,7 +447,7 @@ mod tests {
         let md = markdown(&seed_report());
         for needle in [
             "**Date:** 2025-11-13 14:05 UTC",
-            "GPU offload: yes",
+            "GPU offload: yes (NVIDIA Jetson Orin NX)",
             "8 threads",
             "3 runs per model",
             "512-token prompt",
@@ -453,7 +458,7 @@ mod tests {
             "Generation Speed:    27.2 tok/s\n",
             "Generation Speed:    9.7 tok/s (-64%)",
             "Prompt Speed:        31.1 tok/s (-35%)",
-            "Memory:              3.4 GiB VRAM (+79%)",
+            "Memory:              3.4 GiB VRAM (llama.cpp) (+79%)",
             "Time to first token: 0.35s",
             "Response Time:       1.8s (50 tokens)",
             "Response Time:       5.2s (50 tokens)",

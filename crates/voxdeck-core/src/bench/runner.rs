@@ -99,6 +99,9 @@ pub fn run(
             cpu: crate::llm::host_cpu_name(),
             threads,
             gpu_offload: crate::llm::gpu_offload_supported(),
+            gpu: crate::sysmon::probe_gpu()
+                .map(|g| g.name().to_owned())
+                .or_else(|| crate::llm::load_log::gpu_devices().into_iter().next()),
             os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
         },
         settings,
@@ -115,6 +118,10 @@ fn bench_model(
 ) -> Result<(ModelBench, ModelInfo), LlmError> {
     let b = &config.bench;
     let rss_before = memory::process_rss_bytes();
+    // The driver's per-process figure where there is one (NVML): what loading really cost on the
+    // GPU, CUDA context included, which llama.cpp's own account leaves out.
+    let mut gpu = crate::sysmon::probe_gpu();
+    let vram_before = gpu.as_mut().and_then(|g| driver_vram(g.as_mut()));
     step("loading".into());
     let llm = LocalLlm::load(model, &config.llm)?;
     let info = llm.info().clone();
@@ -125,6 +132,7 @@ fn bench_model(
     answer_timings(&llm, config, longest.min(16))?;
     // With every weight touched once, resident memory is what the model really holds.
     let rss_after = memory::process_rss_bytes();
+    let vram_after = gpu.as_mut().and_then(|g| driver_vram(g.as_mut()));
 
     let mut runs = Vec::with_capacity(b.runs as usize);
     for run in 0..b.runs {
@@ -161,14 +169,18 @@ fn bench_model(
         .get(&b.verdict_tokens.to_string())
         .copied()
         .unwrap_or(Verdict::Unusable);
-    let (memory_bytes, memory_kind) = if info.gpu_layers > 0 {
-        // Until GPU memory is read from the driver, offloaded memory is the model's own account.
-        (info.weights_bytes + info.kv_cache_bytes, "vram")
-    } else {
-        match (rss_before, rss_after) {
-            (Some(before), Some(after)) if after > before => (after - before, "ram"),
-            _ => (info.weights_bytes + info.kv_cache_bytes, "ram"),
+    let gpu_buffers_bytes = info.load_log.device_bytes();
+    let (memory_bytes, memory_kind, memory_source) = match (vram_before, vram_after) {
+        (Some(before), Some(after)) if info.gpu_layers > 0 && after > before => (after - before, "vram", "NVML"),
+        // A Jetson (unified memory) or a GPU without NVML: llama.cpp's own account.
+        _ if info.gpu_layers > 0 && gpu_buffers_bytes > 0 => {
+            let unified = gpu.as_mut().and_then(|g| g.sample(&[])).is_some_and(|s| s.unified_memory);
+            (gpu_buffers_bytes, if unified { "gpu" } else { "vram" }, "llama.cpp")
         }
+        _ => match (rss_before, rss_after) {
+            (Some(before), Some(after)) if after > before => (after - before, "ram", "/proc RSS"),
+            _ => (info.weights_bytes + info.kv_cache_bytes, "ram", "estimate"),
+        },
     };
     let bench = ModelBench {
         name: model.name.clone(),
@@ -176,6 +188,8 @@ fn bench_model(
         file_size_bytes: info.file_size_bytes,
         memory_bytes,
         memory_kind: memory_kind.to_owned(),
+        memory_source: memory_source.to_owned(),
+        gpu_buffers_bytes,
         gpu_layers: info.gpu_layers,
         total_layers: info.total_layers,
         gen_tok_s: med(|r| r.gen_tok_s),
@@ -187,6 +201,14 @@ fn bench_model(
         runs,
     };
     Ok((bench, info))
+}
+
+/// This process's GPU memory as the driver reports it (NVML), `None` where the GPU source does
+/// not count processes apart from RAM (Jetson).
+fn driver_vram(gpu: &mut dyn crate::sysmon::GpuProbe) -> Option<u64> {
+    let me = crate::sysmon::family::Member { pid: std::process::id(), role: "engine" };
+    let snapshot = gpu.sample(&[me])?;
+    (!snapshot.unified_memory).then_some(snapshot.process_memory_bytes).flatten()
 }
 
 /// One answer of exactly `tokens` tokens to the bench question, from a fresh conversation (so
