@@ -61,6 +61,11 @@ fn a_spoken_question_gets_a_spoken_answer_with_its_timeline() {
     assert!(reason.starts_with("auto: cloud unavailable (no API key"), "{reason}");
     assert!(t["fallback"].is_null());
     assert!(ms(t, "gen_tok_s") > 0.0);
+    // The GPU facts, each from its source: llama.cpp's load log (no offload on this CPU build:
+    // 0 of SmolLM2's 30 layers + output), the worker (Whisper on the CPU) and no GPU reading.
+    let gpu = &t["gpu"];
+    assert_eq!((gpu["llm_layers"].as_u64(), gpu["llm_total_layers"].as_u64()), (Some(0), Some(31)), "{gpu}");
+    assert!(gpu["stt_device"].is_null() && gpu["reading"].is_null(), "{gpu}");
 
     // One clock: every milestone after release, in pipeline order.
     assert!(ms(t, "press_ms") <= 0.0 && ms(t, "release_ms") == 0.0, "{t}");

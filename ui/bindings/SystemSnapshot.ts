@@ -8,7 +8,12 @@ export type SystemSnapshot = {
 /**
  * Wall clock of the sample, milliseconds since the Unix epoch.
  */
-unix_ms: number, process_rss_bytes: number | null, system_total_bytes: number | null, system_available_bytes: number | null, 
+unix_ms: number, process_rss_bytes: number | null, 
+/**
+ * Resident memory of all of voxdeck's processes (this one and its workers), from
+ * `/proc/PID/status`.
+ */
+voxdeck_rss_bytes: number | null, system_total_bytes: number | null, system_available_bytes: number | null, 
 /**
  * Percent of ONE core used by this process since the previous sample; above 100 when
  * several threads run. `None` on the first sample.

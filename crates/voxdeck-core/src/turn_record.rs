@@ -98,6 +98,24 @@ pub struct TurnRecord {
     pub tts_rtf: Option<f64>,
     /// The TTS voice.
     pub voice: Option<String>,
+    /// Where the turn ran on the GPU and what voxdeck held there when it ended.
+    pub gpu: TurnGpu,
+}
+
+/// A turn's GPU facts, each from the component that knows it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+#[serde(default)]
+pub struct TurnGpu {
+    /// The local LLM's layers on the GPU and its total (llama.cpp's load log; 0 of N on the
+    /// CPU). `None` when the cloud answered.
+    pub llm_layers: Option<u32>,
+    pub llm_total_layers: Option<u32>,
+    /// The GPU the Whisper worker ran on ("CUDA0"); `None`: the CPU.
+    pub stt_device: Option<String>,
+    /// The GPU reading when the turn ended: the device, voxdeck's memory per process and where
+    /// that figure comes from, load, clock, power mode. `None` without a GPU source.
+    pub reading: Option<crate::sysmon::GpuSnapshot>,
 }
 
 impl Default for TurnRecord {
@@ -149,6 +167,7 @@ impl TurnRecord {
             first_sentence_tts_ms: None,
             tts_audio_s: 0.0,
             tts_rtf: None,
+            gpu: TurnGpu::default(),
             voice: None,
         }
     }

@@ -14,12 +14,25 @@ pub const TURNS_SHOWN: usize = 10;
 /// Seconds of memory history drawn.
 pub const MEMORY_WINDOW_S: f64 = 120.0;
 
-/// One memory sample.
+/// One memory sample of voxdeck's processes (the engine and its workers).
 #[derive(Debug, Clone, Copy)]
 pub struct MemSample {
     /// Seconds since the feed started.
     pub t_s: f64,
-    pub used_bytes: u64,
+    /// Resident memory.
+    pub ram_bytes: u64,
+    /// GPU memory, where the driver tells it apart from RAM.
+    pub vram_bytes: Option<u64>,
+}
+
+/// The memory chart's two series and where each number comes from.
+pub const RAM_LABEL: &str = "RAM · /proc";
+
+/// The label of the GPU memory series for a source ("NVML, per process" → "VRAM · NVML").
+pub fn vram_label(gpu: &crate::sysmon::GpuSnapshot) -> String {
+    let source = gpu.process_memory_source.as_deref().unwrap_or(&gpu.source);
+    let short = source.split([',', ' ']).next().unwrap_or(source);
+    if gpu.unified_memory { format!("GPU share · {short}") } else { format!("VRAM · {short}") }
 }
 
 /// One finished turn's figures.
@@ -65,10 +78,11 @@ pub struct LiveAnswer {
 /// Everything the three charts are drawn from.
 #[derive(Debug, Clone)]
 pub struct ChartData {
-    /// "VRAM" when a GPU reports memory, else "RAM".
-    pub memory_kind: &'static str,
     pub memory: VecDeque<MemSample>,
-    pub memory_total: Option<u64>,
+    /// The GPU series' label with its source ([`vram_label`]); `None`: no GPU memory reading.
+    pub vram_label: Option<String>,
+    /// The latest GPU reading (load, clock, power mode), for the memory chart's figures.
+    pub gpu: Option<crate::sysmon::GpuSnapshot>,
     /// What loading the models added (measured), marked on the memory chart.
     pub model_share: Option<u64>,
     pub turns: VecDeque<TurnPoint>,

@@ -4,7 +4,7 @@
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::chart_data::{ChartData, MEMORY_WINDOW_S, TURNS_SHOWN};
+use super::chart_data::{ChartData, MEMORY_WINDOW_S, RAM_LABEL, TURNS_SHOWN};
 use crate::chart_style::{ChartError, GEN_COLOR, GRID, MUTED, PROMPT_COLOR, Scale, draw_inline_legend, svg_string, verdict_color};
 use crate::voice_latency::Verdict;
 
@@ -16,6 +16,8 @@ const TOKEN_COLOR: RGBColor = RGBColor(31, 119, 180);
 const SENTENCE_COLOR: RGBColor = RGBColor(148, 103, 189);
 const AUDIO_COLOR: RGBColor = RGBColor(23, 160, 180);
 const MODEL_SHARE_COLOR: RGBColor = RGBColor(255, 127, 14);
+/// The VRAM line: apart from RAM's blue and the models' orange.
+const VRAM_COLOR: RGBColor = RGBColor(148, 103, 189);
 
 fn no_data<DB: DrawingBackend>(area: &DrawingArea<DB, plotters::coord::Shift>, s: Scale, why: &str) -> DrawResult<(), DB> {
     let (w, h) = area.dim_in_pixel();
@@ -78,11 +80,17 @@ pub fn tok_s(d: &ChartData) -> Result<String, ChartError> {
     })
 }
 
-/// Memory in use over the last two minutes, with the models' share shaded.
+/// voxdeck's RAM and (with a GPU) VRAM over the last two minutes, each labelled with where its
+/// number comes from, with the models' share shaded.
 pub fn memory(d: &ChartData) -> Result<String, ChartError> {
     const MIB: f64 = 1024.0 * 1024.0;
     let points: Vec<(f64, f64)> =
-        d.memory.iter().map(|m| (m.t_s - d.now_s, m.used_bytes as f64 / MIB)).collect();
+        d.memory.iter().map(|m| (m.t_s - d.now_s, m.ram_bytes as f64 / MIB)).collect();
+    let vram: Vec<(f64, f64)> = d
+        .memory
+        .iter()
+        .filter_map(|m| m.vram_bytes.map(|v| (m.t_s - d.now_s, v as f64 / MIB)))
+        .collect();
     let share = d.model_share.map(|b| b as f64 / MIB);
     svg_string("memory", LIVE_SIZE, |root| {
         root.fill(&WHITE)?;
@@ -91,7 +99,7 @@ pub fn memory(d: &ChartData) -> Result<String, ChartError> {
         if points.is_empty() {
             return no_data(&chart_area, s, "no samples yet");
         }
-        let top = points.iter().map(|p| p.1).chain(share).fold(64.0f64, f64::max) * 1.2;
+        let top = points.iter().chain(&vram).map(|p| p.1).chain(share).fold(64.0f64, f64::max) * 1.2;
         let mut chart = ChartBuilder::on(&chart_area)
             .margin(10)
             .x_label_area_size(38)
@@ -104,7 +112,7 @@ pub fn memory(d: &ChartData) -> Result<String, ChartError> {
             .x_label_style(s.font(14.0))
             .y_label_style(s.font(14.0))
             .x_desc("seconds ago")
-            .y_desc(format!("{} MiB", d.memory_kind))
+            .y_desc("MiB")
             .x_label_formatter(&|x| format!("{:.0}", x.abs()))
             .draw()?;
         if let Some(share) = share {
@@ -118,8 +126,11 @@ pub fn memory(d: &ChartData) -> Result<String, ChartError> {
             )))?;
         }
         chart.draw_series(LineSeries::new(points.iter().copied(), GEN_COLOR.stroke_width(2)))?;
-        let used_label = format!("{} used", d.memory_kind);
-        let mut items = vec![(used_label.as_str(), GEN_COLOR)];
+        let mut items = vec![(RAM_LABEL, GEN_COLOR)];
+        if let (Some(label), false) = (d.vram_label.as_deref(), vram.is_empty()) {
+            chart.draw_series(LineSeries::new(vram.iter().copied(), VRAM_COLOR.stroke_width(2)))?;
+            items.push((label, VRAM_COLOR));
+        }
         if share.is_some() {
             items.push(("models (added at load)", MODEL_SHARE_COLOR));
         }

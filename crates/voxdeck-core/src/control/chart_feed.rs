@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use tracing::warn;
 
-use super::chart_data::{ChartData, LiveAnswer, MEDIAN_OF, MEMORY_WINDOW_S, MemSample, TURNS_SHOWN, TurnPoint};
+use super::chart_data::{
+    ChartData, LiveAnswer, MEDIAN_OF, MEMORY_WINDOW_S, MemSample, TURNS_SHOWN, TurnPoint, vram_label,
+};
 use super::chart_draw;
 use super::protocol::{Chart, ChartSet, Figure, PanelEvent};
 use super::publisher::Publisher;
@@ -48,9 +50,9 @@ impl ChartFeed {
         ChartFeed {
             state: Mutex::new(FeedState {
                 data: ChartData {
-                    memory_kind: "RAM",
                     memory: VecDeque::new(),
-                    memory_total: None,
+                    vram_label: None,
+                    gpu: None,
                     model_share: None,
                     turns: VecDeque::new(),
                     live: None,
@@ -80,16 +82,19 @@ impl ChartFeed {
         let now_s = self.started.elapsed().as_secs_f64();
         match event {
             Event::System { snapshot } => {
-                let (kind, used, total) = match snapshot.gpu.as_ref().and_then(|g| g.memory_used_bytes.map(|u| (g, u))) {
-                    Some((gpu, used)) if !gpu.unified_memory => ("VRAM", used, gpu.memory_total_bytes),
-                    // A Jetson's GPU memory is system RAM: the process's RSS is its share.
-                    _ => ("RAM", snapshot.process_rss_bytes.unwrap_or(0), snapshot.system_total_bytes),
-                };
+                let ram_bytes = snapshot.voxdeck_rss_bytes.or(snapshot.process_rss_bytes).unwrap_or(0);
+                // GPU memory of voxdeck's processes where the driver reports it apart from RAM
+                // (a Jetson without root only has the same /proc figure: not drawn twice).
+                let vram = snapshot.gpu.as_ref().and_then(|g| {
+                    let bytes = g.process_memory_bytes?;
+                    let separate = !g.process_memory_source.as_deref().is_some_and(|s| s.starts_with("/proc"));
+                    separate.then(|| (bytes, vram_label(g)))
+                });
                 let d = &mut st.data;
-                d.memory_kind = kind;
-                d.memory_total = total;
                 d.now_s = now_s;
-                d.memory.push_back(MemSample { t_s: now_s, used_bytes: used });
+                d.vram_label = vram.as_ref().map(|(_, label)| label.clone());
+                d.gpu = snapshot.gpu.clone();
+                d.memory.push_back(MemSample { t_s: now_s, ram_bytes, vram_bytes: vram.map(|(bytes, _)| bytes) });
                 while d.memory.front().is_some_and(|s| s.t_s < now_s - MEMORY_WINDOW_S) {
                     d.memory.pop_front();
                 }
@@ -135,7 +140,7 @@ impl ChartFeed {
     /// Redraws if due; returns the new drawing to publish.
     fn tick(&self) -> Option<ChartSet> {
         let mut st = lock(&self.state);
-        let memory_now = st.data.memory.back().map(|s| s.used_bytes);
+        let memory_now = st.data.memory.back().map(|s| s.ram_bytes.saturating_add(s.vram_bytes.unwrap_or(0)));
         let memory_moved = match (memory_now, st.drawn_memory) {
             (Some(now), Some(drawn)) => now.abs_diff(drawn) >= MEMORY_EPSILON,
             (Some(_), None) => true,
@@ -194,7 +199,7 @@ pub fn draw(data: &ChartData, seq: u64) -> ChartSet {
         },
         memory: Chart {
             name: "memory".into(),
-            title: format!("{} in use", data.memory_kind),
+            title: "Memory in use".into(),
             svg: svg("memory", chart_draw::memory(data)),
             figures: memory_figures(data),
         },
@@ -240,15 +245,27 @@ fn mib(bytes: u64) -> f64 {
 }
 
 fn memory_figures(d: &ChartData) -> Vec<Figure> {
-    vec![
-        figure(
-            &format!("{} used", d.memory_kind),
-            d.memory.back().map(|s| mib(s.used_bytes)),
-            median_of_last(d.memory.iter().map(|s| mib(s.used_bytes))),
+    let mut figures = vec![figure(
+        "RAM used",
+        d.memory.back().map(|s| mib(s.ram_bytes)),
+        median_of_last(d.memory.iter().map(|s| mib(s.ram_bytes))),
+        "MiB",
+    )];
+    if d.vram_label.is_some() {
+        figures.push(figure(
+            "VRAM used",
+            d.memory.back().and_then(|s| s.vram_bytes).map(mib),
+            median_of_last(d.memory.iter().filter_map(|s| s.vram_bytes).map(mib)),
             "MiB",
-        ),
-        figure("models", d.model_share.map(mib), None, "MiB"),
-    ]
+        ));
+    }
+    figures.push(figure("models", d.model_share.map(mib), None, "MiB"));
+    if let Some(gpu) = &d.gpu {
+        let mode = gpu.power_mode.as_deref().map(|m| format!(" ({m})")).unwrap_or_default();
+        figures.push(figure(&format!("GPU load{mode}"), gpu.utilization_pct, None, "%"));
+        figures.push(figure("GPU clock", gpu.clock_mhz.map(f64::from), None, "MHz"));
+    }
+    figures
 }
 
 fn latency_figures(d: &ChartData) -> Vec<Figure> {
@@ -286,6 +303,7 @@ mod tests {
         SystemSnapshot {
             unix_ms: 0,
             process_rss_bytes: Some(rss),
+            voxdeck_rss_bytes: Some(rss),
             system_total_bytes: Some(24 << 30),
             system_available_bytes: Some(20 << 30),
             process_cpu_pct: None,
@@ -313,6 +331,7 @@ mod tests {
         assert_eq!(fig(&set.latency, "first audio").current, Some(300.0));
         assert_eq!(fig(&set.memory, "RAM used").current, Some(400.0));
         assert_eq!(fig(&set.memory, "models").current, Some(300.0));
+        assert!(!set.memory.figures.iter().any(|f| f.label == "VRAM used"), "no GPU, no VRAM figure");
         for chart in [&set.tok_s, &set.memory, &set.latency] {
             assert!(chart.svg.starts_with("<svg") && chart.svg.contains("<rect"), "{}", chart.name);
         }
@@ -343,5 +362,42 @@ mod tests {
         feed.feed(&Event::System { snapshot: Box::new(snapshot(500 << 20)) });
         let set = feed.tick().expect("100 MiB more, and the idle interval passed");
         assert_eq!(set.seq, seq + 1);
+    }
+
+    #[test]
+    fn vram_is_its_own_series_named_by_its_source() {
+        let feed = ChartFeed::new(&Config::default());
+        let mut with_gpu = snapshot(400 << 20);
+        with_gpu.gpu = Some(crate::sysmon::GpuSnapshot {
+            name: "NVIDIA H100".into(),
+            source: "nvml".into(),
+            process_memory_bytes: Some(1900 << 20),
+            process_memory_source: Some("NVML, per process".into()),
+            ..Default::default()
+        });
+        for _ in 0..3 {
+            feed.feed(&Event::System { snapshot: Box::new(with_gpu.clone()) });
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        feed.model_loaded(Some(1500 << 20));
+        let set = feed.tick().expect("first draw");
+        if let Some(dir) = std::env::var_os("VOXDECK_CHART_DUMP") {
+            std::fs::write(std::path::Path::new(&dir).join("memory-gpu.svg"), &set.memory.svg).unwrap();
+        }
+        let fig = |l: &str| set.memory.figures.iter().find(|f| f.label == l).cloned().unwrap();
+        assert_eq!(fig("RAM used").current, Some(400.0));
+        assert_eq!(fig("VRAM used").current, Some(1900.0));
+        assert_eq!(fig("GPU load").current, None, "no load reading in this snapshot");
+        assert!(set.memory.svg.contains("VRAM · NVML") && set.memory.svg.contains("RAM · /proc"), "legend names the sources");
+
+        // A Jetson without root: the GPU share is the same /proc figure, drawn once.
+        if let Some(gpu) = with_gpu.gpu.as_mut() {
+            gpu.unified_memory = true;
+            gpu.process_memory_source = Some("/proc RSS (unified memory; nvmap needs root)".into());
+        }
+        feed.feed(&Event::System { snapshot: Box::new(with_gpu) });
+        lock(&feed.state).dirty = true;
+        let set = feed.tick().expect("redraw");
+        assert!(!set.memory.figures.iter().any(|f| f.label == "VRAM used"));
     }
 }

@@ -119,6 +119,10 @@ fn answer(
             r.gen_tokens = Some(m.gen_tokens);
             r.gen_tok_s = Some(m.gen_tok_s);
             r.ttft_ms = Some(m.ttft_ms);
+            if m.total_layers > 0 {
+                r.gpu.llm_layers = Some(m.gpu_layers);
+                r.gpu.llm_total_layers = Some(m.total_layers);
+            }
             if m.finish == FinishReason::ContextFull {
                 r.error = Some("the answer was cut: the context window is full".into());
             }

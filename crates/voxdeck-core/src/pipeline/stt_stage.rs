@@ -41,9 +41,11 @@ pub(crate) fn run(
             }
         };
         let text = transcript.text.trim().to_owned();
+        let stt_device = stt.worker().gpu_device().map(str::to_owned);
         shared.with_turn(turn, |t| {
             t.timeline.mark(Mark::TranscriptReady);
             t.record.stt_ms = Some(transcript.timings.total_ms);
+            t.record.gpu.stt_device = stt_device.clone();
             t.record.transcript = text.clone();
         });
         if !text.chars().any(char::is_alphanumeric) {

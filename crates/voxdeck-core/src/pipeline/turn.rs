@@ -13,6 +13,7 @@ use super::timeline::{Mark, Outcome, Timeline, TurnRecord};
 use crate::audio::sink::AudioSink;
 use crate::history::History;
 use crate::llm::CancelToken;
+use crate::sysmon::{self, GpuProbe, family};
 
 /// A piece of the answer handed to the speaker, and how long it sounds.
 #[derive(Debug, Clone)]
@@ -47,6 +48,8 @@ pub(crate) struct Shared {
     pub conversation: String,
     /// Finished turns of this conversation, the LLM's context.
     past: Mutex<Vec<TurnRecord>>,
+    /// The GPU source (NVML, Jetson sysfs), probed once; read as each turn ends.
+    gpu: Mutex<Option<Box<dyn GpuProbe>>>,
 }
 
 impl Shared {
@@ -66,6 +69,7 @@ impl Shared {
             history,
             conversation,
             past: Mutex::new(past),
+            gpu: Mutex::new(sysmon::probe_gpu()),
         }
     }
 
@@ -204,6 +208,7 @@ impl Shared {
     /// Files a finished turn: timeline into the record, history, context, event, idle.
     fn close(&self, mut turn: ActiveTurn) {
         turn.record.fill_times(&turn.timeline);
+        turn.record.gpu.reading = lock(&self.gpu).as_mut().and_then(|g| g.sample(&family::members()));
         let record = turn.record;
         let saved = self.history.as_ref().map_or(Ok(()), |h| h.append(&record));
         if let Err(e) = saved {
