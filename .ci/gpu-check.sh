@@ -2,8 +2,10 @@
 # The GPU check, in two halves, for a GPU machine lent for a few minutes with no Rust toolchain
 # and no network, and at most 64 MiB carried to it:
 #
-#   bash .ci/gpu-check.sh pack   here (no GPU needed): the CUDA binaries (.ci/cuda-build.sh,
-#        VOXDECK_CUDA_ARCHS, default "87;90"), models small enough to travel
+#   bash .ci/gpu-check.sh pack   here (no GPU needed): `voxdeck` built with CUDA for the H100
+#        alone (.ci/cuda-build.sh with VOXDECK_CUDA_ARCHS=90-real: machine code, no PTX, and
+#        uncompressed fatbins, which xz packs 3 times smaller than nvcc's own compression), the
+#        Whisper worker as built for this CPU, models small enough to travel
 #        (.ci/gpu-check-models.py: a random-weight Llama GGUF, Whisper tiny.en at q4_0), a spoken
 #        question, espeak-ng's English data and the shared libraries the binaries link that such
 #        a machine may lack, in gpu-check/pack.tar.xz (ignored by git; refused over 64 MiB).
@@ -30,9 +32,15 @@ pack() {
   if [ -n "${VOXDECK_GPU_CHECK_BIN:-}" ]; then
     bin=$(realpath "$VOXDECK_GPU_CHECK_BIN")   # binaries built already (a CPU build: to try `run` here)
   else
+    # Machine code for the H100 only, and fatbins left for xz to compress. Whisper stays on the
+    # CPU: whisper.cpp's CUDA backend would add about 20 MiB more than the 64 allow with the
+    # models (both CUDA binaries for 87 and 90 are 149 MiB packed).
+    export VOXDECK_CUDA_ARCHS="${VOXDECK_CUDA_ARCHS:-90-real}" GGML_CUDA_COMPRESSION_MODE=none VOXDECK_CUDA_STT=0
     bash .ci/cuda-build.sh
     source .ci/cuda-env.sh
     bin="$(cuda_target_dir)/release"
+    env -u GGML_CUDA_COMPRESSION_MODE cargo build --release -p voxdeck-stt --bins
+    cp "$(realpath -m "${CARGO_TARGET_DIR:-target}")/release/voxdeck-stt" "$bin/voxdeck-stt"
   fi
   local venv="$cache/tools/gguf-venv"
   [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
@@ -42,6 +50,11 @@ pack() {
   stage=$(mktemp -d)
   trap 'rm -rf "$stage"' RETURN
   mkdir -p "$stage/bin" "$stage/lib" "$stage/models"
+  {
+    echo "- Packed: $(date -u '+%Y-%m-%d %H:%M UTC') from $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+    echo "- voxdeck: $(ldd "$bin/voxdeck" | grep -q 'libcublas' && echo "CUDA, capabilities ${VOXDECK_CUDA_ARCHS:-?}" || echo 'CPU build')"
+    echo "- voxdeck-stt: $(ldd "$bin/voxdeck-stt" | grep -q 'libcublas' && echo 'CUDA' || echo 'CPU build (Whisper on the CPU)')"
+  } > "$stage/manifest.md"
   strip -o "$stage/bin/voxdeck" "$bin/voxdeck"
   strip -o "$stage/bin/voxdeck-stt" "$bin/voxdeck-stt"
   # Shared libraries beyond glibc, the C++ runtime and CUDA's own (those are on a CUDA
@@ -101,6 +114,7 @@ PY
     echo "- GPU: $gpu"
     echo "- CUDA libraries: ${cuda_lib:-not found (the CUDA binaries need libcudart.so.13 and libcublas.so.13)}"
     echo "- Device code: $(command -v cuobjdump >/dev/null && cuobjdump --list-elf "$work/bin/voxdeck" | grep -oE 'sm_[0-9]+' | sort -u | tr '\n' ' ')"
+    cat "$work/manifest.md"
     echo "- Models: random-weight Llama GGUF ($(du -m "$work/models/gpu-check-random.gguf" | cut -f1) MB), Whisper tiny.en q4_0"
   } > "$report"
   if ! "$work/bin/voxdeck" --version >/dev/null 2>"$raw/start.log"; then
