@@ -197,6 +197,16 @@ fn report(record: &TurnRecord, json: bool) -> anyhow::Result<()> {
     if let (Some(engine), Some(model)) = (&record.engine, &record.model) {
         line.push_str(&format!(" | {engine}: {model}"));
     }
+    let gpu = &record.gpu;
+    if let (Some(n), Some(total)) = (gpu.llm_layers.filter(|n| *n > 0), gpu.llm_total_layers) {
+        line.push_str(&format!(" | {n}/{total} layers on GPU"));
+    }
+    if let Some(device) = &gpu.stt_device {
+        line.push_str(&format!(" | Whisper on {device}"));
+    }
+    if let Some(vram) = gpu.reading.as_ref().filter(|r| !r.unified_memory).and_then(|r| r.process_memory_bytes) {
+        line.push_str(&format!(" | VRAM {} MiB", vram >> 20));
+    }
     if let Some(e) = &record.error {
         line.push_str(&format!(" | {e}"));
     }
