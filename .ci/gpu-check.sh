@@ -28,7 +28,11 @@ pack() {
   local cache="${VOXDECK_CACHE:-$HOME/.cache/voxdeck}"
   local models="${VOXDECK_MODELS:-$cache/models}"
   [ -f "$models/ggml-tiny.en.bin" ] || { echo "gpu-check: no Whisper tiny.en in $models (voxdeck models fetch --test-set)" >&2; exit 1; }
-  local bin
+  # This machine's own build: the CPU Whisper worker, and a voxdeck that starts here (the CUDA
+  # one needs the driver) to voice the question.
+  local bin native
+  native="$(realpath -m "${CARGO_TARGET_DIR:-target}")/release"
+  cargo build --release -p voxdeck-cli -p voxdeck-stt --bins
   if [ -n "${VOXDECK_GPU_CHECK_BIN:-}" ]; then
     bin=$(realpath "$VOXDECK_GPU_CHECK_BIN")   # binaries built already (a CPU build: to try `run` here)
   else
@@ -39,8 +43,7 @@ pack() {
     bash .ci/cuda-build.sh
     source .ci/cuda-env.sh
     bin="$(cuda_target_dir)/release"
-    env -u GGML_CUDA_COMPRESSION_MODE cargo build --release -p voxdeck-stt --bins
-    cp "$(realpath -m "${CARGO_TARGET_DIR:-target}")/release/voxdeck-stt" "$bin/voxdeck-stt"
+    cp "$native/voxdeck-stt" "$bin/voxdeck-stt"
   fi
   local venv="$cache/tools/gguf-venv"
   [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
@@ -73,7 +76,7 @@ pack() {
   mkdir -p "$stage/espeak/espeak-ng-data/lang"
   cp "$espeak"/{phontab,phonindex,phondata,intonations,en_dict} "$stage/espeak/espeak-ng-data/"
   cp -r "$espeak/lang/gmw" "$stage/espeak/espeak-ng-data/lang/"
-  ESPEAK_DATA_PATH="$stage/espeak" "$bin/voxdeck" say --engine espeak -o "$stage/models/question.wav" \
+  ESPEAK_DATA_PATH="$stage/espeak" "$native/voxdeck" say --engine espeak -o "$stage/models/question.wav" \
     "What is the capital of France?" >/dev/null
 
   mkdir -p "$dir"
