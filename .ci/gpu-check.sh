@@ -79,7 +79,8 @@ pack() {
   ESPEAK_DATA_PATH="$stage/espeak" "$native/voxdeck" say --engine espeak -o "$stage/models/question.wav" \
     "What is the capital of France?" >/dev/null
 
-  mkdir -p "$dir"
+  # Only the pack travels: no report or logs of an earlier run.
+  rm -rf "$dir" && mkdir -p "$dir"
   tar -C "$stage" -cf - . | xz -T0 -9 > "$dir/pack.tar.xz"
   local mib
   mib=$(( $(stat -c %s "$dir/pack.tar.xz") / 1048576 ))
