@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::family::Member;
+use super::memory::kib_field;
 use super::{GpuProbe, GpuProcess, GpuSnapshot};
 
 /// GPU load files, per-mille, by JetPack generation (first existing wins).
@@ -140,8 +141,8 @@ impl GpuProbe for JetsonProbe {
             .and_then(|p| std::fs::read_to_string(p).ok())
             .and_then(|t| parse_load_permille(&t));
         let meminfo = std::fs::read_to_string(self.root.join("proc/meminfo")).ok();
-        let total = meminfo.as_deref().and_then(|m| meminfo_bytes(m, "MemTotal:"));
-        let available = meminfo.as_deref().and_then(|m| meminfo_bytes(m, "MemAvailable:"));
+        let total = meminfo.as_deref().and_then(|m| kib_field(m, "MemTotal:"));
+        let available = meminfo.as_deref().and_then(|m| kib_field(m, "MemAvailable:"));
         let nvmap = if self.nvmap_readable {
             std::fs::read_to_string(self.root.join(NVMAP_CLIENTS)).ok()
         } else {
@@ -167,7 +168,7 @@ impl GpuProbe for JetsonProbe {
                     .iter()
                     .filter_map(|m| {
                         let status = std::fs::read_to_string(self.root.join(format!("proc/{}/status", m.pid))).ok()?;
-                        let rss = meminfo_bytes(&status, "VmRSS:")?;
+                        let rss = kib_field(&status, "VmRSS:")?;
                         Some(GpuProcess { pid: m.pid, role: m.role.to_owned(), memory_bytes: rss })
                     })
                     .collect(),
@@ -216,13 +217,6 @@ pub(super) fn jetson_model(root: &Path) -> String {
 pub fn parse_load_permille(text: &str) -> Option<f64> {
     let permille: u32 = text.trim().parse().ok()?;
     Some(f64::from(permille.min(1000)) / 10.0)
-}
-
-/// Parses a `Name:   1234 kB` line of `/proc/meminfo` into bytes.
-fn meminfo_bytes(text: &str, name: &str) -> Option<u64> {
-    let line = text.lines().find(|l| l.starts_with(name))?;
-    let kib: u64 = line[name.len()..].trim().trim_end_matches("kB").trim().parse().ok()?;
-    Some(kib * 1024)
 }
 
 /// GPU-visible allocations from nvmap's `clients` table.

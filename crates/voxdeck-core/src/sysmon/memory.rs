@@ -30,8 +30,8 @@ pub fn system_total_bytes() -> Option<u64> {
     kib_field(&meminfo, "MemTotal:")
 }
 
-/// Parses a `Name:   1234 kB` line.
-fn kib_field(text: &str, name: &str) -> Option<u64> {
+/// Parses a `Name:   1234 kB` line (`/proc/meminfo`, `/proc/PID/status`) into bytes.
+pub(super) fn kib_field(text: &str, name: &str) -> Option<u64> {
     let line = text.lines().find(|l| l.starts_with(name))?;
     let kib: u64 = line[name.len()..].trim().trim_end_matches("kB").trim().parse().ok()?;
     Some(kib * 1024)
