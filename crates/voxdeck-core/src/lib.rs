@@ -8,6 +8,7 @@ pub mod audio;
 pub mod bounds;
 pub mod bench;
 pub mod chart_style;
+mod child_wait;
 pub mod config;
 pub mod control;
 pub mod errors;

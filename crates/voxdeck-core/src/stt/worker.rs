@@ -20,6 +20,7 @@ use voxdeck_stt::{
 };
 
 use super::SttError;
+use crate::child_wait::wait_timeout;
 use crate::sysmon::family;
 
 /// The worker's executable name.
@@ -484,18 +485,6 @@ impl std::fmt::Debug for WhisperWorker {
 fn spawn_thread(name: &str, f: impl FnOnce() + Send + 'static) {
     if let Err(e) = std::thread::Builder::new().name(name.to_owned()).spawn(f) {
         tracing::error!("cannot start thread {name}: {e}");
-    }
-}
-
-/// Polls `child` until it exits or `timeout` passes.
-fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return Some(status),
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
-            _ => return None,
-        }
     }
 }
 

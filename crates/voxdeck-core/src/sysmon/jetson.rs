@@ -6,9 +6,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::family::Member;
+use crate::child_wait::wait_timeout;
 use super::memory::kib_field;
 use super::{GpuProbe, GpuProcess, GpuSnapshot};
 
@@ -103,18 +104,11 @@ fn query_nvpmodel() -> Option<String> {
         .stderr(Stdio::null())
         .spawn()
         .ok()?;
-    let started = Instant::now();
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if started.elapsed() < NVPMODEL_TIMEOUT => std::thread::sleep(Duration::from_millis(20)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                tracing::debug!("nvpmodel -q did not answer in {NVPMODEL_TIMEOUT:?}");
-                return None;
-            }
-        }
+    if wait_timeout(&mut child, NVPMODEL_TIMEOUT).is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+        tracing::debug!("nvpmodel -q did not answer in {NVPMODEL_TIMEOUT:?}");
+        return None;
     }
     let mut out = String::new();
     std::io::Read::read_to_string(&mut child.stdout.take()?, &mut out).ok()?;
