@@ -47,9 +47,17 @@ engine: string | null,
  */
 model: string | null, 
 /**
+ * Its short name, as the panel labels the turn ("SmolLM2 135M", "Qwen 2.5 7B").
+ */
+model_name: string | null, 
+/**
  * Why that engine was chosen ("mode local", "auto: code question", ...).
  */
 route_reason: string | null, 
+/**
+ * That reason in a few words, for a badge ("local", "auto → local: short question").
+ */
+route_label: string | null, 
 /**
  * Why the chosen engine was abandoned for another (cloud failures), if it was.
  */

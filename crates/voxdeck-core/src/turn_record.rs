@@ -57,8 +57,12 @@ pub struct TurnRecord {
     pub engine: Option<String>,
     /// The model that answered.
     pub model: Option<String>,
+    /// Its short name, as the panel labels the turn ("SmolLM2 135M", "Qwen 2.5 7B").
+    pub model_name: Option<String>,
     /// Why that engine was chosen ("mode local", "auto: code question", ...).
     pub route_reason: Option<String>,
+    /// That reason in a few words, for a badge ("local", "auto → local: short question").
+    pub route_label: Option<String>,
     /// Why the chosen engine was abandoned for another (cloud failures), if it was.
     pub fallback: Option<String>,
     /// What went wrong, for `outcome: failed` (and warnings such as a cut stream).
@@ -141,7 +145,9 @@ impl TurnRecord {
             interrupted: false,
             engine: None,
             model: None,
+            model_name: None,
             route_reason: None,
+            route_label: None,
             fallback: None,
             error: None,
             press_ms: None,

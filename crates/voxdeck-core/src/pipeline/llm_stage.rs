@@ -64,7 +64,10 @@ fn answer(
     let mut sent = Ok(());
     let result = answerer.answer(request, question, &mut |event| match event {
         AnswerEvent::Routed(route) => {
-            shared.with_turn(turn, |t| t.record.route_reason = Some(route.reason.clone()));
+            shared.with_turn(turn, |t| {
+                t.record.route_reason = Some(route.reason.clone());
+                t.record.route_label = Some(route.label.clone());
+            });
         }
         AnswerEvent::Started { cancel, .. } => {
             // A press may already have replaced this turn: then stop at once.
@@ -104,12 +107,16 @@ fn answer(
     sent?;
 
     let nothing = result.text.trim().is_empty() && result.metrics.is_none();
+    // Outside the turn's lock: naming a GGUF path reads its header.
+    let model_name = crate::models::short_name(&result.model);
     shared.with_turn(turn, |t| {
         t.timeline.mark(Mark::LastToken);
         let r = &mut t.record;
         r.engine = Some(result.engine.as_str().to_owned());
         r.model = Some(result.model.clone());
+        r.model_name = Some(model_name);
         r.route_reason = Some(result.route_reason.clone());
+        r.route_label = Some(result.route_label.clone());
         r.fallback = result.fallback.clone();
         r.generated = result.text.clone();
         if let Some(m) = &result.metrics {

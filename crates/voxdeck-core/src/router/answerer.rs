@@ -57,6 +57,8 @@ pub struct Answer {
     pub engine: Target,
     pub model: String,
     pub route_reason: String,
+    /// The route's rule in a few words ([`super::Route::label`]).
+    pub route_label: String,
     /// Why the routed engine was abandoned for the local one, if it was.
     pub fallback: Option<String>,
     /// When that happened, ms from the request; the local model's time to first token follows.
@@ -154,6 +156,7 @@ impl Answerer {
             engine: Target::Local,
             model: self.local.model.clone(),
             route_reason: route.reason.clone(),
+            route_label: route.label.clone(),
             fallback: None,
             fallback_ms: None,
             error: None,

@@ -41,6 +41,9 @@ impl Target {
 pub struct Route {
     pub target: Target,
     pub reason: String,
+    /// The rule in a few words, for a badge beside the answer ("local", "auto → cloud: long
+    /// question"); `reason` keeps the details.
+    pub label: String,
 }
 
 /// What the router knows besides the question.
@@ -68,29 +71,34 @@ impl Router {
 
     /// Decides where `question` goes in `mode`.
     pub fn route(&self, question: &str, mode: Mode, state: &RouterState) -> Route {
-        let route = |target, reason: String| Route { target, reason };
+        // `rule` is the label's words after "auto → local: ".
+        let route = |target: Target, reason: String, rule: &str| {
+            let label =
+                if rule.is_empty() { target.as_str().to_owned() } else { format!("auto → {}: {rule}", target.as_str()) };
+            Route { target, reason, label }
+        };
         match mode {
-            Mode::Local => return route(Target::Local, "mode local".into()),
-            Mode::Cloud => return route(Target::Cloud, "mode cloud".into()),
+            Mode::Local => return route(Target::Local, "mode local".into(), ""),
+            Mode::Cloud => return route(Target::Cloud, "mode cloud".into(), ""),
             Mode::Auto => {}
         }
         if let Some(why) = &state.cloud_unavailable {
-            return route(Target::Local, format!("auto: cloud unavailable ({why})"));
+            return route(Target::Local, format!("auto: cloud unavailable ({why})"), "cloud unavailable");
         }
         let text = normalise(question);
         if let Some(p) = self.config.deep_phrases.iter().find(|p| contains_phrase(&text, &normalise(p))) {
-            return route(Target::Cloud, format!("auto: asked to think hard (\"{p}\")"));
+            return route(Target::Cloud, format!("auto: asked to think hard (\"{p}\")"), "think hard");
         }
         if let Some(c) = self.config.cloud_cues.iter().find(|c| contains_phrase(&text, &normalise(c))) {
-            return route(Target::Cloud, format!("auto: task for the larger model (\"{c}\")"));
+            return route(Target::Cloud, format!("auto: task for the larger model (\"{c}\")"), "harder task");
         }
         let words = text.split_whitespace().count();
         if words > self.config.long_question_words as usize {
-            return route(Target::Cloud, format!("auto: long question ({words} words)"));
+            return route(Target::Cloud, format!("auto: long question ({words} words)"), "long question");
         }
         let parts = question.matches('?').count();
         if parts >= 2 {
-            return route(Target::Cloud, format!("auto: multi-part question ({parts} questions)"));
+            return route(Target::Cloud, format!("auto: multi-part question ({parts} questions)"), "multi-part question");
         }
         if let Some(rate) = state.local_gen_tok_s.filter(|r| *r > 0.0) {
             let tokens = f64::from(self.config.expected_answer_tokens);
@@ -102,11 +110,16 @@ impl Router {
                         "auto: local would take {predicted:.1} s for {tokens:.0} tokens (over {:.0} s)",
                         self.voice.unusable_s
                     ),
+                    "local too slow",
                 );
             }
-            return route(Target::Local, format!("auto: conversation (local answers in ~{predicted:.1} s)"));
+            return route(
+                Target::Local,
+                format!("auto: conversation (local answers in ~{predicted:.1} s)"),
+                "short question",
+            );
         }
-        route(Target::Local, "auto: conversation".into())
+        route(Target::Local, "auto: conversation".into(), "short question")
     }
 }
 
@@ -198,6 +211,9 @@ mod tests {
         let route = router().route(long, Mode::Auto, &fast);
         assert_eq!(route.target, Target::Cloud);
         assert!(route.reason.contains("long question"), "{route:?}");
+        assert_eq!(route.label, "auto → cloud: long question");
+        let route = router().route("What's the weather like today?", Mode::Auto, &fast);
+        assert_eq!(route.label, "auto → local: short question");
     }
 
     #[test]
@@ -217,12 +233,15 @@ mod tests {
     #[test]
     fn modes_and_an_unusable_cloud_override_the_policy() {
         let state = RouterState::default();
-        assert_eq!(router().route("Write Python code.", Mode::Local, &state).reason, "mode local");
-        assert_eq!(router().route("Hi.", Mode::Cloud, &state).target, Target::Cloud);
+        let local = router().route("Write Python code.", Mode::Local, &state);
+        assert_eq!((local.reason.as_str(), local.label.as_str()), ("mode local", "local"));
+        let cloud = router().route("Hi.", Mode::Cloud, &state);
+        assert_eq!((cloud.target, cloud.label.as_str()), (Target::Cloud, "cloud"));
         let down = RouterState { cloud_unavailable: Some("no API key".into()), ..RouterState::default() };
         let route = router().route("Think hard about this.", Mode::Auto, &down);
         assert_eq!(route.target, Target::Local);
         assert_eq!(route.reason, "auto: cloud unavailable (no API key)");
+        assert_eq!(route.label, "auto → local: cloud unavailable");
     }
 
     #[test]
