@@ -1,7 +1,8 @@
 // @ts-check
-// The push-to-talk button: press on pointer down or Space down, release on up. The button
-// only mirrors the engine's TurnState; it never guesses one. Pressing while the assistant
-// thinks or speaks is a barge-in, which the engine handles: we just send `press`.
+// The push-to-talk button: press on pointer down or key down, release on up. Keys: Space
+// anywhere but on another control, and Enter or Space on the focused button. The button only
+// mirrors the engine's TurnState; it never guesses one. Pressing while the assistant thinks or
+// speaks is a barge-in, which the engine handles: we just send `press`.
 
 import { byId, describeError, showMessage } from "./dom.js";
 
@@ -28,15 +29,30 @@ export function levelPercent(dbfs) {
 }
 
 /**
- * Whether Space belongs to the focused element: typing in a field, or a button elsewhere
- * than the Talk panel (Space activates it). On the Talk panel and the tabs, Space talks.
+ * What the polite live region says in each state: short, and only when it changes.
+ * @type {Record<TurnState, string>}
+ */
+const ANNOUNCED = {
+  idle: "ready",
+  listening: "listening",
+  transcribing: "thinking",
+  thinking: "thinking",
+  speaking: "answering",
+};
+
+/** Controls whose own keys Space (and Enter) are when focused. */
+const CONTROLS = "button, input, select, textarea, a[href], summary, [contenteditable]:not([contenteditable='false']), [role='button'], [role='tab']";
+
+/**
+ * Whether the focused element is a control other than the talk button, which Space activates
+ * or types into.
  * @param {EventTarget | null} target
+ * @param {HTMLElement} talk
  * @returns {boolean}
  */
-function spaceIsTaken(target) {
-  if (!(target instanceof HTMLElement)) return false;
-  if (target.isContentEditable || target.closest("input, textarea, select") !== null) return true;
-  return target.closest("button") !== null && target.closest("#panel-talk, .tabs") === null;
+function isOtherControl(target, talk) {
+  if (!(target instanceof HTMLElement) || target === talk) return false;
+  return target.isContentEditable || target.closest(CONTROLS) !== null;
 }
 
 export class PushToTalk {
@@ -47,11 +63,14 @@ export class PushToTalk {
   /** @readonly */ #error = byId("ptt-error");
   /** @readonly */ #shortcut = byId("shortcut");
   /** @readonly */ #io = byId("io");
+  /** @readonly */ #live = byId("ptt-live");
   /**
    * Who holds the button now; a second source cannot press again or release the first.
    * @type {"pointer" | "key" | null}
    */
   #heldBy = null;
+  /** The key (`KeyboardEvent.code`) holding the button, released by its own keyup only. */
+  #heldKey = "";
   /**
    * The press in flight: a release waits for it and is skipped if it failed.
    * @type {Promise<boolean>}
@@ -90,12 +109,16 @@ export class PushToTalk {
     b.addEventListener("contextmenu", (e) => e.preventDefault());
 
     window.addEventListener("keydown", (e) => {
-      if (e.code !== "Space" || e.ctrlKey || e.altKey || e.metaKey || spaceIsTaken(e.target)) return;
-      e.preventDefault(); // no page scroll, no click on a focused button
-      if (!e.repeat) this.#press("key");
+      if (e.ctrlKey || e.altKey || e.metaKey) return;
+      const enter = e.key === "Enter" && e.target === b;
+      if ((e.code !== "Space" && !enter) || isOtherControl(e.target, b)) return;
+      e.preventDefault(); // no page scroll, no click on the focused button
+      if (e.repeat || this.#heldBy) return; // a held key repeats: one press
+      this.#heldKey = e.code;
+      this.#press("key");
     });
     window.addEventListener("keyup", (e) => {
-      if (e.code !== "Space" || this.#heldBy !== "key") return;
+      if (this.#heldBy !== "key" || e.code !== this.#heldKey) return;
       e.preventDefault();
       this.#release("key");
     });
@@ -113,6 +136,7 @@ export class PushToTalk {
     if (this.#heldBy) return;
     this.#heldBy = source;
     this.#button.classList.add("held");
+    this.#button.setAttribute("aria-pressed", "true");
     this.#pressing = this.#send({ cmd: "press" }, this.#error).then((reply) => {
       if (reply) showMessage(this.#error, null);
       return reply !== null;
@@ -127,6 +151,7 @@ export class PushToTalk {
     if (this.#heldBy !== source) return;
     this.#heldBy = null;
     this.#button.classList.remove("held");
+    this.#button.setAttribute("aria-pressed", "false");
     // Keep the press's failure on screen rather than a "not listening" from the release.
     this.#pressing
       .then((pressed) => (pressed ? this.#send({ cmd: "release" }, this.#error) : null))
@@ -144,6 +169,8 @@ export class PushToTalk {
     this.#button.dataset.state = state;
     this.#label.textContent = LABELS[state] ?? state;
     this.#meter.hidden = state !== "listening";
+    const said = ANNOUNCED[state] ?? state;
+    if (this.#live.textContent !== said) this.#live.textContent = said;
     if (state !== "listening") this.inputLevel(-Infinity);
   }
 
