@@ -1,8 +1,11 @@
 // @ts-check
 // The conversation: one `.turn` per turn, filled as its events arrive (transcript, streamed
 // answer, notices, errors) and settled by its TurnRecord. All text goes in via textContent.
+// The list scrolls on its own and follows the newest turn unless the user scrolled up; then a
+// "newest" button brings them back.
 
 import { byId, el } from "./dom.js";
+import { breakdown, statsOf } from "./turn_stats.js";
 
 /** @typedef {import("../../bindings/TurnRecord").TurnRecord} TurnRecord */
 /** @typedef {import("../../bindings/TurnState").TurnState} TurnState */
@@ -14,30 +17,53 @@ import { byId, el } from "./dom.js";
  * @property {Text} answer One text node the deltas append to, rather than re-setting the whole answer each time.
  * @property {HTMLElement} engine
  * @property {HTMLElement} notes
+ * @property {HTMLDetailsElement} stats The stats line, disclosing the breakdown.
  * @property {boolean} complete
  */
 
 /** Global notices and errors kept on screen; older ones are dropped. */
 const MAX_GLOBAL = 20;
+/** Within this many pixels of the end, the list counts as following the newest turn. */
+const FOLLOW_SLACK_PX = 24;
 
 /**
+ * The turn's label: the model's short name, and the route as a short badge whose title holds
+ * the whole reason (a fallback's too, which the engine's notice states once per streak).
  * @param {TurnRecord} record
- * @returns {string}
+ * @returns {{ name: string, badge: string, reason: string } | null}
  */
-export function engineTag(record) {
-  if (!record.engine) return "";
-  const name = record.engine === "local" ? "Llama local" : record.engine === "cloud" ? "Qwen cloud" : record.engine;
-  const parts = [name, record.model, record.route_reason];
-  if (record.fallback) parts.push(`fallback: ${record.fallback}`);
-  return parts.filter((p) => !!p).join(" · ");
+export function engineLabel(record) {
+  if (!record.engine) return null;
+  const name = record.model_name ?? record.model ?? record.engine;
+  const badge = record.fallback ? "fallback" : (record.route_label ?? record.engine);
+  const reason = [record.route_reason, record.fallback && `fallback: ${record.fallback}`].filter((p) => !!p).join("; ");
+  return { name, badge, reason };
 }
 
 export class Conversation {
   /** @readonly */ #list = byId("conversation");
   /** @readonly */ #global = byId("errors");
   /** @readonly */ #tokS = byId("live-tok-s");
+  /** @readonly */ #newest = byId("conversation-newest", HTMLButtonElement);
   /** @readonly @type {Map<number, TurnView>} */
   #turns = new Map();
+  /** Whether new content scrolls the list to its end: false once the user scrolled up. */
+  #following = true;
+
+  constructor() {
+    const list = this.#list;
+    list.addEventListener(
+      "scroll",
+      () => {
+        this.#following = list.scrollHeight - list.scrollTop - list.clientHeight <= FOLLOW_SLACK_PX;
+        if (this.#following) this.#newest.hidden = true;
+      },
+      { passive: true },
+    );
+    this.#newest.addEventListener("click", () => this.scrollToEnd());
+    // A smaller window (or the charts expanding) must not push the newest turn out of view.
+    new ResizeObserver(() => this.#follow()).observe(list);
+  }
 
   /**
    * Redraws from a PanelStatus: the finished turns, plus the one in progress if any.
@@ -68,6 +94,7 @@ export class Conversation {
     if (state === "listening" && existing?.complete) this.#archive();
     const view = this.#turn(turn);
     view.root.dataset.state = state;
+    this.#follow();
   }
 
   /**
@@ -79,7 +106,7 @@ export class Conversation {
     const view = this.#turn(turn);
     view.transcript.textContent = text;
     view.transcript.classList.remove("pending");
-    this.scrollToEnd();
+    this.#follow();
   }
 
   /**
@@ -95,7 +122,7 @@ export class Conversation {
       this.#tokS.textContent = `${(tokens / (elapsedMs / 1000)).toFixed(1)} tok/s`;
       this.#tokS.dataset.live = "true";
     }
-    this.scrollToEnd();
+    this.#follow();
   }
 
   /**
@@ -148,11 +175,23 @@ export class Conversation {
       view.answer.parentElement?.after(el("span", { class: "interrupted-mark", text: "interrupted" }));
     }
 
-    const tag = engineTag(record);
-    view.engine.textContent = tag;
-    view.engine.hidden = tag === "";
+    const label = engineLabel(record);
+    view.engine.replaceChildren();
+    if (label) {
+      view.engine.append(
+        el("span", { class: "model-name", text: label.name, attrs: record.model ? { title: record.model } : {} }),
+        " ",
+        el("span", {
+          class: "route-badge",
+          text: label.badge,
+          attrs: { title: label.reason, "data-fallback": String(!!record.fallback) },
+        }),
+      );
+    }
+    view.engine.hidden = label === null;
     if (record.engine) root.dataset.engine = record.engine;
     else delete root.dataset.engine;
+    this.#showStats(view, record);
 
     // The engine sends a notice for these too; a redraw from status has only the record.
     if (record.outcome === "no_speech" && !view.notes.querySelector(".notice")) {
@@ -166,15 +205,46 @@ export class Conversation {
       this.#tokS.textContent = `${record.gen_tok_s.toFixed(1)} tok/s (last answer)`;
     }
     this.#tokS.dataset.live = "false";
-    this.scrollToEnd();
+    this.#follow();
   }
 
   /**
-   * Keeps the latest turn in view (also called when the Talk tab is shown again).
+   * Shows the newest turn and follows new ones again (the "newest" button; also called when
+   * the Talk tab is shown again).
    * @returns {void}
    */
   scrollToEnd() {
+    this.#following = true;
+    this.#newest.hidden = true;
     this.#list.scrollTop = this.#list.scrollHeight;
+  }
+
+  /**
+   * After new content: to the end while following, else offer the way there.
+   * @returns {void}
+   */
+  #follow() {
+    if (this.#following) this.#list.scrollTop = this.#list.scrollHeight;
+    else this.#newest.hidden = false;
+  }
+
+  /**
+   * The stats line under the answer, and the breakdown it discloses (kept open across a
+   * redraw of the same turn).
+   * @param {TurnView} view
+   * @param {TurnRecord} record
+   * @returns {void}
+   */
+  #showStats(view, record) {
+    const stats = statsOf(record);
+    const summary = el(
+      "summary",
+      { class: "stats", attrs: { "aria-label": `Turn ${record.turn} figures: ${stats.map((s) => s.text).join(", ") || "details"}` } },
+      ...stats.map((s) => el("span", { class: "stat", text: s.text, attrs: { "data-stat": s.key, "data-value": String(s.value) } })),
+    );
+    if (stats.length === 0) summary.append(el("span", { class: "stat", text: "details" }));
+    view.stats.replaceChildren(summary, breakdown(record));
+    view.stats.hidden = false;
   }
 
   /**
@@ -189,17 +259,24 @@ export class Conversation {
     const engine = el("span", { class: "engine" });
     engine.hidden = true;
     const notes = el("div", { class: "notes" });
+    const stats = el("details", { class: "turn-stats" });
+    stats.hidden = true;
+    // Opening the last turn's breakdown shows all of it.
+    stats.addEventListener("toggle", () => {
+      if (stats.open) stats.scrollIntoView({ block: "nearest" });
+    });
     const root = el(
       "article",
       { class: "turn", attrs: { "data-turn": String(n) } },
       el("header", { class: "turn-head" }, el("span", { class: "turn-no", text: `Turn ${n}` }), engine),
       transcript,
       el("p", { class: "answer" }, answer),
+      stats,
       notes,
     );
     this.#list.append(root);
     /** @type {TurnView} */
-    const view = { root, transcript, answer, engine, notes, complete: false };
+    const view = { root, transcript, answer, engine, notes, stats, complete: false };
     this.#turns.set(n, view);
     return view;
   }
@@ -226,7 +303,7 @@ export class Conversation {
       return;
     }
     this.#turn(turn).notes.append(el("p", { class: kind, text }));
-    this.scrollToEnd();
+    this.#follow();
   }
 
   /**
