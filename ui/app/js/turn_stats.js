@@ -51,7 +51,8 @@ export function statsOf(r) {
 
 /**
  * The turn's stages on its timeline (as Home Assistant's pipeline debug view lists them): each
- * runs from the previous milestone to its own. A milestone that did not happen is skipped.
+ * runs from the latest earlier milestone not after its own (a spoken fallback notice is the
+ * first sentence before the first token). A milestone that did not happen is skipped.
  * @param {TurnRecord} r
  * @returns {Stage[]}
  */
@@ -67,12 +68,14 @@ export function stagesOf(r) {
   ];
   /** @type {Stage[]} */
   const out = [];
-  let from = r.press_ms;
+  /** @type {number[]} */
+  const earlier = r.press_ms !== null ? [r.press_ms] : [];
   for (const [name, at] of milestones) {
     if (at === null) continue;
-    const start = from ?? at;
+    const before = earlier.filter((t) => t <= at);
+    const start = before.length > 0 ? Math.max(...before) : at;
     out.push({ name: r.interrupted_ms !== null && name === "done" ? "interrupted" : name, start, end: at });
-    from = at;
+    earlier.push(at);
   }
   return out;
 }
