@@ -118,6 +118,28 @@ impl WebDriver {
         Ok(())
     }
 
+    /// Resizes the browser window to `width` x `height` CSS pixels.
+    pub fn set_window_size(&self, width: u32, height: u32) -> Result<(), DriverError> {
+        self.call(reqwest::Method::POST, "/window/rect", Some(json!({ "width": width, "height": height }))).map(|_| ())
+    }
+
+    /// Holds `key` down for `held` and lets it go, on whatever has the focus: `" "` is Space,
+    /// `"\u{E007}"` Enter (WebDriver's key codes).
+    pub fn key_hold(&self, key: &str, held: Duration) -> Result<(), DriverError> {
+        let actions = json!({ "actions": [{
+            "type": "key",
+            "id": "keyboard",
+            "actions": [
+                { "type": "keyDown", "value": key },
+                { "type": "pause", "duration": held.as_millis() as u64 },
+                { "type": "keyUp", "value": key }
+            ]
+        }]});
+        self.call(reqwest::Method::POST, "/actions", Some(actions))?;
+        let _ = self.call(reqwest::Method::DELETE, "/actions", None);
+        Ok(())
+    }
+
     /// A PNG of the window.
     pub fn screenshot(&self) -> Result<Vec<u8>, DriverError> {
         let v = self.call(reqwest::Method::GET, "/screenshot", None)?;
