@@ -202,12 +202,27 @@ fn the_talk_tab_follows_the_newest_turn_and_talks_by_keyboard() {
     assert_eq!(take(&driver, "__pressed"), ["true", "false"], "aria-pressed while Enter was held");
     driver.wait_for("ready again", idle, Duration::from_secs(30)).unwrap();
 
-    // Two more by mouse; the list follows them.
-    for n in [3, 4] {
-        driver.hold("#ptt", HOLD).unwrap();
-        wait_turn(&driver, n);
-        driver.wait_for("ready again", idle, Duration::from_secs(30)).unwrap();
-    }
+    // A held key repeats: one press, one release, one turn.
+    let repeated = r#"
+        const key = (type, repeat) => window.dispatchEvent(new KeyboardEvent(type, { key: ' ', code: 'Space', repeat }));
+        key('keydown', false);
+        for (let i = 0; i < 5; i++) key('keydown', true);
+        return new Promise((done) => setTimeout(() => {
+            key('keyup', false);
+            setTimeout(() => done(window.__pressed.slice()), 50); // after the observer's records
+        }, 300));"#;
+    let pressed = driver.execute(repeated, no_args()).unwrap();
+    assert_eq!(pressed, json!(["true", "false"]), "a repeating Space pressed once");
+    take(&driver, "__pressed");
+    wait_turn(&driver, 3);
+    driver.wait_for("ready again", idle, Duration::from_secs(30)).unwrap();
+    let turns = driver.execute("return document.querySelectorAll('.turn').length;", no_args()).unwrap();
+    assert_eq!(turns, 3, "one turn for the held Space");
+
+    // One more by mouse; the list follows.
+    driver.hold("#ptt", HOLD).unwrap();
+    wait_turn(&driver, 4);
+    driver.wait_for("ready again", idle, Duration::from_secs(30)).unwrap();
     let layout = driver.execute(LAYOUT, no_args()).unwrap();
     assert!(layout["list_scrollable"].as_bool().unwrap(), "four turns overflow the list at 1280x860: {layout}");
     assert!(layout["at_end"].as_bool().unwrap(), "the list followed the turns: {layout}");

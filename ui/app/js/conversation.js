@@ -94,6 +94,8 @@ export class Conversation {
     if (state === "listening" && existing?.complete) this.#archive();
     const view = this.#turn(turn);
     view.root.dataset.state = state;
+    // A screen reader reads the turn once it is settled, not every streamed piece.
+    view.root.setAttribute("aria-busy", String(state !== "idle" && !view.complete));
     this.#follow();
   }
 
@@ -156,6 +158,7 @@ export class Conversation {
     view.complete = true;
     root.dataset.complete = "true";
     root.dataset.state = "idle";
+    root.setAttribute("aria-busy", "false");
     root.dataset.outcome = record.outcome;
     root.dataset.conversation = record.conversation;
 
