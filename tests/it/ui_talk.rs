@@ -90,7 +90,9 @@ fn wait_turn(driver: &WebDriver, n: u64) -> Value {
             stats,
         }};"#
     );
-    let shown = driver.wait_for(&format!("turn {n} to complete"), &script, panel::TURN_TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
+    let shown = driver
+        .wait_for(&format!("turn {n} to complete"), &script, panel::TURN_TIMEOUT)
+        .unwrap_or_else(|e| panic!("{e}"));
     eprintln!("turn {n} as shown: {shown}");
     assert_eq!(shown["outcome"], "answered", "{shown}");
     shown
@@ -123,10 +125,8 @@ fn the_talk_tab_follows_the_newest_turn_and_talks_by_keyboard() {
     let mut server = LlamaServer::start(&test_model_path());
     let home = panel::Setup::new(&server);
     let (q, a) = (&home.question, &home.answers);
-    let (mut app, url, _) = serve(
-        home.path(),
-        &["--bind", "127.0.0.1:0", "--input", q.to_str().unwrap(), "--output", a.to_str().unwrap()],
-    );
+    let (mut app, url, _) =
+        serve(home.path(), &["--bind", "127.0.0.1:0", "--input", q.to_str().unwrap(), "--output", a.to_str().unwrap()]);
     let port = free_port();
     let chromedriver = find_program(&[PathBuf::from("/usr/bin/chromedriver"), PathBuf::from("chromedriver")])
         .expect("chromedriver not found: install Debian's chromium and chromium-driver (.ci/deps.sh does)");
@@ -164,7 +164,11 @@ fn the_talk_tab_follows_the_newest_turn_and_talks_by_keyboard() {
     assert_eq!(viewport, (1280, 860), "the viewport");
     driver.click("#mode-local").unwrap();
     driver
-        .wait_for("Local pressed", "return document.querySelector('#mode-local').getAttribute('aria-pressed') === 'true';", Duration::from_secs(10))
+        .wait_for(
+            "Local pressed",
+            "return document.querySelector('#mode-local').getAttribute('aria-pressed') === 'true';",
+            Duration::from_secs(10),
+        )
         .unwrap();
     driver.execute(WATCH_ARIA, no_args()).unwrap();
 
@@ -313,7 +317,10 @@ fn the_talk_tab_follows_the_newest_turn_and_talks_by_keyboard() {
         eprintln!("{w}x{h} (viewport {got:?}): {layout}");
         let what = format!("{w}x{h}");
         let f = |k: &str| layout[k].as_f64().unwrap();
-        assert!(f("newest_top") >= f("list_top") - 1.0 && f("newest_bottom") <= f("list_bottom") + 1.0, "{what}: {layout}");
+        assert!(
+            f("newest_top") >= f("list_top") - 1.0 && f("newest_bottom") <= f("list_bottom") + 1.0,
+            "{what}: {layout}"
+        );
         if fits {
             assert_newest_in_view(&layout, &what);
             assert_page_fits(&layout, &what);
@@ -326,7 +333,11 @@ fn the_talk_tab_follows_the_newest_turn_and_talks_by_keyboard() {
     set_viewport(&driver, 1280, 860);
     driver.click("#mode-cloud").unwrap();
     driver
-        .wait_for("Cloud pressed", "return document.querySelector('#mode-cloud').getAttribute('aria-pressed') === 'true';", Duration::from_secs(10))
+        .wait_for(
+            "Cloud pressed",
+            "return document.querySelector('#mode-cloud').getAttribute('aria-pressed') === 'true';",
+            Duration::from_secs(10),
+        )
         .unwrap();
     driver.hold("#ptt", HOLD).unwrap();
     let t6 = wait_turn(&driver, 6);
@@ -353,8 +364,16 @@ fn the_talk_tab_follows_the_newest_turn_and_talks_by_keyboard() {
         let seen = notes(n);
         eprintln!("turn {n} notes: {seen}");
         let reason = title.trim_start_matches("mode cloud; fallback: ");
-        assert!(!seen["text"].as_str().unwrap().contains(reason), "the fallback's reason is not spelled out in the turn: {seen}");
-        let told = seen["notes"].as_array().unwrap().iter().filter(|t| t.as_str().unwrap().contains("answering locally")).count();
+        assert!(
+            !seen["text"].as_str().unwrap().contains(reason),
+            "the fallback's reason is not spelled out in the turn: {seen}"
+        );
+        let told = seen["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t.as_str().unwrap().contains("answering locally"))
+            .count();
         assert_eq!(told, usize::from(n == 7), "the fallback is told once, on its first turn: {seen}");
         // The spoken notice is the first sentence, before the first token: still no stage runs backwards.
         assert!(seen["durations"].as_array().unwrap().iter().all(|d| d.as_f64().unwrap() >= 0.0), "{seen}");
