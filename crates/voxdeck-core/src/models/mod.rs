@@ -2,9 +2,11 @@
 
 pub mod catalog;
 pub mod download;
+pub mod short_name;
 pub mod test_set;
 
 pub use catalog::{Catalog, CatalogEntry, CatalogError, CatalogFile, ModelKind, ModelSet, ResolvedModel};
+pub use short_name::short_name;
 
 use std::path::Path;
 
