@@ -9,4 +9,4 @@ import type { Mode } from "./Mode";
 /**
  * The panel's events. Tagged by `type`, like the engine's.
  */
-export type PanelEvent = { "type": "charts", charts: ChartSet, } | { "type": "engine", status: EngineStatus, } | { "type": "mode", mode: Mode, cloud: CloudStatus, } | { "type": "bench", status: BenchStatus, } | { "type": "download", status: DownloadStatus, };
+export type PanelEvent = { "type": "charts", charts: ChartSet, } | { "type": "engine", status: EngineStatus, } | { "type": "mode", mode: Mode, cloud: CloudStatus, local_model: string, } | { "type": "bench", status: BenchStatus, } | { "type": "download", status: DownloadStatus, };

@@ -11,7 +11,11 @@ import type { TurnState } from "./TurnState";
 /**
  * What a newly connected front end needs.
  */
-export type PanelStatus = { engine: EngineStatus, mode: Mode, cloud: CloudStatus, turn: number, state: TurnState, 
+export type PanelStatus = { engine: EngineStatus, mode: Mode, cloud: CloudStatus, 
+/**
+ * The configured local model's short name, as in the `mode` event.
+ */
+local_model: string, turn: number, state: TurnState, 
 /**
  * This conversation's turns so far.
  */

@@ -18,9 +18,10 @@ pub enum CloudCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Store the API key in the OS keyring (read from stdin, never from the command line).
+    /// Store the API key in the OS keyring, or without one in a key file only you can read
+    /// (read from stdin, never from the command line).
     SetKey,
-    /// Remove the API key from the OS keyring.
+    /// Remove the API key from the OS keyring and the key file.
     ForgetKey,
 }
 
@@ -36,13 +37,22 @@ pub fn run(cmd: CloudCommand, mut config: Config) -> anyhow::Result<()> {
             std::io::stdin().lock().read_line(&mut key).context("reading the key")?;
             let key = key.trim();
             anyhow::ensure!(!key.is_empty(), "no key given; nothing stored");
-            cloud::store_api_key(&config.cloud, key)?;
-            eprintln!("stored in the OS keyring for {}", config.cloud.base_url());
+            let place = match cloud::store_api_key(&config.cloud, key)? {
+                cloud::KeyStore::Keyring => "the OS keyring".to_owned(),
+                _ => match cloud::key_file_path() {
+                    Some(path) => format!("{} (readable only by you; no OS keyring here)", path.display()),
+                    None => "the key file".to_owned(),
+                },
+            };
+            eprintln!("stored in {place} for {}", config.cloud.base_url());
             Ok(())
         }
         CloudCommand::ForgetKey => {
             cloud::delete_api_key(&config.cloud)?;
-            eprintln!("removed from the OS keyring");
+            eprintln!("removed from the OS keyring and the key file");
+            if let Ok(Some((_, cloud::KeySource::Env(var)))) = cloud::resolve_api_key(&config.cloud) {
+                eprintln!("{var} still holds a key: unset it to stop using it");
+            }
             Ok(())
         }
     }

@@ -37,6 +37,16 @@ pub fn resolve_links(path: &Path) -> io::Result<PathBuf> {
 /// missing, keeping an existing file's permissions. Returns the file written, the link's target
 /// when `path` is a symbolic link.
 pub fn replace(path: &Path, contents: &[u8]) -> io::Result<PathBuf> {
+    write_atomically(path, contents, None)
+}
+
+/// [`replace`] for a secret: the file is mode 0600 (readable only by its owner) from its first
+/// byte to its last, whatever mode an earlier file had.
+pub fn replace_private(path: &Path, contents: &[u8]) -> io::Result<PathBuf> {
+    write_atomically(path, contents, Some(0o600))
+}
+
+fn write_atomically(path: &Path, contents: &[u8], mode: Option<u32>) -> io::Result<PathBuf> {
     let target = resolve_links(path)?;
     let dir = match target.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
@@ -44,13 +54,23 @@ pub fn replace(path: &Path, contents: &[u8]) -> io::Result<PathBuf> {
     };
     std::fs::create_dir_all(&dir)?;
     let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    // tempfile creates the file 0600, so a private file is never readable by others.
     let mut tmp = tempfile::Builder::new().prefix(&format!(".{name}.")).suffix(".tmp").tempfile_in(&dir)?;
-    tmp.write_all(contents)?;
-    match std::fs::metadata(&target) {
-        Ok(meta) => tmp.as_file().set_permissions(meta.permissions())?,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
+    match mode {
+        #[cfg(unix)]
+        Some(mode) => {
+            use std::os::unix::fs::PermissionsExt;
+            tmp.as_file().set_permissions(std::fs::Permissions::from_mode(mode))?;
+        }
+        #[cfg(not(unix))]
+        Some(_) => {}
+        None => match std::fs::metadata(&target) {
+            Ok(meta) => tmp.as_file().set_permissions(meta.permissions())?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        },
     }
+    tmp.write_all(contents)?;
     tmp.as_file().sync_all()?;
     tmp.persist(&target).map_err(|e| e.error)?;
     Ok(target)

@@ -30,6 +30,12 @@ pub fn models_dir(configured: Option<&Path>) -> PathBuf {
     models_dir_with(configured, &|k| std::env::var_os(k))
 }
 
+/// voxdeck's config directory (`$XDG_CONFIG_HOME/voxdeck`), for files kept beside the default
+/// config (the cloud key file); `None` without a home directory.
+pub fn config_dir() -> Option<PathBuf> {
+    xdg_dir(&|k| std::env::var_os(k), "XDG_CONFIG_HOME", ".config").map(|dir| dir.join("voxdeck"))
+}
+
 /// voxdeck's data directory (`$XDG_DATA_HOME/voxdeck`), for history and downloads.
 pub fn data_dir() -> PathBuf {
     data_dir_with(&|k| std::env::var_os(k))

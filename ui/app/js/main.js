@@ -97,6 +97,7 @@ function dispatch(v, m) {
       break;
     case "mode":
       v.mode.setMode(m.mode);
+      v.mode.setLocalModel(m.local_model);
       v.settings.showCloud(m.cloud);
       break;
     case "bench":
@@ -122,6 +123,7 @@ function dispatch(v, m) {
 function apply(v, s) {
   v.status.engine(s.engine);
   v.mode.setMode(s.mode);
+  v.mode.setLocalModel(s.local_model);
   v.settings.showCloud(s.cloud);
   v.ptt.setState(s.state);
   v.ptt.describe(s.input, s.output, s.shortcut);
@@ -145,7 +147,10 @@ async function refresh(v) {
 
 /** @returns {Views} */
 function build() {
-  const mode = new ModeView(send);
+  const mode = new ModeView(send, () => {
+    tabs.show("settings");
+    settings.focusKey();
+  });
   const conversation = new Conversation();
   const settings = new SettingsPanel(send, (cloud) => mode.setCloud(cloud));
   const tabs = new Tabs((tab) => {

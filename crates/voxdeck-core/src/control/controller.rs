@@ -158,12 +158,15 @@ impl Controller {
             }
             Command::SetSettings { settings } => Ok(inner.settings.apply(settings)?),
             Command::SetCloudKey { key } => {
-                inner.toggle.store_key(&key)?;
-                Ok(Reply::Ok)
+                let stored = inner.toggle.store_key(&key)?;
+                info!(?stored, "cloud API key stored");
+                self.refresh_cloud();
+                Ok(Reply::Cloud { cloud: inner.toggle.cloud_status() })
             }
             Command::ForgetCloudKey => {
                 inner.toggle.forget_key()?;
-                Ok(Reply::Ok)
+                self.refresh_cloud();
+                Ok(Reply::Cloud { cloud: inner.toggle.cloud_status() })
             }
             Command::CheckCloud => Ok(Reply::Cloud { cloud: inner.toggle.check_cloud() }),
             Command::FetchModel { id } => {
@@ -188,6 +191,7 @@ impl Controller {
             engine: inner.engine.status(),
             mode: inner.toggle.mode(),
             cloud: inner.toggle.cloud_status(),
+            local_model: inner.toggle.local_model(),
             turn,
             state,
             turns,
@@ -209,6 +213,13 @@ impl Controller {
     /// Starts loading the models in the background (no-op while loading or loaded).
     fn load(&self) {
         self.inner.engine.load(self.inner.config.get(), self.inner.toggle.mode());
+    }
+
+    /// Gives the running answerer the cloud engine as the key now allows: a stored key is used
+    /// from the next question on, without reloading the models.
+    fn refresh_cloud(&self) {
+        let cloud = crate::pipeline::loader::build_cloud(&self.inner.config.get());
+        let _ = self.inner.engine.with_session(|s| s.answerer().set_cloud(cloud));
     }
 
     fn set_mode(&self, mode: Mode) {

@@ -163,6 +163,8 @@ impl EngineSlot {
             }
         };
         self.publish(status);
+        // The mode buttons name the model that was loaded.
+        self.toggle.publish();
     }
 
     /// Stops the voice loop and frees its models.

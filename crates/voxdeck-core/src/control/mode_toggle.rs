@@ -8,6 +8,8 @@ use super::protocol::{CloudStatus, PanelEvent};
 use super::publisher::Publisher;
 use super::shared_config::SharedConfig;
 use crate::config::Mode;
+use crate::llm::cloud::KeyStore;
+use crate::models::{Catalog, short_name};
 use crate::sync::lock;
 use crate::turn_record::TurnRecord;
 
@@ -36,10 +38,20 @@ impl ModeToggle {
         self.cloud.status(&self.config.get())
     }
 
-    /// Tells front ends the mode and what is known of the cloud.
+    /// The configured local model's short name ("SmolLM2 135M"); empty when none is installed.
+    pub(super) fn local_model(&self) -> String {
+        let config = self.config.get();
+        match Catalog::builtin().resolve_llm(&config.llm.model, &config.models_dir()) {
+            Ok(model) => short_name(&model.path.to_string_lossy()),
+            Err(_) if !config.llm.model.is_empty() => short_name(&config.llm.model),
+            Err(_) => String::new(),
+        }
+    }
+
+    /// Tells front ends the mode, the local model and what is known of the cloud.
     pub(super) fn publish(&self) {
         let cloud = self.cloud_status();
-        self.publisher.panel(PanelEvent::Mode { mode: self.mode(), cloud });
+        self.publisher.panel(PanelEvent::Mode { mode: self.mode(), cloud, local_model: self.local_model() });
     }
 
     /// Learns from a finished turn; whether the cloud's status changed (then publish).
@@ -54,10 +66,10 @@ impl ModeToggle {
         cloud
     }
 
-    pub(super) fn store_key(&self, key: &str) -> Result<(), CloudKeyError> {
-        self.cloud.store_key(&self.config.get(), key)?;
+    pub(super) fn store_key(&self, key: &str) -> Result<KeyStore, CloudKeyError> {
+        let stored = self.cloud.store_key(&self.config.get(), key)?;
         self.publish();
-        Ok(())
+        Ok(stored)
     }
 
     pub(super) fn forget_key(&self) -> Result<(), CloudKeyError> {

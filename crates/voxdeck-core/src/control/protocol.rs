@@ -11,6 +11,7 @@ use ts_rs::TS;
 
 use crate::bounds::Limit;
 use crate::config::{CloudProvider, Mode, TtsEngine};
+use crate::llm::cloud::KeyStore;
 use crate::pipeline::{Event, TurnRecord, TurnState};
 
 /// A request from a front end. Tagged by `cmd`.
@@ -36,9 +37,10 @@ pub enum Command {
     GetSettings,
     /// Changes settings and saves them to the config file.
     SetSettings { settings: Settings },
-    /// Stores the cloud API key in the OS keyring. Write-only: no command reads it back.
+    /// Stores the cloud API key in the OS keyring, or where there is none in the key file
+    /// (mode 0600). Write-only: no command reads it back; the reply says where it was kept.
     SetCloudKey { key: String },
-    /// Removes the stored cloud API key.
+    /// Removes the stored cloud API key (keyring and key file).
     ForgetCloudKey,
     /// Asks the cloud API whether the key works (lists its models, times a first token).
     CheckCloud,
@@ -98,8 +100,9 @@ pub enum PanelEvent {
     Charts { charts: Box<ChartSet> },
     /// Models loading, loaded, unloaded or failed.
     Engine { status: EngineStatus },
-    /// The answering mode and what is known of the cloud.
-    Mode { mode: Mode, cloud: CloudStatus },
+    /// The answering mode and what is known of the cloud; `local_model` is the configured local
+    /// model's short name ("SmolLM2 135M"), empty when none is installed.
+    Mode { mode: Mode, cloud: CloudStatus, local_model: String },
     /// Benchmark progress, then its result or its failure.
     Bench { status: BenchStatus },
     /// A model download's progress, then its end.
@@ -185,6 +188,18 @@ pub struct CloudStatus {
     pub reachable: Option<bool>,
     /// The last check's verdict or failure, in words.
     pub detail: Option<String>,
+    /// The model's short name ("Qwen 2.5 7B"), for the mode buttons.
+    pub model_short: String,
+    /// Whether the API needs a key (a server on this machine does not).
+    pub key_required: bool,
+    /// Where the key in use is kept (`none`: no key).
+    pub key_store: KeyStore,
+    /// Whether this machine has an OS keyring; without one a stored key goes to `key_file`.
+    pub keyring_available: bool,
+    /// The key file (mode 0600) a key is kept in where there is no keyring.
+    pub key_file: Option<String>,
+    /// The environment variable a key may come from instead.
+    pub key_env: String,
 }
 
 /// The benchmark tab's state.
@@ -217,6 +232,8 @@ pub struct PanelStatus {
     pub engine: EngineStatus,
     pub mode: Mode,
     pub cloud: CloudStatus,
+    /// The configured local model's short name, as in the `mode` event.
+    pub local_model: String,
     pub turn: u64,
     pub state: TurnState,
     /// This conversation's turns so far.

@@ -129,11 +129,27 @@ pub fn load_engines(config: &Config, progress: &mut dyn FnMut(&str)) -> Result<L
 /// used (a usable URL, and a key unless the server is on this machine).
 pub fn build_answerer(config: &Config, local: Arc<LocalLlm>, local_name: &str) -> Answerer {
     let local = NamedEngine { engine: local, model: local_name.to_owned() };
+    Answerer::new(local, build_cloud(config), Router::new(config.router.clone(), config.voice), config.router.mode)
+}
+
+/// The configured cloud engine, or why there is none in a few words (a turn's badge says it;
+/// the log has the details).
+pub fn build_cloud(config: &Config) -> Result<NamedEngine, String> {
     let settings = CloudSettings::from_config(config);
-    let cloud = if settings.api_key.is_none() && !is_loopback_url(&settings.base_url) {
+    if settings.api_key.is_none() && !is_loopback_url(&settings.base_url) {
         Err(match &settings.key_withheld {
-            Some(withheld) => withheld.to_string(),
-            None => format!("no API key: set {} or run `voxdeck cloud set-key`", config.cloud.api_key_env()),
+            Some(withheld) => {
+                tracing::info!("cloud LLM not available: {withheld}");
+                withheld.short()
+            }
+            None => {
+                tracing::info!(
+                    "cloud LLM not available: no API key: store one in the panel's Settings, set {} or run \
+                     `voxdeck cloud set-key`",
+                    config.cloud.api_key_env()
+                );
+                crate::llm::cloud::NO_KEY_REASON.to_owned()
+            }
         })
     } else {
         CloudLlm::new(settings)
@@ -141,12 +157,11 @@ pub fn build_answerer(config: &Config, local: Arc<LocalLlm>, local_name: &str) -
                 let model = c.model().to_owned();
                 NamedEngine { engine: Arc::new(c), model }
             })
-            .map_err(|e| e.to_string())
-    };
-    if let Err(why) = &cloud {
-        tracing::info!("cloud LLM not available: {why}");
+            .map_err(|e| {
+                tracing::info!("cloud LLM not available: {e}");
+                e.fallback_reason()
+            })
     }
-    Answerer::new(local, cloud, Router::new(config.router.clone(), config.voice), config.router.mode)
 }
 
 #[cfg(test)]

@@ -71,9 +71,9 @@ pub struct Answer {
 /// switched at any time and applies from the next question.
 pub struct Answerer {
     local: NamedEngine,
-    cloud: Option<NamedEngine>,
-    /// Why there is no cloud engine ("no API key"), for the router's reasons.
-    cloud_missing: String,
+    /// The cloud engine, or why there is none ("no API key"), for the router's reasons.
+    /// Replaced when the key changes ([`Answerer::set_cloud`]): no reload for a new key.
+    cloud: RwLock<Result<NamedEngine, String>>,
     router: Router,
     mode: RwLock<Mode>,
     /// A 429 asked us not to come back before this.
@@ -86,14 +86,9 @@ pub struct Answerer {
 
 impl Answerer {
     pub fn new(local: NamedEngine, cloud: Result<NamedEngine, String>, router: Router, mode: Mode) -> Answerer {
-        let (cloud, cloud_missing) = match cloud {
-            Ok(c) => (Some(c), String::new()),
-            Err(why) => (None, why),
-        };
         Answerer {
             local,
-            cloud,
-            cloud_missing,
+            cloud: RwLock::new(cloud),
             router,
             mode: RwLock::new(mode),
             backoff_until: Mutex::new(None),
@@ -115,8 +110,18 @@ impl Answerer {
         &self.local.model
     }
 
-    pub fn cloud_model(&self) -> Option<&str> {
-        self.cloud.as_ref().map(|c| c.model.as_str())
+    pub fn cloud_model(&self) -> Option<String> {
+        self.cloud().ok().map(|c| c.model)
+    }
+
+    fn cloud(&self) -> Result<NamedEngine, String> {
+        self.cloud.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Replaces the cloud engine (a key was stored or forgotten); the next question uses it.
+    pub fn set_cloud(&self, cloud: Result<NamedEngine, String>) {
+        *self.cloud.write().unwrap_or_else(|p| p.into_inner()) = cloud;
+        self.told.store(false, Ordering::Relaxed);
     }
 
     /// Seeds the router's prediction of local latency (a bench result, say) before any turn.
@@ -125,8 +130,8 @@ impl Answerer {
     }
 
     fn state(&self) -> RouterState {
-        let cloud_unavailable = if self.cloud.is_none() {
-            Some(self.cloud_missing.clone())
+        let cloud_unavailable = if let Err(why) = self.cloud() {
+            Some(why)
         } else {
             match *lock(&self.backoff_until) {
                 Some(until) if Instant::now() < until => {
@@ -162,9 +167,9 @@ impl Answerer {
             error: None,
         };
         if route.target == Target::Cloud {
-            let fallback = match &self.cloud {
-                None => Some(self.cloud_missing.clone()),
-                Some(cloud) => {
+            let fallback = match &self.cloud() {
+                Err(why) => Some(why.clone()),
+                Ok(cloud) => {
                     answer.engine = Target::Cloud;
                     answer.model = cloud.model.clone();
                     match stream(cloud, Target::Cloud, request.clone(), on) {

@@ -26,7 +26,11 @@ use reqwest::{Client, Url};
 use tokio::time::Instant;
 
 pub use error::CloudError;
-pub use key::{ApiKey, KeySource, KeyWithheld, delete_api_key, key_status, pin_env_key, resolve_api_key, store_api_key};
+pub use url_policy::api_host;
+pub use key::{
+    ApiKey, KeyFile, KeySource, KeyStore, KeyWithheld, NO_KEY_REASON, delete_api_key, key_file_path, key_status, keyring_available,
+    pin_env_key, resolve_api_key, store_api_key,
+};
 
 use super::{AnswerStream, CancelToken, ChatEngine, ChatMessage, ChatRequest, LlmError};
 use crate::config::{CloudConfig, Config};

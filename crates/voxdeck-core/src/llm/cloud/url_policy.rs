@@ -50,6 +50,18 @@ pub(crate) fn check_base_url(raw: &str) -> Result<BaseUrl, CloudError> {
     Ok(BaseUrl { text: text.to_owned(), loopback })
 }
 
+/// The host people know an API by: the base URL's host and, when it names one, its port.
+pub fn api_host(base_url: &str) -> String {
+    match reqwest::Url::parse(base_url.trim()) {
+        Ok(url) => match (url.host_str(), url.port()) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), None) => host.to_owned(),
+            _ => base_url.trim().to_owned(),
+        },
+        Err(_) => base_url.trim().to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
