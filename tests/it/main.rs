@@ -18,6 +18,7 @@ mod cloud_fallback;
 mod cloud_harness;
 mod serve_cloud_key;
 mod ui_serve;
+mod ui_settings;
 mod ui_tauri;
 
 static HEAVY: RwLock<()> = RwLock::new(());
