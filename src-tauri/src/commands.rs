@@ -27,7 +27,8 @@ pub async fn handle<R: Runtime>(
         .await
         .map_err(|e| format!("the command's thread failed: {e}"))?
         .map_err(|e| error_chain(&e))?;
-    if let Some(accelerator) = accelerator {
+    // Only settings that were saved (not refused field by field) change the shortcut.
+    if let (Some(accelerator), Reply::Saved { .. }) = (accelerator, &reply) {
         shortcut::replace(&app, &accelerator);
     }
     Ok(reply)

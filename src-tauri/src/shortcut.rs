@@ -90,3 +90,27 @@ fn on_shortcut<R: Runtime>(app: &AppHandle<R>, _shortcut: &Shortcut, event: Shor
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use super::Shortcut;
+
+    /// The config loader and the panel check `ui.global_shortcut` with voxdeck-core's rule; it
+    /// must take exactly what this plugin's parser takes.
+    #[test]
+    fn core_shortcut_rule_agrees_with_the_plugin() {
+        let samples = [
+            "CommandOrControl+Shift+Space", "Ctrl+Q", "alt+f12", "Super+KeyA", "Shift+Digit5", "Ctrl + Shift + P",
+            "F24", "Space", "Ctrl+Numpad0", "Cmd+ArrowUp", "Ctrl+`", "Banana+Q", "Ctrl+Shift", "Ctrl+Q+W", "Ctrl++",
+            "Q+Ctrl", "F25", "F0", "F01", "Ctrl", " Space", "KeyAA", "Num10", "Shift+NumpadAdd", "MediaPlayPause",
+            "Ctrl+Esc", "ctrl+shift+a", "Option+Comma",
+        ];
+        for s in samples {
+            let plugin = Shortcut::from_str(s).is_ok();
+            let core = voxdeck_core::shortcut::check(s).is_ok();
+            assert_eq!(core, plugin, "{s:?}: core says {core}, the plugin says {plugin}");
+        }
+    }
+}

@@ -19,6 +19,7 @@ mod cloud_harness;
 mod serve_cloud_key;
 mod ui_serve;
 mod ui_talk;
+mod ui_settings;
 mod ui_tauri;
 
 static HEAVY: RwLock<()> = RwLock::new(());

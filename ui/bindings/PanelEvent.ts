@@ -5,6 +5,7 @@ import type { CloudStatus } from "./CloudStatus";
 import type { DownloadStatus } from "./DownloadStatus";
 import type { EngineStatus } from "./EngineStatus";
 import type { Mode } from "./Mode";
+import type { SwitchStatus } from "./SwitchStatus";
 
 /**
  * The panel's events. Tagged by `type`, like the engine's.

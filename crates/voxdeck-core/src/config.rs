@@ -234,13 +234,17 @@ impl VoiceThresholds {
         bounds::VOICE_NATURAL_S.check(self.natural_s)?;
         bounds::VOICE_ACCEPTABLE_S.check(self.acceptable_s)?;
         bounds::VOICE_UNUSABLE_S.check(self.unusable_s)?;
-        if !(self.natural_s <= self.acceptable_s && self.acceptable_s <= self.unusable_s) {
+        // The later threshold is the one named: it is the field to raise.
+        if self.natural_s > self.acceptable_s {
             return Err(invalid(
-                "voice",
-                format!(
-                    "thresholds must satisfy natural_s <= acceptable_s <= unusable_s, got {} / {} / {}",
-                    self.natural_s, self.acceptable_s, self.unusable_s
-                ),
+                "voice.acceptable_s",
+                format!("must be at least voice.natural_s ({}), got {}", self.natural_s, self.acceptable_s),
+            ));
+        }
+        if self.acceptable_s > self.unusable_s {
+            return Err(invalid(
+                "voice.unusable_s",
+                format!("must be at least voice.acceptable_s ({}), got {}", self.acceptable_s, self.unusable_s),
             ));
         }
         Ok(())
@@ -610,6 +614,7 @@ impl UiConfig {
     /// Checks the `[ui]` values.
     fn validate(&self) -> Result<(), Invalid> {
         bounds::UI_CHARTS_HZ.check(self.charts_hz)?;
+        crate::shortcut::check(&self.global_shortcut).map_err(|message| invalid("ui.global_shortcut", message))?;
         Ok(())
     }
 }
@@ -695,10 +700,30 @@ impl CloudConfig {
         bounds::CLOUD_CONNECT_TIMEOUT_S.check(self.connect_timeout_s)?;
         bounds::CLOUD_FIRST_TOKEN_TIMEOUT_S.check(self.first_token_timeout_s)?;
         bounds::CLOUD_STALL_TIMEOUT_S.check(self.stall_timeout_s)?;
-        if self.provider == CloudProvider::Custom && (self.base_url.is_empty() || self.model.is_empty()) {
-            return Err(invalid("cloud.base_url", "and cloud.model must be set when provider = \"custom\"".into()));
+        if !self.base_url.is_empty() {
+            check_url(&self.base_url).map_err(|message| invalid("cloud.base_url", message))?;
+        }
+        if self.provider == CloudProvider::Custom {
+            let custom = |field| invalid(field, "must be set when provider = \"custom\"".into());
+            if self.base_url.is_empty() {
+                return Err(custom("cloud.base_url"));
+            }
+            if self.model.is_empty() {
+                return Err(custom("cloud.model"));
+            }
         }
         Ok(())
+    }
+}
+
+/// An API base URL the cloud client can call: http or https, with a host (the `url` crate's
+/// parser, as reqwest re-exports it).
+fn check_url(text: &str) -> Result<(), String> {
+    let example = "such as https://openrouter.ai/api/v1";
+    match reqwest::Url::parse(text) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
+        Ok(u) => Err(format!("must be an http:// or https:// URL {example}, got {text:?} ({}:)", u.scheme())),
+        Err(e) => Err(format!("must be a URL {example}, got {text:?} ({e})")),
     }
 }
 
@@ -820,6 +845,28 @@ impl Config {
         self.router.validate()?;
         self.ui.validate()?;
         self.metrics.validate()
+    }
+
+    /// Every section's first problem, for a form that marks each field at once (the same
+    /// rules as [`Config::check`]).
+    pub fn problems(&self) -> Vec<Invalid> {
+        [
+            self.llm.check(),
+            self.voice.validate(),
+            self.bench.validate(),
+            self.tts.validate(),
+            self.audio.validate(),
+            self.stt.validate(),
+            self.pipeline.validate(),
+            self.memory.validate(),
+            self.cloud.validate(),
+            self.router.validate(),
+            self.ui.validate(),
+            self.metrics.validate(),
+        ]
+        .into_iter()
+        .filter_map(Result::err)
+        .collect()
     }
 
     /// [`Config::check`], with the file named in the error.
@@ -1007,5 +1054,39 @@ mod tests {
         }
         let msg = parse("[stt]\nbeam = 5\n").unwrap_err().to_string();
         assert!(msg.contains("beam") && msg.contains("line 2"), "{msg}");
+    }
+
+    #[test]
+    fn panel_fields_are_checked_by_the_loader_with_the_field_named() {
+        let msg = parse("[cloud]\nbase_url = \"not a url\"\n").unwrap_err().to_string();
+        assert!(msg.contains("`cloud.base_url` must be a URL"), "{msg}");
+        let msg = parse("[cloud]\nbase_url = \"ftp://example.com/v1\"\n").unwrap_err().to_string();
+        assert!(msg.contains("`cloud.base_url` must be an http:// or https:// URL"), "{msg}");
+        assert!(parse("[cloud]\nbase_url = \"http://127.0.0.1:8080/v1\"\n").is_ok());
+        let msg = parse("[cloud]\nprovider = \"custom\"\nbase_url = \"http://h/v1\"\n").unwrap_err().to_string();
+        assert!(msg.contains("`cloud.model` must be set when provider = \"custom\""), "{msg}");
+        let msg = parse("[ui]\nglobal_shortcut = \"Banana+Q\"\n").unwrap_err().to_string();
+        assert!(msg.contains("`ui.global_shortcut` does not know the key \"Banana\""), "{msg}");
+        assert!(parse("[ui]\nglobal_shortcut = \"\"\n").is_ok(), "no shortcut");
+        let msg = parse("[llm]\nmax_tokens = 1000000\n").unwrap_err().to_string();
+        assert!(msg.contains("`llm.max_tokens` must be between 1 and 65536, got 1000000"), "{msg}");
+        // A reversed budget names the field to change, not only the section.
+        let msg = parse("[voice]\nnatural_s = 3.0\nacceptable_s = 2.0\n").unwrap_err().to_string();
+        assert!(msg.contains("`voice.acceptable_s` must be at least voice.natural_s (3), got 2"), "{msg}");
+        let msg = parse("[voice]\nunusable_s = 2.5\n").unwrap_err().to_string();
+        assert!(msg.contains("`voice.unusable_s` must be at least voice.acceptable_s (3), got 2.5"), "{msg}");
+    }
+
+    #[test]
+    fn problems_lists_each_sections_first_problem() {
+        let mut c = Config::default();
+        assert!(c.problems().is_empty());
+        c.llm.max_tokens = 1_000_000;
+        c.cloud.base_url = "not a url".into();
+        c.ui.global_shortcut = "Banana+Q".into();
+        c.voice.acceptable_s = 1.0;
+        let fields: Vec<&str> = c.problems().iter().map(|p| p.field).collect();
+        assert_eq!(fields, ["llm.max_tokens", "voice.acceptable_s", "cloud.base_url", "ui.global_shortcut"]);
+        assert_eq!(c.check().unwrap_err(), c.problems()[0]);
     }
 }

@@ -22,6 +22,7 @@ pub mod models;
 pub mod paths;
 pub mod pipeline;
 pub mod router;
+pub mod shortcut;
 pub mod stt;
 pub mod sysmon;
 pub mod sync;

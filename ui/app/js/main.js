@@ -106,6 +106,9 @@ function dispatch(v, m) {
     case "download":
       v.settings.download(m.status);
       break;
+    case "switch":
+      v.settings.switchStatus(m.status);
+      break;
     default: {
       /** @type {never} */
       const unknown = m;
@@ -131,6 +134,7 @@ function apply(v, s) {
   v.charts.reset(s.charts);
   v.bench.render(s.bench);
   applyLimits(s.limits);
+  v.settings.switchStatus(s.switch);
 }
 
 /**

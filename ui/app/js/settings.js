@@ -2,14 +2,20 @@
 // The Settings tab: the settings form (get_settings / set_settings), the write-only cloud
 // API key, and the model catalog with downloads. The form is loaded when the tab opens and
 // is not overwritten while the user has unsaved edits.
+//
+// Fields are checked by the engine (validate_settings: the config loader's own rules) as the
+// user types, and each problem is shown beside its field; only "is it a number" is checked
+// here. A model choice that is not installed turns Save into "Download and switch"
+// (switch_models); switching reports as `switch` events, each replacing the last message.
 
 import { byId, el, formatBytes, showMessage } from "./dom.js";
-import { readNumber } from "./limits.js";
 import { replyOf } from "./transport.js";
 
 /** @typedef {import("../../bindings/CloudProvider").CloudProvider} CloudProvider */
 /** @typedef {import("../../bindings/CloudStatus").CloudStatus} CloudStatus */
 /** @typedef {import("../../bindings/DownloadStatus").DownloadStatus} DownloadStatus */
+/** @typedef {import("../../bindings/FieldProblem").FieldProblem} FieldProblem */
+/** @typedef {import("../../bindings/SwitchStatus").SwitchStatus} SwitchStatus */
 /** @typedef {import("../../bindings/Mode").Mode} Mode */
 /** @typedef {import("../../bindings/ModelView").ModelView} ModelView */
 /** @typedef {import("../../bindings/Settings").Settings} Settings */
@@ -18,6 +24,15 @@ import { replyOf } from "./transport.js";
 /** @typedef {import("./transport.js").Send} Send */
 
 /** @typedef {[value: string, label: string]} Option */
+
+/** The Settings fields, as the form's ids (`set-<field>`) name them. @type {(keyof Settings)[]} */
+const FIELDS = [
+  "llm_model", "max_tokens", "mode", "natural_s", "acceptable_s", "unusable_s", "cloud_provider",
+  "cloud_base_url", "cloud_model", "tts_engine", "tts_voice", "input_device", "output_device", "global_shortcut",
+];
+
+/** How long typing pauses before the engine checks the fields. */
+const VALIDATE_DELAY_MS = 300;
 
 /**
  * Fills a select, keeping `current` selectable even when it is not among the choices.
@@ -108,9 +123,19 @@ export class SettingsPanel {
   /** @readonly */ #keyWhere = byId("cloud-key-where");
   /** @readonly */ #keyResult = byId("cloud-key-result");
   /** @readonly */ #models = byId("models");
+  /** @readonly */ #saveButton = byId("settings-save", HTMLButtonElement);
+  /** @readonly */ #reloadButton = byId("settings-reload-models", HTMLButtonElement);
 
   #loaded = false;
   #dirty = false;
+  /** The catalog as last shown, for the install state of the model choices. @type {ModelView[]} */
+  #catalog = [];
+  /** The last switch state. @type {SwitchStatus} */
+  #switch = { state: "idle" };
+  /** The pending live check. @type {ReturnType<typeof setTimeout> | undefined} */
+  #validateTimer;
+  /** Increases with every check, so only the newest reply marks the fields. */
+  #validateSeq = 0;
   /**
    * Latest download state per model id, so a list drawn later still shows it.
    * @readonly @type {Map<string, DownloadStatus>}
@@ -126,7 +151,11 @@ export class SettingsPanel {
   constructor(send, onCloud) {
     this.#send = send;
     this.#onCloud = onCloud;
-    this.#form.addEventListener("input", () => (this.#dirty = true));
+    this.#form.addEventListener("input", () => {
+      this.#dirty = true;
+      this.#scheduleValidate();
+    });
+    this.#form.addEventListener("change", () => this.#showModelChoice());
     this.#form.addEventListener("submit", (e) => {
       e.preventDefault();
       void this.#save();
@@ -218,34 +247,134 @@ export class SettingsPanel {
       this.#input("cloud_model").value = s.cloud_model;
       this.#input("global_shortcut").value = s.global_shortcut;
       this.#dirty = false;
+      this.#markFields([]);
     }
+    this.#catalog = view.models;
     this.showCloud(view.cloud);
     this.#renderModels(view.models);
+    this.#showModelChoice();
   }
 
   /**
-   * The form as Settings, or a sentence saying which field is wrong.
-   * @returns {Settings | string}
+   * The message element beside a field, made on first use and tied to it for screen readers.
+   * @param {string} field
+   * @returns {HTMLElement | null}
+   */
+  #fieldMessage(field) {
+    const input = document.getElementById(`set-${field}`);
+    if (!input) return null;
+    const id = `set-${field}-error`;
+    const existing = document.getElementById(id);
+    if (existing) return existing;
+    const span = el("span", { class: "message field-error", attrs: { id, "data-kind": "error" } });
+    span.hidden = true;
+    input.after(span);
+    input.setAttribute("aria-describedby", id);
+    return span;
+  }
+
+  /**
+   * Shows each problem beside its field and clears the others. Problems in no panel field
+   * go to the form's error line.
+   * @param {FieldProblem[]} problems
+   * @returns {void}
+   */
+  #markFields(problems) {
+    for (const field of FIELDS) {
+      const problem = problems.find((p) => p.field === field);
+      const input = document.getElementById(`set-${field}`);
+      if (problem) input?.setAttribute("aria-invalid", "true");
+      else input?.removeAttribute("aria-invalid");
+      const message = problem ? problem.message : null;
+      // Made only when there is something to say.
+      const target = message ? this.#fieldMessage(field) : document.getElementById(`set-${field}-error`);
+      if (target) showMessage(target, message);
+    }
+    const other = problems.filter((p) => !FIELDS.includes(/** @type {keyof Settings} */ (p.field)));
+    showMessage(this.#error, other.length ? other.map((p) => `${p.key} ${p.message}`).join(" ") : null);
+  }
+
+  /** @returns {void} */
+  #scheduleValidate() {
+    clearTimeout(this.#validateTimer);
+    this.#validateTimer = setTimeout(() => void this.#validate(), VALIDATE_DELAY_MS);
+  }
+
+  /**
+   * Checks the form as it is now with the engine and marks the fields.
+   * @returns {Promise<void>}
+   */
+  async #validate() {
+    const seq = ++this.#validateSeq;
+    const { settings, problems } = this.#read();
+    if (!settings) {
+      this.#markFields(problems);
+      return;
+    }
+    const reply = await this.#send({ cmd: "validate_settings", settings }, this.#error);
+    if (!reply || seq !== this.#validateSeq) return;
+    this.#markFields(reply.kind === "invalid" ? reply.fields : []);
+  }
+
+  /**
+   * The chosen catalog models that are not installed.
+   * @returns {ModelView[]}
+   */
+  #missingChoices() {
+    const chosen = [this.#select("llm_model").value, this.#select("tts_voice").value];
+    return this.#catalog.filter((m) => !m.installed && chosen.includes(m.id));
+  }
+
+  /**
+   * An uninstalled model choice says so beside its select and turns Save into
+   * "Download and switch".
+   * @returns {void}
+   */
+  #showModelChoice() {
+    const missing = this.#missingChoices();
+    for (const field of /** @type {const} */ (["llm_model", "tts_voice"])) {
+      const m = missing.find((x) => x.id === this.#select(field).value);
+      const id = `set-${field}-note`;
+      let note = document.getElementById(id);
+      if (!note && m) {
+        note = el("span", { class: "message field-note", attrs: { id, "data-kind": "info" } });
+        this.#select(field).after(note);
+      }
+      if (note) {
+        showMessage(note, m ? `Not installed (${formatBytes(m.size_bytes)}): it is downloaded, then loaded in place of the current model.` : null, "info");
+      }
+    }
+    this.#saveButton.textContent = missing.length ? "Download and switch" : "Save";
+    this.#saveButton.dataset.action = missing.length ? "switch" : "save";
+  }
+
+  /**
+   * The form as Settings, or the fields that are not numbers.
+   * @returns {{ settings: Settings | null, problems: FieldProblem[] }}
    */
   #read() {
+    /** @type {FieldProblem[]} */
+    const problems = [];
     /**
-     * @param {string} id
-     * @param {string} label
+     * @param {keyof Settings} field
      * @param {boolean} [integer]
+     * @returns {number}
      */
-    const number = (id, label, integer = false) => readNumber(this.#input(id), label, integer);
-    const maxTokens = number("max_tokens", "Max tokens", true);
-    const natural = number("natural_s", "Natural (s)");
-    const acceptable = number("acceptable_s", "Acceptable (s)");
-    const unusable = number("unusable_s", "Unusable (s)");
-    for (const v of [maxTokens, natural, acceptable, unusable]) if (typeof v === "string") return v;
-    return {
+    const number = (field, integer = false) => {
+      const v = this.#input(field).valueAsNumber;
+      const key = this.#input(field).dataset.limit ?? field;
+      if (!Number.isFinite(v)) problems.push({ field, key, message: "must be a number" });
+      else if (integer && !Number.isInteger(v)) problems.push({ field, key, message: "must be a whole number" });
+      return v;
+    };
+    /** @type {Settings} */
+    const settings = {
       llm_model: this.#select("llm_model").value,
-      max_tokens: /** @type {number} */ (maxTokens),
+      max_tokens: number("max_tokens", true),
       mode: /** @type {Mode} */ (this.#select("mode").value),
-      natural_s: /** @type {number} */ (natural),
-      acceptable_s: /** @type {number} */ (acceptable),
-      unusable_s: /** @type {number} */ (unusable),
+      natural_s: number("natural_s"),
+      acceptable_s: number("acceptable_s"),
+      unusable_s: number("unusable_s"),
       cloud_provider: /** @type {CloudProvider} */ (this.#select("cloud_provider").value),
       cloud_base_url: this.#input("cloud_base_url").value.trim(),
       cloud_model: this.#input("cloud_model").value.trim(),
@@ -255,19 +384,52 @@ export class SettingsPanel {
       output_device: this.#select("output_device").value,
       global_shortcut: this.#input("global_shortcut").value.trim(),
     };
+    return { settings: problems.length ? null : settings, problems };
+  }
+
+  /**
+   * Marks the refused fields, says so, and moves focus to the first.
+   * @param {FieldProblem[]} problems
+   * @returns {void}
+   */
+  #refuse(problems) {
+    this.#markFields(problems);
+    const n = problems.length;
+    showMessage(this.#result, `Not saved: ${n === 1 ? "a field needs" : `${n} fields need`} changing (marked).`);
+    const first = problems.find((p) => FIELDS.includes(/** @type {keyof Settings} */ (p.field)));
+    if (first) document.getElementById(`set-${first.field}`)?.focus();
   }
 
   /** @returns {Promise<void>} */
   async #save() {
+    clearTimeout(this.#validateTimer);
+    this.#validateSeq++;
     showMessage(this.#result, null);
-    const settings = this.#read();
-    if (typeof settings === "string") {
-      showMessage(this.#error, settings);
+    const { settings, problems } = this.#read();
+    if (!settings) {
+      this.#refuse(problems);
       return;
     }
-    const saved = replyOf(await this.#send({ cmd: "set_settings", settings }, this.#error), "saved");
+    if (this.#saveButton.dataset.action === "switch") {
+      const reply = await this.#send({ cmd: "switch_models", settings }, this.#error);
+      if (!reply) return;
+      if (reply.kind === "invalid") {
+        this.#refuse(reply.fields);
+        return;
+      }
+      this.#markFields([]);
+      this.#dirty = false;
+      return; // progress and the outcome arrive as `switch` events
+    }
+    const reply = await this.#send({ cmd: "set_settings", settings }, this.#error);
+    if (!reply) return;
+    if (reply.kind === "invalid") {
+      this.#refuse(reply.fields);
+      return;
+    }
+    const saved = replyOf(reply, "saved");
     if (!saved) return;
-    showMessage(this.#error, null);
+    this.#markFields([]);
     this.#dirty = false;
     showMessage(this.#result, saved.path ? `Saved to ${saved.path}` : "Saved.", "info");
     this.#reload.hidden = !saved.reload;
@@ -275,10 +437,38 @@ export class SettingsPanel {
 
   /** @returns {Promise<void>} */
   async #reloadModels() {
-    if (!(await this.#send({ cmd: "unload_models" }, this.#error))) return;
-    if (!(await this.#send({ cmd: "load_models" }, this.#error))) return;
+    if (!(await this.#send({ cmd: "reload_models" }, this.#error))) return;
     this.#reload.hidden = true;
-    showMessage(this.#result, "Reloading models…", "info");
+  }
+
+  /**
+   * A `switch` event (or the status's last one): its message replaces the one before.
+   * @param {SwitchStatus} s
+   * @returns {void}
+   */
+  switchStatus(s) {
+    this.#switch = s;
+    const working = s.state === "working";
+    this.#saveButton.disabled = working;
+    this.#reloadButton.disabled = working;
+    switch (s.state) {
+      case "idle":
+        return;
+      case "working":
+        this.#reload.hidden = true;
+        showMessage(this.#error, null);
+        showMessage(this.#result, `Switching models: ${s.step}…`, "info");
+        return;
+      case "switched":
+        showMessage(this.#result, s.message, "info");
+        break;
+      case "refused":
+      case "failed":
+        showMessage(this.#result, s.message, "error");
+        break;
+    }
+    // The saved settings now name the models that run (restored after a refusal).
+    if (this.#loaded && !this.#dirty) void this.#load(false);
   }
 
   /** @returns {Promise<void>} */
@@ -342,7 +532,8 @@ export class SettingsPanel {
   #renderModels(models) {
     this.#models.replaceChildren(
       ...models.map((m) => {
-        const status = el("span", { class: "model-status" });
+        // A `.message`, so a failure shows red (data-kind="error").
+        const status = el("span", { class: "model-status message" });
         const progress = el("progress", { class: "model-progress" });
         progress.hidden = true;
         const action = m.installed
@@ -390,6 +581,10 @@ export class SettingsPanel {
    */
   download(s) {
     this.#downloads.set(s.id, s);
+    const sw = this.#switch;
+    if (sw.state === "working" && sw.step.startsWith("downloading") && s.phase !== "failed") {
+      showMessage(this.#result, `Switching models: ${sw.step}: ${downloadText(s)}`, "info");
+    }
     const item = this.#models.querySelector(`li[data-model-id="${CSS.escape(s.id)}"]`);
     if (!(item instanceof HTMLElement)) return; // list not drawn yet: shown when it is
     const progress = item.querySelector(".model-progress");

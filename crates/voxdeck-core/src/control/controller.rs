@@ -16,6 +16,7 @@ use super::cloud_status::CloudKeyError;
 use super::downloads::{DownloadError, Downloads};
 use super::engine_slot::{EngineError, EngineSlot, IoFiles};
 use super::mode_toggle::ModeToggle;
+use super::model_swap::{ModelSwap, SwitchError};
 use super::protocol::{BenchStatus, Command, EngineStatus, Outgoing, PanelStatus, Reply};
 use super::publisher::Outlet;
 use super::settings::{SettingsError, SettingsStore};
@@ -54,6 +55,8 @@ pub enum ControlError {
     Bench(#[from] BenchJobError),
     #[error(transparent)]
     Download(#[from] DownloadError),
+    #[error(transparent)]
+    Switch(#[from] SwitchError),
 }
 
 /// Messages buffered per subscriber; one that falls further behind loses the oldest.
@@ -79,6 +82,7 @@ struct Inner {
     bench: BenchJob,
     downloads: Downloads,
     settings: SettingsStore,
+    swap: ModelSwap,
 }
 
 impl Controller {
@@ -97,10 +101,21 @@ impl Controller {
         let files = IoFiles { input: options.input, output: options.output };
         let engine = Arc::new(EngineSlot::new(files, publisher.clone(), charts.clone(), toggle.clone()));
         let data_dir = options.data_dir.unwrap_or_else(crate::paths::data_dir);
+        let downloads = Downloads::new(config.clone(), publisher.clone());
+        let settings = SettingsStore::new(config.clone(), options.config_path);
+        let swap = ModelSwap::new(
+            engine.clone(),
+            config.clone(),
+            toggle.clone(),
+            settings.clone(),
+            downloads.clone(),
+            publisher.clone(),
+        );
         let inner = Inner {
-            bench: BenchJob::new(config.clone(), publisher.clone(), data_dir),
-            downloads: Downloads::new(config.clone(), publisher),
-            settings: SettingsStore::new(config.clone(), options.config_path),
+            bench: BenchJob::new(config.clone(), publisher, data_dir),
+            downloads,
+            settings,
+            swap,
             outlet,
             config,
             toggle,
@@ -157,6 +172,15 @@ impl Controller {
                 Ok(Reply::Settings { view: Box::new(inner.settings.view(inner.toggle.cloud_status())) })
             }
             Command::SetSettings { settings } => Ok(inner.settings.apply(settings)?),
+            Command::ValidateSettings { settings } => {
+                let fields = inner.settings.problems(&settings);
+                Ok(if fields.is_empty() { Reply::Ok } else { Reply::Invalid { fields } })
+            }
+            Command::ReloadModels => {
+                inner.swap.reload()?;
+                Ok(Reply::Ok)
+            }
+            Command::SwitchModels { settings } => Ok(inner.swap.switch(settings)?),
             Command::SetCloudKey { key } => {
                 let stored = inner.toggle.store_key(&key)?;
                 info!(?stored, "cloud API key stored");
@@ -201,6 +225,7 @@ impl Controller {
             output: inner.engine.describe_output(),
             shortcut: inner.config.get().ui.global_shortcut,
             limits: crate::bounds::limits(),
+            switch: inner.swap.status(),
         }
     }
 

@@ -17,7 +17,11 @@ pub enum DownloadError {
     Thread(std::io::Error),
 }
 
+/// Called once a download has ended: `Err` holds the failure in words.
+pub(super) type OnEnd = Box<dyn FnOnce(Result<(), String>) + Send>;
+
 /// Starts downloads into the configured models directory.
+#[derive(Clone)]
 pub(super) struct Downloads {
     config: SharedConfig,
     publisher: Publisher,
@@ -30,14 +34,19 @@ impl Downloads {
 
     /// Starts fetching catalog model `id` (every file of it). Errors at once if `id` is unknown.
     pub(super) fn start(&self, id: &str) -> Result<(), DownloadError> {
+        self.start_then(id, Box::new(|_| {}))
+    }
+
+    /// [`Downloads::start`], then `on_end` with the outcome (after its last event).
+    pub(super) fn start_then(&self, id: &str, on_end: OnEnd) -> Result<(), DownloadError> {
         let models_dir = self.config.get().models_dir();
         let entry = Catalog::builtin().get(id)?.clone();
-        spawn(entry, models_dir, self.publisher.clone())
+        spawn(entry, models_dir, self.publisher.clone(), on_end)
     }
 }
 
 /// Fetches every file of `entry` on its own thread, with progress as events.
-fn spawn(entry: CatalogEntry, models_dir: PathBuf, publisher: Publisher) -> Result<(), DownloadError> {
+fn spawn(entry: CatalogEntry, models_dir: PathBuf, publisher: Publisher, on_end: OnEnd) -> Result<(), DownloadError> {
     let total: u64 = entry.total_size();
     std::thread::Builder::new()
         .name("voxdeck-download".into())
@@ -74,10 +83,11 @@ fn spawn(entry: CatalogEntry, models_dir: PathBuf, publisher: Publisher) -> Resu
                 }
                 Ok(())
             })();
-            match result {
+            match &result {
                 Ok(()) => publish(status("done", total, None)),
-                Err(e) => publish(status("failed", 0, Some(e))),
+                Err(e) => publish(status("failed", 0, Some(e.clone()))),
             }
+            on_end(result);
         })
         .map_err(DownloadError::Thread)?;
     Ok(())

@@ -40,7 +40,8 @@ pub enum EngineError {
 enum Slot {
     Empty(EngineStatus),
     Loading(String),
-    Running { session: Session, status: EngineStatus, sink: Arc<dyn AudioSink> },
+    /// `config`: what the session was loaded from, for a switch to come back to.
+    Running { session: Session, status: EngineStatus, sink: Arc<dyn AudioSink>, config: Box<Config> },
 }
 
 pub(super) struct EngineSlot {
@@ -82,6 +83,14 @@ impl EngineSlot {
             .wait_timeout_while(lock(&self.slot), timeout, |slot| matches!(slot, Slot::Loading(_)))
             .unwrap_or_else(PoisonError::into_inner);
         status_of(&slot)
+    }
+
+    /// The configuration the running session was loaded from; `None` when none runs.
+    pub(super) fn running_config(&self) -> Option<Config> {
+        match &*lock(&self.slot) {
+            Slot::Running { config, .. } => Some((**config).clone()),
+            _ => None,
+        }
     }
 
     /// Runs `f` on the running session, or says why there is none.
@@ -130,7 +139,7 @@ impl EngineSlot {
             let result = build_session(&weak, &config, &files, mode);
             // A controller dropped meanwhile: the session is dropped (stopped) here.
             if let Some(slot) = weak.upgrade() {
-                slot.loaded(result, started, rss_before);
+                slot.loaded(result, config, started, rss_before);
             }
         });
         if let Err(e) = spawned {
@@ -141,7 +150,7 @@ impl EngineSlot {
     }
 
     /// Takes the loader's result: the running session, or the failure in words.
-    fn loaded(&self, result: Result<AssembledSession, String>, started: Instant, rss_before: Option<u64>) {
+    fn loaded(&self, result: Result<AssembledSession, String>, config: Config, started: Instant, rss_before: Option<u64>) {
         let status = match result {
             Ok(AssembledSession { session, sink, models: ModelNames { llm, stt, voice }, .. }) => {
                 let status = EngineStatus::Ready { llm, stt, voice, load_ms: started.elapsed().as_secs_f64() * 1000.0 };
@@ -152,7 +161,7 @@ impl EngineSlot {
                 self.charts.model_loaded(share);
                 forwarder::spawn(session.subscribe(), self.publisher.clone(), self.charts.clone(), self.toggle.clone());
                 info!(?status, "models loaded");
-                self.settle(Slot::Running { session, status: status.clone(), sink });
+                self.settle(Slot::Running { session, status: status.clone(), sink, config: Box::new(config) });
                 status
             }
             Err(message) => {

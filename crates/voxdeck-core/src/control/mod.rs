@@ -12,7 +12,7 @@
 //! - `chart_data` / `chart_feed` / `chart_draw`: the live charts' data, its feed and ticker,
 //!   and their plotters drawing;
 //! - `mode_toggle` (with `cloud_status`), `settings`, `bench_job`, `downloads`: one tab or
-//!   toggle each.
+//!   toggle each; `model_swap`: switching the loaded models without leaving none.
 //!
 //! Each component owns its state and is handed, when built, the handles it uses; none reaches
 //! back into the controller.
@@ -28,6 +28,7 @@ mod downloads;
 mod engine_slot;
 mod forwarder;
 mod mode_toggle;
+mod model_swap;
 pub mod protocol;
 mod publisher;
 pub mod settings;
@@ -38,5 +39,6 @@ pub use cloud_status::CloudKeyError;
 pub use controller::{ControlError, Controller, ControllerOptions};
 pub use downloads::DownloadError;
 pub use engine_slot::EngineError;
+pub use model_swap::SwitchError;
 pub use settings::SettingsError;
 pub use protocol::*;

@@ -35,8 +35,18 @@ pub enum Command {
     ExportBench { format: ExportFormat },
     /// The settings, the model catalog with install state, and the audio devices.
     GetSettings,
-    /// Changes settings and saves them to the config file.
+    /// Changes settings and saves them to the config file; `invalid` names the fields that
+    /// would not load, with nothing saved.
     SetSettings { settings: Settings },
+    /// Checks settings by the config loader's rules without saving: `ok` or `invalid`.
+    ValidateSettings { settings: Settings },
+    /// Loads the models the saved settings name in place of the running ones, without leaving
+    /// none: the new set is checked first, and the old one comes back if it fails to load
+    /// (progress as `switch` events).
+    ReloadModels,
+    /// Downloads the models `settings` names that are not installed, then saves the settings and
+    /// reloads as `reload_models` does (progress as `download` and `switch` events).
+    SwitchModels { settings: Settings },
     /// Stores the cloud API key in the OS keyring, or where there is none in the key file
     /// (mode 0600). Write-only: no command reads it back; the reply says where it was kept.
     SetCloudKey { key: String },
@@ -63,6 +73,8 @@ pub enum Reply {
     Settings { view: Box<SettingsView> },
     /// `set_settings`: saved; `reload` when the change applies only after reloading models.
     Saved { path: Option<String>, reload: bool },
+    /// Settings refused by the config loader's rules, each beside its field.
+    Invalid { fields: Vec<FieldProblem> },
     Cloud { cloud: CloudStatus },
     /// An exported bench result: written to `path`; `content` is UTF-8 text, or base64 for
     /// PNG, so a browser can offer it as a download.
@@ -107,6 +119,8 @@ pub enum PanelEvent {
     Bench { status: BenchStatus },
     /// A model download's progress, then its end.
     Download { status: DownloadStatus },
+    /// Switching the loaded models (`reload_models`, `switch_models`).
+    Switch { status: SwitchStatus },
 }
 
 /// Reply to a WebSocket request: `{"type":"reply","id":..,"ok":..}`. Tauri uses its own
@@ -248,6 +262,36 @@ pub struct PanelStatus {
     pub shortcut: String,
     /// The range of every number the panel's fields set, from [`crate::bounds`].
     pub limits: Vec<Limit>,
+    /// The last model switch, or `idle`.
+    pub switch: SwitchStatus,
+}
+
+/// A setting the config loader would refuse.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct FieldProblem {
+    /// The [`Settings`] field (`max_tokens`); empty when the problem is in no panel field.
+    pub field: String,
+    /// Its key in `config.toml` (`llm.max_tokens`).
+    pub key: String,
+    /// What is wrong, without the key: "must be between 1 and 65536, got 1000000".
+    pub message: String,
+}
+
+/// A switch of the loaded models. Each state replaces the last one's message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "state", rename_all = "snake_case")]
+#[ts(export)]
+pub enum SwitchStatus {
+    Idle,
+    /// Downloading, checking, loading or restoring, in words.
+    Working { step: String },
+    /// The new set is loaded.
+    Switched { message: String },
+    /// The new set could not be loaded; the old one is running (kept or loaded again).
+    Refused { message: String },
+    /// Neither set could be loaded: nothing is.
+    Failed { message: String },
 }
 
 /// The settings a user changes from the panel (the rest stays in the config file).

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use super::config_edit::{self, EditError};
-use super::protocol::{CloudStatus, ModelView, Reply, Settings, SettingsView};
+use super::protocol::{CloudStatus, FieldProblem, ModelView, Reply, Settings, SettingsView};
 use super::shared_config::SharedConfig;
 use crate::atomic_file;
 use crate::audio::devices::{DeviceKind, list_devices};
@@ -49,6 +49,50 @@ pub fn of(config: &Config) -> Settings {
     }
 }
 
+/// Each [`Settings`] field with the `config.toml` key it sets, as [`merged`] applies them.
+const FIELDS: &[(&str, &str)] = &[
+    ("llm_model", "llm.model"),
+    ("max_tokens", "llm.max_tokens"),
+    ("mode", "router.mode"),
+    ("natural_s", "voice.natural_s"),
+    ("acceptable_s", "voice.acceptable_s"),
+    ("unusable_s", "voice.unusable_s"),
+    ("cloud_provider", "cloud.provider"),
+    ("cloud_base_url", "cloud.base_url"),
+    ("cloud_model", "cloud.model"),
+    ("tts_engine", "tts.engine"),
+    ("tts_voice", "tts.voice"),
+    ("input_device", "audio.input_device"),
+    ("output_device", "audio.output_device"),
+    ("global_shortcut", "ui.global_shortcut"),
+];
+
+/// What the config loader would refuse in `config` with `s` applied, each problem beside its
+/// field: the loader's own rules ([`Config::problems`]), not a copy of them.
+pub fn problems(config: &Config, s: &Settings) -> Vec<FieldProblem> {
+    merged(config, s)
+        .problems()
+        .into_iter()
+        .map(|p| FieldProblem {
+            field: FIELDS.iter().find(|(_, key)| *key == p.field).map_or("", |(field, _)| field).to_owned(),
+            key: p.field.to_owned(),
+            message: p.message,
+        })
+        .collect()
+}
+
+/// The catalog models `s` chooses (LLM, voice) that are not installed, by id.
+pub fn missing_models(config: &Config, s: &Settings) -> Vec<String> {
+    let models_dir = config.models_dir();
+    let catalog = Catalog::builtin();
+    [s.llm_model.trim(), s.tts_voice.trim()]
+        .into_iter()
+        .filter_map(|id| catalog.get(id).ok())
+        .filter(|entry| !entry.is_installed(&models_dir))
+        .map(|entry| entry.id.clone())
+        .collect()
+}
+
 /// `config` with `s` applied.
 pub fn merged(config: &Config, s: &Settings) -> Config {
     let mut c = config.clone();
@@ -71,6 +115,7 @@ pub fn merged(config: &Config, s: &Settings) -> Config {
 
 /// The settings tab's side of the configuration: shows it with its choices, and saves and
 /// adopts changes.
+#[derive(Clone)]
 pub(super) struct SettingsStore {
     config: SharedConfig,
     /// The controller's config file; `None`: the default one.
@@ -128,12 +173,27 @@ impl SettingsStore {
         }
     }
 
-    /// Validates, saves and adopts new settings. Only the settings that changed are written, into
+    /// `settings`' problems against the configuration in use.
+    pub(super) fn problems(&self, settings: &Settings) -> Vec<FieldProblem> {
+        problems(&self.config.get(), settings)
+    }
+
+    /// The models `settings` chooses that are not installed.
+    pub(super) fn missing_models(&self, settings: &Settings) -> Vec<String> {
+        missing_models(&self.config.get(), settings)
+    }
+
+    /// Validates, saves and adopts new settings; refused ones come back as
+    /// [`Reply::Invalid`], each beside its field, and nothing is saved. Only the settings that changed are written, into
     /// the config file as the user keeps it (comments, order, a symbolic link), see
     /// [`config_edit`]. The loaded models keep running as they are: `reload` says whether the
     /// change needs them reloaded.
     pub(super) fn apply(&self, settings: Settings) -> Result<Reply, SettingsError> {
         let old = self.config.get();
+        let fields = problems(&old, &settings);
+        if !fields.is_empty() {
+            return Ok(Reply::Invalid { fields });
+        }
         let new = merged(&old, &settings);
         let path = self.save_path().ok_or(SettingsError::NoConfigFile)?;
         let current = match std::fs::read_to_string(&path) {
@@ -162,4 +222,109 @@ fn needs_reload(old: &Config, new: &Config) -> bool {
         || old.audio != new.audio
         || old.cloud != new.cloud
         || old.voice != new.voice
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(problems: &[FieldProblem], field: &str) -> String {
+        let found = problems.iter().find(|p| p.field == field);
+        found.unwrap_or_else(|| panic!("no problem for {field}: {problems:?}")).message.clone()
+    }
+
+    #[test]
+    fn each_field_is_checked_by_the_loaders_rule_and_named() {
+        let config = Config::default();
+        let good = of(&config);
+        assert_eq!(problems(&config, &good), []);
+        let mut s = good.clone();
+        s.max_tokens = 1_000_000;
+        s.cloud_base_url = "not a url".into();
+        s.global_shortcut = "Banana+Q".into();
+        s.natural_s = 3.0;
+        s.acceptable_s = 2.0;
+        let found = problems(&config, &s);
+        assert_eq!(field(&found, "max_tokens"), "must be between 1 and 65536, got 1000000");
+        assert!(field(&found, "cloud_base_url").starts_with("must be a URL such as https://"), "{found:?}");
+        assert!(field(&found, "global_shortcut").starts_with("does not know the key \"Banana\""), "{found:?}");
+        // The reversed budget names the field, and no file path appears anywhere.
+        assert_eq!(field(&found, "acceptable_s"), "must be at least voice.natural_s (3), got 2");
+        assert!(found.iter().all(|p| !p.message.contains(".toml")), "{found:?}");
+        assert_eq!(found.iter().find(|p| p.field == "acceptable_s").map(|p| p.key.as_str()), Some("voice.acceptable_s"));
+
+        let mut s = good.clone();
+        s.unusable_s = 2.5;
+        assert_eq!(field(&problems(&config, &s), "unusable_s"), "must be at least voice.acceptable_s (3), got 2.5");
+        let mut s = good.clone();
+        s.natural_s = 0.0;
+        assert_eq!(field(&problems(&config, &s), "natural_s"), "must be between 0.1 and 60, got 0");
+        let mut s = good.clone();
+        s.cloud_provider = crate::config::CloudProvider::Custom;
+        s.cloud_base_url = "http://127.0.0.1:8080/v1".into();
+        assert_eq!(field(&problems(&config, &s), "cloud_model"), "must be set when provider = \"custom\"");
+        let mut s = good;
+        s.cloud_base_url = "file:///etc/passwd".into();
+        assert!(field(&problems(&config, &s), "cloud_base_url").starts_with("must be an http:// or https:// URL"));
+    }
+
+    /// A store saving into `text` written to a temp file; the file is returned with it.
+    fn store(text: &str) -> (SettingsStore, tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, text).unwrap();
+        let config = Config::from_toml(text, &path).unwrap();
+        (SettingsStore::new(SharedConfig::new(config), Some(path.clone())), dir, path)
+    }
+
+    #[test]
+    fn saving_edits_the_file_in_place_with_floats_as_typed() {
+        let text = "# my voxdeck\n[llm]\nmodel = \"x\"   # the small one\ntemperature = 0.7\nmax_tokens = 64  # short\n\n\
+                    # seconds\n[voice]\nnatural_s = 2.0\n";
+        let (store, _dir, path) = store(text);
+        let mut s = of(&store.config.get());
+        s.max_tokens = 100;
+        s.natural_s = 1.7;
+        s.acceptable_s = 2.3;
+        let reply = store.apply(s).unwrap();
+        assert!(matches!(reply, Reply::Saved { reload: true, .. }), "{reply:?}");
+        let saved = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            saved,
+            "# my voxdeck\n[llm]\nmodel = \"x\"   # the small one\ntemperature = 0.7\nmax_tokens = 100  # short\n\n\
+             # seconds\n[voice]\nnatural_s = 1.7\nacceptable_s = 2.3\n"
+        );
+        assert!(!saved.contains("0.699999988079071"));
+    }
+
+    #[test]
+    fn refused_settings_save_nothing_and_say_which_field() {
+        let text = "[llm]\nmax_tokens = 64\n";
+        let (store, _dir, path) = store(text);
+        let mut s = of(&store.config.get());
+        s.max_tokens = 1_000_000;
+        s.global_shortcut = "Banana+Q".into();
+        let Reply::Invalid { fields } = store.apply(s).unwrap() else { panic!("saved") };
+        let named: Vec<&str> = fields.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(named, ["max_tokens", "global_shortcut"]);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+        assert_eq!(store.config.get().llm.max_tokens, 64);
+    }
+
+    #[test]
+    fn missing_models_are_the_chosen_catalog_ids_not_installed() {
+        // An empty models directory (unless VOXDECK_MODELS names the test set, which has
+        // neither of these full-size models either).
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::default();
+        config.models_dir = Some(dir.path().to_owned());
+        let mut s = of(&config);
+        s.llm_model = "llama-3.2-3b-instruct-q4_k_m".into();
+        s.tts_voice = "piper-en_us-lessac-medium".into();
+        assert_eq!(missing_models(&config, &s), ["llama-3.2-3b-instruct-q4_k_m", "piper-en_us-lessac-medium"]);
+        // Paths and "best installed" are never downloads.
+        s.llm_model = String::new();
+        s.tts_voice = "/some/voice.onnx".into();
+        assert_eq!(missing_models(&config, &s), Vec::<String>::new());
+    }
 }

@@ -11,7 +11,7 @@ use crate::llm::LocalLlm;
 use crate::llm::cloud::{CloudLlm, CloudSettings, is_loopback_url};
 use crate::memory_fit::session::{Part, SessionParts, detect_gpu, llm_layers};
 use crate::memory_fit::{self, Budget};
-use crate::models::Catalog;
+use crate::models::{Catalog, ResolvedModel};
 use crate::router::Router;
 use crate::router::answerer::{Answerer, NamedEngine};
 use crate::stt::{Stt, SttOptions};
@@ -88,24 +88,7 @@ pub fn load_engines(config: &Config, progress: &mut dyn FnMut(&str)) -> Result<L
     let stt_options = SttOptions::from_config(&config)?;
 
     if config.memory.check {
-        let stt = Some(Part { name: stt_options.model_name.clone(), need: memory_fit::estimate_whisper(&stt_options.model)? });
-        // A voice that cannot be resolved is reported when it is opened, below.
-        let voice = match config.tts.engine {
-            TtsEngine::Espeak => None,
-            _ => tts::resolve_voice(&config.tts.voice, &catalog, &models_dir).ok(),
-        };
-        let voice = match voice {
-            Some(v) => Some(Part { need: memory_fit::estimate_piper(&v.onnx)?, name: v.name }),
-            None => None,
-        };
-        let llm = Part { name: model.name.clone(), need: memory_fit::estimate_llm(&model.path, &config.llm)? };
-        let parts = SessionParts {
-            stt,
-            stt_on_gpu: config.stt.gpu,
-            voice,
-            llm,
-            llm_layers: llm_layers(&model.path, &config.llm),
-        };
+        let parts = session_parts(&config, &model, &stt_options)?;
         memory_fit::session::check_session(&parts, &detect_gpu(), Budget::system(&config.memory), &config.memory)?;
     }
 
@@ -123,6 +106,29 @@ pub fn load_engines(config: &Config, progress: &mut dyn FnMut(&str)) -> Result<L
         tts,
         threads,
     })
+}
+
+/// What the memory check weighs for `config`'s session: Whisper, the voice (when Piper speaks
+/// and it resolves) and the LLM, each estimated from its file's header (so a file that is not
+/// a readable model fails here, before anything loads).
+pub fn session_parts(
+    config: &Config,
+    model: &ResolvedModel,
+    stt_options: &SttOptions,
+) -> Result<SessionParts, PipelineError> {
+    let catalog = Catalog::builtin();
+    let stt = Some(Part { name: stt_options.model_name.clone(), need: memory_fit::estimate_whisper(&stt_options.model)? });
+    // A voice that cannot be resolved is reported when it is opened.
+    let voice = match config.tts.engine {
+        TtsEngine::Espeak => None,
+        _ => tts::resolve_voice(&config.tts.voice, &catalog, &config.models_dir()).ok(),
+    };
+    let voice = match voice {
+        Some(v) => Some(Part { need: memory_fit::estimate_piper(&v.onnx)?, name: v.name }),
+        None => None,
+    };
+    let llm = Part { name: model.name.clone(), need: memory_fit::estimate_llm(&model.path, &config.llm)? };
+    Ok(SessionParts { stt, stt_on_gpu: config.stt.gpu, voice, llm, llm_layers: llm_layers(&model.path, &config.llm) })
 }
 
 /// The answerer for `config`: the loaded local model, and the configured cloud when it can be
