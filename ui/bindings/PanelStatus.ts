@@ -5,6 +5,7 @@ import type { CloudStatus } from "./CloudStatus";
 import type { EngineStatus } from "./EngineStatus";
 import type { Limit } from "./Limit";
 import type { Mode } from "./Mode";
+import type { StarterView } from "./StarterView";
 import type { TurnRecord } from "./TurnRecord";
 import type { TurnState } from "./TurnState";
 
@@ -31,4 +32,8 @@ shortcut: string,
 /**
  * The range of every number the panel's fields set, from [`crate::bounds`].
  */
-limits: Array<Limit>, };
+limits: Array<Limit>, 
+/**
+ * The first-run offer (shown while `needed`).
+ */
+starter: StarterView, };

@@ -20,6 +20,7 @@ use super::protocol::{BenchStatus, Command, EngineStatus, Outgoing, PanelStatus,
 use super::publisher::Outlet;
 use super::settings::{SettingsError, SettingsStore};
 use super::shared_config::SharedConfig;
+use super::starter_job::{Starter, StarterError};
 use crate::config::{Config, Mode};
 use crate::pipeline::TurnState;
 
@@ -54,6 +55,8 @@ pub enum ControlError {
     Bench(#[from] BenchJobError),
     #[error(transparent)]
     Download(#[from] DownloadError),
+    #[error(transparent)]
+    Starter(#[from] StarterError),
 }
 
 /// Messages buffered per subscriber; one that falls further behind loses the oldest.
@@ -79,6 +82,8 @@ struct Inner {
     bench: BenchJob,
     downloads: Downloads,
     settings: SettingsStore,
+    /// The first run's offer and its download.
+    starter: Arc<Starter>,
 }
 
 impl Controller {
@@ -99,6 +104,7 @@ impl Controller {
         let data_dir = options.data_dir.unwrap_or_else(crate::paths::data_dir);
         let inner = Inner {
             bench: BenchJob::new(config.clone(), publisher.clone(), data_dir),
+            starter: Arc::new(Starter::new(config.clone(), publisher.clone(), engine.clone(), toggle.clone())),
             downloads: Downloads::new(config.clone(), publisher),
             settings: SettingsStore::new(config.clone(), options.config_path),
             outlet,
@@ -171,6 +177,10 @@ impl Controller {
                 Ok(Reply::Ok)
             }
             Command::Status => Ok(Reply::Status { status: Box::new(self.status()) }),
+            Command::InstallStarter { set } => {
+                inner.starter.install(set)?;
+                Ok(Reply::Ok)
+            }
         }
     }
 
@@ -197,6 +207,7 @@ impl Controller {
             output: inner.engine.describe_output(),
             shortcut: inner.config.get().ui.global_shortcut,
             limits: crate::bounds::limits(),
+            starter: inner.starter.view(),
         }
     }
 

@@ -12,7 +12,9 @@
 //! - `chart_data` / `chart_feed` / `chart_draw`: the live charts' data, its feed and ticker,
 //!   and their plotters drawing;
 //! - `mode_toggle` (with `cloud_status`), `settings`, `bench_job`, `downloads`: one tab or
-//!   toggle each.
+//!   toggle each;
+//! - `starter_set` (which set suits this machine) and `starter_job` (its download, then the
+//!   load): the first run.
 //!
 //! Each component owns its state and is handed, when built, the handles it uses; none reaches
 //! back into the controller.
@@ -32,6 +34,8 @@ pub mod protocol;
 mod publisher;
 pub mod settings;
 mod shared_config;
+mod starter_job;
+pub mod starter_set;
 
 pub use bench_job::BenchJobError;
 pub use cloud_status::CloudKeyError;
@@ -39,4 +43,5 @@ pub use controller::{ControlError, Controller, ControllerOptions};
 pub use downloads::DownloadError;
 pub use engine_slot::EngineError;
 pub use settings::SettingsError;
+pub use starter_job::StarterError;
 pub use protocol::*;
