@@ -16,7 +16,9 @@ import { renderSteps } from "./status.js";
 export class FirstRunCard {
   /** @readonly */ #card = byId("first-run");
   /** @readonly */ #talk = byId("panel-talk");
+  /** @readonly */ #title = byId("first-run-title");
   /** @readonly */ #reason = byId("first-run-reason");
+  /** @readonly */ #actions = byId("first-run-actions");
   /** @readonly */ #setName = byId("first-run-set-name");
   /** @readonly */ #total = byId("first-run-total");
   /** @readonly */ #models = byId("first-run-models", HTMLUListElement);
@@ -99,7 +101,9 @@ export class FirstRunCard {
     this.#total.textContent =
       set.missing_bytes === set.total_bytes
         ? `${formatBytes(set.total_bytes)} in all`
-        : `${formatBytes(set.missing_bytes)} to download of ${formatBytes(set.total_bytes)}`;
+        : set.missing_bytes === 0
+          ? `${formatBytes(set.total_bytes)}, all installed`
+          : `${formatBytes(set.missing_bytes)} to download of ${formatBytes(set.total_bytes)}`;
     this.#models.replaceChildren(
       ...set.models.map((m) =>
         el(
@@ -114,6 +118,14 @@ export class FirstRunCard {
 
     const job = view.job;
     const busy = job.state === "downloading" || job.state === "loading";
+    this.#title.textContent =
+      job.state === "downloading"
+        ? "Downloading the models"
+        : job.state === "loading"
+          ? "Loading the models"
+          : "Download the models to start talking";
+    // Once downloaded, nothing is left to press: the steps below show the load.
+    this.#actions.hidden = job.state === "loading";
     this.#download.disabled = busy;
     this.#download.textContent =
       job.state === "failed" ? "Retry" : `Download ${formatBytes(set.missing_bytes)}`;

@@ -90,14 +90,19 @@ pub(super) fn install_files(
     };
     let mut before = 0u64;
     let mut last_percent = u64::MAX;
+    let mut high_water = 0u64;
     for (entry, file) in files {
-        progress(&entry.name, "downloading", before, total);
+        high_water = high_water.max(before);
+        progress(&entry.name, "downloading", high_water, total);
         let mut on_progress = |p: DownloadProgress| {
             let phase = match p.phase {
                 Phase::Verifying | Phase::Resuming => "verifying",
                 Phase::Fetching | Phase::Extracting | Phase::Downloading => "downloading",
             };
-            let done = before + p.done.min(file.size);
+            // Installers report a second pass (verifying, converting) from 0 again: the bar
+            // holds still then rather than going back.
+            let done = (before + p.done.min(file.size)).max(high_water);
+            high_water = done;
             // One event per percent keeps the stream light for multi-GB files.
             let percent = done * 100 / total.max(1);
             if percent != last_percent {
