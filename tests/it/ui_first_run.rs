@@ -234,6 +234,21 @@ fn the_first_run_offers_downloads_and_loads_the_starter_set() {
     assert!(progress.windows(2).all(|w| w[1] >= w[0]), "progress never goes back: {progress:?}");
     let pills = seen["pills"].to_string();
     assert!(pills.contains("/3"), "the pill showed the steps: {pills}");
+    // The details expand under the header on a click, and Load / Unload keep their row at 390.
+    driver.click("#engine-status").unwrap();
+    set_viewport(&driver, 390, 844);
+    let detail = js(
+        &driver,
+        "const d = document.querySelector('#engine-detail'); \
+         return { shown: !d.hidden, text: d.innerText, expanded: document.querySelector('#engine-status').getAttribute('aria-expanded') };",
+    );
+    assert_eq!(detail["shown"], true, "{detail}");
+    assert_eq!(detail["expanded"], "true", "{detail}");
+    assert!(detail["text"].as_str().unwrap().contains("Whisper tiny.en"), "{detail}");
+    let shown = js(&driver, SHOWN);
+    let (load_top, pill_top) = (shown["load_top"].as_f64().unwrap(), shown["pill_top"].as_f64().unwrap());
+    assert!((load_top - pill_top).abs() < 8.0, "Load beside the pill: {shown}");
+    save_screenshot(&driver, "first-run-ready-detail-390x844");
     // Everything is installed now, so the card would not offer a download again.
     for name in
         ["SmolLM2-135M-Instruct.Q4_1.gguf", "ggml-tiny.en.bin", "en_US-joe-medium.onnx", "libonnxruntime.so.1.32.0"]
