@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use voxdeck_e2e::openai_server::{free_port, models_dir};
-use voxdeck_e2e::panel::{self, find_program, save_screenshot, spawn_logged};
+use voxdeck_e2e::panel::{find_program, save_screenshot, spawn_logged};
 use voxdeck_e2e::webdriver::WebDriver;
 use voxdeck_e2e::{spawn_serve, voxdeck, write_config, write_wav_16bit};
 
