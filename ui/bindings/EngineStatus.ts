@@ -3,4 +3,4 @@
 /**
  * Where the models are.
  */
-export type EngineStatus = { "state": "unloaded" } | { "state": "loading", step: string, } | { "state": "ready", llm: string, stt: string, voice: string, load_ms: number, } | { "state": "failed", message: string, };
+export type EngineStatus = { "state": "unloaded" } | { "state": "loading", step: string, index: number, of: number, steps: Array<string>, } | { "state": "ready", llm: string, stt: string, voice: string, load_ms: number, } | { "state": "failed", message: string, };

@@ -5,9 +5,9 @@ import type { CloudStatus } from "./CloudStatus";
 import type { DownloadStatus } from "./DownloadStatus";
 import type { EngineStatus } from "./EngineStatus";
 import type { Mode } from "./Mode";
-import type { SwitchStatus } from "./SwitchStatus";
+import type { StarterView } from "./StarterView";
 
 /**
  * The panel's events. Tagged by `type`, like the engine's.
  */
-export type PanelEvent = { "type": "charts", charts: ChartSet, } | { "type": "engine", status: EngineStatus, } | { "type": "mode", mode: Mode, cloud: CloudStatus, local_model: string, } | { "type": "bench", status: BenchStatus, } | { "type": "download", status: DownloadStatus, };
+export type PanelEvent = { "type": "charts", charts: ChartSet, } | { "type": "engine", status: EngineStatus, } | { "type": "mode", mode: Mode, cloud: CloudStatus, } | { "type": "bench", status: BenchStatus, } | { "type": "download", status: DownloadStatus, } | { "type": "starter", starter: StarterView, };

@@ -5,18 +5,14 @@ import type { CloudStatus } from "./CloudStatus";
 import type { EngineStatus } from "./EngineStatus";
 import type { Limit } from "./Limit";
 import type { Mode } from "./Mode";
-import type { SwitchStatus } from "./SwitchStatus";
+import type { StarterView } from "./StarterView";
 import type { TurnRecord } from "./TurnRecord";
 import type { TurnState } from "./TurnState";
 
 /**
  * What a newly connected front end needs.
  */
-export type PanelStatus = { engine: EngineStatus, mode: Mode, cloud: CloudStatus, 
-/**
- * The configured local model's short name, as in the `mode` event.
- */
-local_model: string, turn: number, state: TurnState, 
+export type PanelStatus = { engine: EngineStatus, mode: Mode, cloud: CloudStatus, turn: number, state: TurnState, 
 /**
  * This conversation's turns so far.
  */
@@ -38,6 +34,6 @@ shortcut: string,
  */
 limits: Array<Limit>, 
 /**
- * The last model switch, or `idle`.
+ * The first-run offer (shown while `needed`).
  */
-switch: SwitchStatus, };
+starter: StarterView, };

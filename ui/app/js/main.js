@@ -12,12 +12,14 @@ import { ModeView } from "./mode.js";
 import { PushToTalk } from "./ptt.js";
 import { SettingsPanel } from "./settings.js";
 import { StatusView } from "./status.js";
+import { FirstRunCard } from "./first_run.js";
 import { Tabs } from "./tabs.js";
 import { connect, detectHost, replyOf } from "./transport.js";
 
 /** @typedef {import("../../bindings/Command").Command} Command */
 /** @typedef {import("../../bindings/Outgoing").Outgoing} Outgoing */
 /** @typedef {import("../../bindings/PanelStatus").PanelStatus} PanelStatus */
+/** @typedef {import("../../bindings/EngineStatus").EngineStatus} EngineStatus */
 /** @typedef {import("./transport.js").Send} Send */
 /** @typedef {import("./transport.js").Transport} Transport */
 
@@ -48,6 +50,7 @@ const send = async (command, errorEl) => {
  * @typedef {object} Views
  * @property {StatusView} status
  * @property {PushToTalk} ptt
+ * @property {FirstRunCard} firstRun
  * @property {ModeView} mode
  * @property {Conversation} conversation
  * @property {Charts} charts
@@ -93,7 +96,12 @@ function dispatch(v, m) {
       v.charts.render(m.charts);
       break;
     case "engine":
-      v.status.engine(m.status);
+      v.firstRun.engine(m.status);
+      showEngine(v, m.status);
+      break;
+    case "starter":
+      v.firstRun.render(m.starter);
+      showEngine(v, null);
       break;
     case "mode":
       v.mode.setMode(m.mode);
@@ -124,7 +132,9 @@ function dispatch(v, m) {
  * @returns {void}
  */
 function apply(v, s) {
-  v.status.engine(s.engine);
+  v.firstRun.render(s.starter);
+  v.firstRun.engine(s.engine);
+  showEngine(v, s.engine);
   v.mode.setMode(s.mode);
   v.mode.setLocalModel(s.local_model);
   v.settings.showCloud(s.cloud);
@@ -149,6 +159,24 @@ async function refresh(v) {
   v.settings.invalidate(v.tabs.active === "settings");
 }
 
+/** @type {EngineStatus} */
+let engineStatus = { state: "unloaded" };
+
+/**
+ * The engine's state (or the last one, with `null`) on the header, the talk button and the
+ * first-run card, which all depend on whether models are installed yet.
+ * @param {Views} v
+ * @param {EngineStatus | null} status
+ * @returns {void}
+ */
+function showEngine(v, status) {
+  if (status) engineStatus = status;
+  const firstRun = v.firstRun.active;
+  v.status.engine(engineStatus);
+  v.status.setFirstRun(firstRun);
+  v.ptt.setEngine(engineStatus, firstRun);
+}
+
 /** @returns {Views} */
 function build() {
   const mode = new ModeView(send, () => {
@@ -164,6 +192,7 @@ function build() {
   return {
     status: new StatusView(send, host),
     ptt: new PushToTalk(send, host),
+    firstRun: new FirstRunCard(send),
     mode,
     conversation,
     charts: new Charts(),

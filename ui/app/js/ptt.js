@@ -7,6 +7,7 @@
 import { byId, describeError, showMessage } from "./dom.js";
 
 /** @typedef {import("../../bindings/TurnState").TurnState} TurnState */
+/** @typedef {import("../../bindings/EngineStatus").EngineStatus} EngineStatus */
 /** @typedef {import("./transport.js").Send} Send */
 
 /** @type {Record<TurnState, string>} */
@@ -64,6 +65,10 @@ export class PushToTalk {
   /** @readonly */ #shortcut = byId("shortcut");
   /** @readonly */ #io = byId("io");
   /** @readonly */ #live = byId("ptt-live");
+  /** @readonly */ #reason = byId("ptt-reason");
+  /** Why the button cannot be used now (null: it can). @type {string | null} */
+  #unavailable = "Connecting…";
+  /** @type {EngineStatus["state"] | null} */ #engineState = null;
   /**
    * Who holds the button now; a second source cannot press again or release the first.
    * @type {"pointer" | "key" | null}
@@ -133,7 +138,7 @@ export class PushToTalk {
    * @returns {void}
    */
   #press(source) {
-    if (this.#heldBy) return;
+    if (this.#heldBy || this.#unavailable !== null) return;
     this.#heldBy = source;
     this.#button.classList.add("held");
     this.#button.setAttribute("aria-pressed", "true");
@@ -159,6 +164,29 @@ export class PushToTalk {
         console.error("voxdeck: release failed:", e);
         showMessage(this.#error, describeError(e));
       });
+  }
+
+  /**
+   * Enables the button only with the models loaded; otherwise it says why (aria-disabled
+   * keeps it focusable, so a screen reader hears the reason).
+   * @param {EngineStatus} status
+   * @param {boolean} firstRun no models installed yet
+   * @returns {void}
+   */
+  setEngine(status, firstRun) {
+    /** @type {string | null} */
+    let why = null;
+    if (status.state === "loading") why = status.index > 0 ? `Loading ${status.index}/${status.of}…` : "Loading…";
+    else if (firstRun && status.state !== "ready") why = "Download the models first";
+    else if (status.state === "unloaded") why = "Models not loaded: press Load";
+    else if (status.state === "failed") why = `Load failed: ${status.message}`;
+    this.#unavailable = why;
+    this.#button.setAttribute("aria-disabled", String(why !== null));
+    this.#reason.textContent = why ?? "";
+    this.#reason.hidden = why === null;
+    // A "not loaded" from an earlier press does not outlive the state it was about.
+    if (status.state !== this.#engineState) showMessage(this.#error, null);
+    this.#engineState = status.state;
   }
 
   /**

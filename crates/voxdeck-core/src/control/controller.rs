@@ -21,6 +21,7 @@ use super::protocol::{BenchStatus, Command, EngineStatus, Outgoing, PanelStatus,
 use super::publisher::Outlet;
 use super::settings::{SettingsError, SettingsStore};
 use super::shared_config::SharedConfig;
+use super::starter_job::{Starter, StarterError};
 use crate::config::{Config, Mode};
 use crate::pipeline::TurnState;
 
@@ -57,6 +58,8 @@ pub enum ControlError {
     Download(#[from] DownloadError),
     #[error(transparent)]
     Switch(#[from] SwitchError),
+    #[error(transparent)]
+    Starter(#[from] StarterError),
 }
 
 /// Messages buffered per subscriber; one that falls further behind loses the oldest.
@@ -83,6 +86,8 @@ struct Inner {
     downloads: Downloads,
     settings: SettingsStore,
     swap: ModelSwap,
+    /// The first run's offer and its download.
+    starter: Arc<Starter>,
 }
 
 impl Controller {
@@ -112,7 +117,8 @@ impl Controller {
             publisher.clone(),
         );
         let inner = Inner {
-            bench: BenchJob::new(config.clone(), publisher, data_dir),
+            bench: BenchJob::new(config.clone(), publisher.clone(), data_dir),
+            starter: Arc::new(Starter::new(config.clone(), publisher.clone(), engine.clone(), toggle.clone())),
             downloads,
             settings,
             swap,
@@ -198,6 +204,10 @@ impl Controller {
                 Ok(Reply::Ok)
             }
             Command::Status => Ok(Reply::Status { status: Box::new(self.status()) }),
+            Command::InstallStarter { set } => {
+                inner.starter.install(set)?;
+                Ok(Reply::Ok)
+            }
         }
     }
 
@@ -226,6 +236,7 @@ impl Controller {
             shortcut: inner.config.get().ui.global_shortcut,
             limits: crate::bounds::limits(),
             switch: inner.swap.status(),
+            starter: inner.starter.view(),
         }
     }
 

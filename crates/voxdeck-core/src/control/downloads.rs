@@ -1,12 +1,12 @@
 //! Model downloads started from the settings tab, one thread each, with progress as events.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::protocol::{DownloadStatus, PanelEvent};
 use super::publisher::Publisher;
 use super::shared_config::SharedConfig;
 use crate::models::download::{DownloadOptions, DownloadProgress, Downloader, Phase};
-use crate::models::{Catalog, CatalogEntry, CatalogError, install_catalog_file};
+use crate::models::{Catalog, CatalogEntry, CatalogError, CatalogFile, install_catalog_file};
 
 /// A download that could not start (once started, failures arrive as progress events).
 #[derive(Debug, thiserror::Error)]
@@ -59,30 +59,9 @@ fn spawn(entry: CatalogEntry, models_dir: PathBuf, publisher: Publisher, on_end:
                 total_bytes: total,
                 error,
             };
-            let result = (|| -> Result<(), String> {
-                let downloader = Downloader::new(DownloadOptions::default()).map_err(|e| e.to_string())?;
-                let mut before = 0u64;
-                for file in &entry.files {
-                    let mut last_percent = u64::MAX;
-                    let mut on_progress = |p: DownloadProgress| {
-                        let phase = match p.phase {
-                            Phase::Verifying | Phase::Resuming => "verifying",
-                            Phase::Fetching | Phase::Extracting | Phase::Downloading => "downloading",
-                        };
-                        let done = before + p.done.min(file.size);
-                        // One event per percent keeps the stream light for multi-GB files.
-                        let percent = done * 100 / total.max(1);
-                        if percent != last_percent {
-                            last_percent = percent;
-                            publish(status(phase, done, None));
-                        }
-                    };
-                    install_catalog_file(&downloader, file, &models_dir, &mut on_progress)
-                        .map_err(|e| format!("{} (file {}): {e}", entry.id, file.name))?;
-                    before += file.size;
-                }
-                Ok(())
-            })();
+            let files: Vec<(&CatalogEntry, &CatalogFile)> = entry.files.iter().map(|f| (&entry, f)).collect();
+            let result = install_files(&files, &models_dir, &mut |_, phase, done, _| publish(status(phase, done, None)));
+            let result = result.map_err(|e| format!("{} (file {}): {}", entry.id, e.file, e.error));
             match &result {
                 Ok(()) => publish(status("done", total, None)),
                 Err(e) => publish(status("failed", 0, Some(e.clone()))),
@@ -90,5 +69,61 @@ fn spawn(entry: CatalogEntry, models_dir: PathBuf, publisher: Publisher, on_end:
             on_end(result);
         })
         .map_err(DownloadError::Thread)?;
+    Ok(())
+}
+
+/// A file that could not be installed: its model's name, the file and why.
+#[derive(Debug)]
+pub(super) struct FileFailed {
+    pub model: String,
+    pub file: String,
+    pub error: String,
+}
+
+/// Installs `files` one after another (already installed ones are skipped by the installers),
+/// calling `progress(model name, phase, done, total)` once per percent of their total bytes;
+/// `phase` is "downloading" or "verifying".
+pub(super) fn install_files(
+    files: &[(&CatalogEntry, &CatalogFile)],
+    models_dir: &Path,
+    progress: &mut dyn FnMut(&str, &str, u64, u64),
+) -> Result<(), FileFailed> {
+    let total: u64 = files.iter().map(|(_, f)| f.size).sum();
+    let failed = |entry: &CatalogEntry, file: &CatalogFile, error: String| FileFailed {
+        model: entry.name.clone(),
+        file: file.name.clone(),
+        error,
+    };
+    let downloader = match (files.first(), Downloader::new(DownloadOptions::default())) {
+        (_, Ok(d)) => d,
+        (Some((entry, file)), Err(e)) => return Err(failed(entry, file, e.to_string())),
+        (None, Err(_)) => return Ok(()),
+    };
+    let mut before = 0u64;
+    let mut last_percent = u64::MAX;
+    let mut high_water = 0u64;
+    for (entry, file) in files {
+        high_water = high_water.max(before);
+        progress(&entry.name, "downloading", high_water, total);
+        let mut on_progress = |p: DownloadProgress| {
+            let phase = match p.phase {
+                Phase::Verifying | Phase::Resuming => "verifying",
+                Phase::Fetching | Phase::Extracting | Phase::Downloading => "downloading",
+            };
+            // Installers report a second pass (verifying, converting) from 0 again: the bar
+            // holds still then rather than going back.
+            let done = (before + p.done.min(file.size)).max(high_water);
+            high_water = done;
+            // One event per percent keeps the stream light for multi-GB files.
+            let percent = done * 100 / total.max(1);
+            if percent != last_percent {
+                last_percent = percent;
+                progress(&entry.name, phase, done, total);
+            }
+        };
+        install_catalog_file(&downloader, file, models_dir, &mut on_progress)
+            .map_err(|e| failed(entry, file, e.to_string()))?;
+        before += file.size;
+    }
     Ok(())
 }

@@ -16,7 +16,7 @@ use crate::audio::sink::AudioSink;
 use crate::audio::{open_input, open_output};
 use crate::config::{Config, Mode};
 use crate::history::History;
-use crate::pipeline::{AssembledSession, ModelNames, Session, SessionIo, SessionOptions, assemble};
+use crate::pipeline::{AssembledSession, LOAD_STEPS, ModelNames, Session, SessionIo, SessionOptions, assemble};
 use crate::sync::lock;
 
 /// Files push-to-talk listens to and answers are spoken into, instead of the default devices.
@@ -39,7 +39,8 @@ pub enum EngineError {
 
 enum Slot {
     Empty(EngineStatus),
-    Loading(String),
+    /// The step in words, and its index in [`LOAD_STEPS`] (1-based; 0: checking memory).
+    Loading(String, u32),
     /// `config`: what the session was loaded from, for a switch to come back to.
     Running { session: Session, status: EngineStatus, sink: Arc<dyn AudioSink>, config: Box<Config> },
 }
@@ -80,7 +81,7 @@ impl EngineSlot {
     pub(super) fn wait_until_loaded(&self, timeout: Duration) -> EngineStatus {
         let (slot, _) = self
             .settled
-            .wait_timeout_while(lock(&self.slot), timeout, |slot| matches!(slot, Slot::Loading(_)))
+            .wait_timeout_while(lock(&self.slot), timeout, |slot| matches!(slot, Slot::Loading(..)))
             .unwrap_or_else(PoisonError::into_inner);
         status_of(&slot)
     }
@@ -97,7 +98,7 @@ impl EngineSlot {
     pub(super) fn with_session<R>(&self, f: impl FnOnce(&Session) -> R) -> Result<R, EngineError> {
         match &*lock(&self.slot) {
             Slot::Running { session, .. } => Ok(f(session)),
-            Slot::Loading(step) => Err(EngineError::Loading(step.clone())),
+            Slot::Loading(step, _) => Err(EngineError::Loading(step.clone())),
             Slot::Empty(EngineStatus::Failed { message }) => Err(EngineError::LoadFailed(message.clone())),
             Slot::Empty(_) => Err(EngineError::NotLoaded),
         }
@@ -125,12 +126,12 @@ impl EngineSlot {
     pub(super) fn load(self: &Arc<Self>, config: Config, mode: Mode) {
         {
             let mut slot = lock(&self.slot);
-            if matches!(*slot, Slot::Loading(_) | Slot::Running { .. }) {
+            if matches!(*slot, Slot::Loading(..) | Slot::Running { .. }) {
                 return;
             }
-            *slot = Slot::Loading("checking memory".into());
+            *slot = Slot::Loading("checking memory".into(), 0);
         }
-        self.publish(EngineStatus::Loading { step: "checking memory".into() });
+        self.publish(loading_status("checking memory", 0));
         let weak = Arc::downgrade(self);
         let files = self.files.clone();
         let spawned = std::thread::Builder::new().name("voxdeck-load".into()).spawn(move || {
@@ -204,11 +205,13 @@ impl EngineSlot {
         Ok(())
     }
 
-    fn set_step(&self, step: &str) {
+    /// The loader began its next step: returns that step's status.
+    fn next_step(&self, step: &str) -> Option<EngineStatus> {
         let mut slot = lock(&self.slot);
-        if let Slot::Loading(current) = &mut *slot {
-            *current = step.to_owned();
-        }
+        let Slot::Loading(current, index) = &mut *slot else { return None };
+        *current = step.to_owned();
+        *index = (*index + 1).min(LOAD_STEPS.len() as u32);
+        Some(loading_status(step, *index))
     }
 
     /// Ends loading: `slot` replaces the loading state and waiters wake.
@@ -233,7 +236,17 @@ impl Drop for EngineSlot {
 fn status_of(slot: &Slot) -> EngineStatus {
     match slot {
         Slot::Empty(status) | Slot::Running { status, .. } => status.clone(),
-        Slot::Loading(step) => EngineStatus::Loading { step: step.clone() },
+        Slot::Loading(step, index) => loading_status(step, *index),
+    }
+}
+
+/// Loading, at step `index` (1-based; 0 before the first) of [`LOAD_STEPS`].
+fn loading_status(step: &str, index: u32) -> EngineStatus {
+    EngineStatus::Loading {
+        step: step.to_owned(),
+        index,
+        of: LOAD_STEPS.len() as u32,
+        steps: LOAD_STEPS.iter().map(|s| (*s).to_owned()).collect(),
     }
 }
 
@@ -260,9 +273,10 @@ fn build_session(
     let history = History::open_configured(&config.pipeline).map_err(|e| e.to_string())?;
     let io = SessionIo { source, sink, history };
     let assembled = assemble(config, SessionOptions::from_config(config), io, &mut |step| {
-        if let Some(slot) = slot.upgrade() {
-            slot.set_step(step);
-            slot.publish(EngineStatus::Loading { step: step.to_owned() });
+        if let Some(slot) = slot.upgrade()
+            && let Some(status) = slot.next_step(step)
+        {
+            slot.publish(status);
         }
     })
     .map_err(|e| e.to_string())?;

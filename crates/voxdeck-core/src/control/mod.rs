@@ -12,7 +12,9 @@
 //! - `chart_data` / `chart_feed` / `chart_draw`: the live charts' data, its feed and ticker,
 //!   and their plotters drawing;
 //! - `mode_toggle` (with `cloud_status`), `settings`, `bench_job`, `downloads`: one tab or
-//!   toggle each; `model_swap`: switching the loaded models without leaving none.
+//!   toggle each; `model_swap`: switching the loaded models without leaving none;
+//! - `starter_set` (which set suits this machine) and `starter_job` (its download, then the
+//!   load): the first run.
 //!
 //! Each component owns its state and is handed, when built, the handles it uses; none reaches
 //! back into the controller.
@@ -33,6 +35,8 @@ pub mod protocol;
 mod publisher;
 pub mod settings;
 mod shared_config;
+mod starter_job;
+pub mod starter_set;
 
 pub use bench_job::BenchJobError;
 pub use cloud_status::CloudKeyError;
@@ -41,4 +45,5 @@ pub use downloads::DownloadError;
 pub use engine_slot::EngineError;
 pub use model_swap::SwitchError;
 pub use settings::SettingsError;
+pub use starter_job::StarterError;
 pub use protocol::*;

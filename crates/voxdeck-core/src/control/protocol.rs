@@ -58,6 +58,9 @@ pub enum Command {
     FetchModel { id: String },
     /// Everything a newly connected front end needs to draw itself.
     Status,
+    /// First run: downloads the missing files of a starter set (progress as `starter` events),
+    /// then loads the models.
+    InstallStarter { set: StarterSetId },
 }
 
 /// The answer to a [`Command`]. Tagged by `kind`.
@@ -121,6 +124,8 @@ pub enum PanelEvent {
     Download { status: DownloadStatus },
     /// Switching the loaded models (`reload_models`, `switch_models`).
     Switch { status: SwitchStatus },
+    /// The first-run offer and its download's progress.
+    Starter { starter: StarterView },
 }
 
 /// Reply to a WebSocket request: `{"type":"reply","id":..,"ok":..}`. Tauri uses its own
@@ -184,7 +189,9 @@ pub struct ChartSet {
 #[ts(export)]
 pub enum EngineStatus {
     Unloaded,
-    Loading { step: String },
+    /// `step` in words; `index` of `of` in `steps` (0 while the memory is checked, before the
+    /// first step).
+    Loading { step: String, index: u32, of: u32, steps: Vec<String> },
     Ready { llm: String, stt: String, voice: String, load_ms: f64 },
     /// Loading failed: why, in words (model missing, not enough memory, ...).
     Failed { message: String },
@@ -264,6 +271,8 @@ pub struct PanelStatus {
     pub limits: Vec<Limit>,
     /// The last model switch, or `idle`.
     pub switch: SwitchStatus,
+    /// The first-run offer (shown while `needed`).
+    pub starter: StarterView,
 }
 
 /// A setting the config loader would refuse.
@@ -292,6 +301,72 @@ pub enum SwitchStatus {
     Refused { message: String },
     /// Neither set could be loaded: nothing is.
     Failed { message: String },
+
+
+/// The two starter sets a first run can install.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum StarterSetId {
+    /// Llama 3.2 3B, Whisper base.en, Piper lessac: needs a GPU or many cores.
+    Production,
+    /// SmolLM2 135M, Whisper tiny.en, Piper joe: small and quick anywhere.
+    Test,
+}
+
+/// What the first-run card shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct StarterView {
+    /// No model of some kind (answers, hears, speaks) is installed: the card is shown.
+    pub needed: bool,
+    /// The set for this machine, and why.
+    pub recommended: StarterSet,
+    pub reason: String,
+    /// The other set.
+    pub alternative: StarterSet,
+    pub job: StarterJob,
+}
+
+/// A starter set as offered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct StarterSet {
+    pub id: StarterSetId,
+    /// "Everyday set", "Small set".
+    pub name: String,
+    pub models: Vec<StarterModel>,
+    pub total_bytes: u64,
+    /// What is not installed yet (installed files are skipped).
+    pub missing_bytes: u64,
+}
+
+/// One model of a starter set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct StarterModel {
+    pub id: String,
+    pub name: String,
+    /// "llm", "stt", "tts" or "runtime".
+    pub kind: String,
+    /// What it is for, in a few words ("answers", "hears you", "speaks").
+    pub purpose: String,
+    pub size_bytes: u64,
+    pub installed: bool,
+}
+
+/// The starter set's download.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "state", rename_all = "snake_case")]
+#[ts(export)]
+pub enum StarterJob {
+    Idle,
+    /// `done_bytes` of `total_bytes` (what was missing), now on `model`.
+    Downloading { set: StarterSetId, model: String, done_bytes: u64, total_bytes: u64 },
+    /// Downloaded; the models are loading (the engine status has the steps).
+    Loading { set: StarterSetId },
+    /// Why the download failed, in words; Retry sends the same command again.
+    Failed { set: StarterSetId, message: String },
 }
 
 /// The settings a user changes from the panel (the rest stays in the config file).

@@ -74,8 +74,13 @@ pub struct LoadedEngines {
     pub threads: ThreadPlan,
 }
 
+/// The steps [`load_engines`] reports, in order: `progress` is called once as each begins, so a
+/// front end can show "step 2 of 3".
+pub const LOAD_STEPS: [&str; 3] = ["Speech to text", "Voice", "LLM"];
+
 /// Loads speech to text, the voice and the local LLM as `config` says, after checking that
-/// they fit in memory together. `progress` hears each step in words.
+/// they fit in memory together. `progress` hears each step in words (one call per
+/// [`LOAD_STEPS`] entry).
 pub fn load_engines(config: &Config, progress: &mut dyn FnMut(&str)) -> Result<LoadedEngines, PipelineError> {
     let threads = ThreadPlan::for_machine(config);
     let config = threads.apply(config);

@@ -32,7 +32,7 @@ pub(crate) mod turn;
 pub use assemble::{AssembledSession, ModelNames, SessionIo, assemble};
 pub use events::{Event, EventBus, TurnState};
 pub use llm_stage::AnswerSettings;
-pub use loader::{LoadedEngines, ThreadPlan, load_engines};
+pub use loader::{LOAD_STEPS, LoadedEngines, ThreadPlan, load_engines};
 pub use session::{Session, SessionOptions, SessionParts};
 pub use splitter_stage::SplitSettings;
 pub use stt_stage::DIDNT_CATCH;

@@ -64,7 +64,7 @@ fn a_turn_through_the_controller_streams_events_and_live_charts() {
 
     controller.handle(Command::LoadModels).unwrap();
     let steps = wait_for(&mut rx, "loading steps", |m| match m {
-        Outgoing::Panel(PanelEvent::Engine { status: EngineStatus::Loading { step } }) => Some(step.clone()),
+        Outgoing::Panel(PanelEvent::Engine { status: EngineStatus::Loading { step, .. } }) => Some(step.clone()),
         _ => None,
     });
     assert!(!steps.is_empty());

@@ -14,6 +14,7 @@ mod common;
 
 mod audio;
 mod control;
+mod control_first_run;
 mod local_llm;
 mod memory_fit;
 mod metrics_consistency;
