@@ -6,8 +6,9 @@ import type { DownloadStatus } from "./DownloadStatus";
 import type { EngineStatus } from "./EngineStatus";
 import type { Mode } from "./Mode";
 import type { StarterView } from "./StarterView";
+import type { SwitchStatus } from "./SwitchStatus";
 
 /**
  * The panel's events. Tagged by `type`, like the engine's.
  */
-export type PanelEvent = { "type": "charts", charts: ChartSet, } | { "type": "engine", status: EngineStatus, } | { "type": "mode", mode: Mode, cloud: CloudStatus, } | { "type": "bench", status: BenchStatus, } | { "type": "download", status: DownloadStatus, } | { "type": "starter", starter: StarterView, };
+export type PanelEvent = { "type": "charts", charts: ChartSet, } | { "type": "engine", status: EngineStatus, } | { "type": "mode", mode: Mode, cloud: CloudStatus, local_model: string, } | { "type": "bench", status: BenchStatus, } | { "type": "download", status: DownloadStatus, } | { "type": "switch", status: SwitchStatus, } | { "type": "starter", starter: StarterView, };

@@ -6,13 +6,18 @@ import type { EngineStatus } from "./EngineStatus";
 import type { Limit } from "./Limit";
 import type { Mode } from "./Mode";
 import type { StarterView } from "./StarterView";
+import type { SwitchStatus } from "./SwitchStatus";
 import type { TurnRecord } from "./TurnRecord";
 import type { TurnState } from "./TurnState";
 
 /**
  * What a newly connected front end needs.
  */
-export type PanelStatus = { engine: EngineStatus, mode: Mode, cloud: CloudStatus, turn: number, state: TurnState, 
+export type PanelStatus = { engine: EngineStatus, mode: Mode, cloud: CloudStatus, 
+/**
+ * The configured local model's short name, as in the `mode` event.
+ */
+local_model: string, turn: number, state: TurnState, 
 /**
  * This conversation's turns so far.
  */
@@ -33,6 +38,10 @@ shortcut: string,
  * The range of every number the panel's fields set, from [`crate::bounds`].
  */
 limits: Array<Limit>, 
+/**
+ * The last model switch, or `idle`.
+ */
+switch: SwitchStatus, 
 /**
  * The first-run offer (shown while `needed`).
  */

@@ -301,7 +301,7 @@ pub enum SwitchStatus {
     Refused { message: String },
     /// Neither set could be loaded: nothing is.
     Failed { message: String },
-
+}
 
 /// The two starter sets a first run can install.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
