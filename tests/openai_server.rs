@@ -163,7 +163,8 @@ impl LlamaServer {
             if let Some(status) = self.child.try_wait().map_err(|e| e.to_string())? {
                 return Err(format!("it exited ({status})"));
             }
-            if http_get_status(self.addr(), "/v1/models", Duration::from_secs(2)) == Some(200) {
+            // 401: up, and asking for the key it was started with (`--api_key`).
+            if matches!(http_get_status(self.addr(), "/v1/models", Duration::from_secs(2)), Some(200 | 401)) {
                 return Ok(());
             }
             if Instant::now() > deadline {

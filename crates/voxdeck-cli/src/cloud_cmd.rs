@@ -64,6 +64,11 @@ fn test(config: &Config, json: bool) -> anyhow::Result<()> {
     let withheld = settings.key_withheld.as_ref().map(|w| w.to_string());
     let model = settings.model.clone();
     let url = settings.base_url.clone();
+    if settings.api_key.is_none() && !cloud::is_loopback_url(&url) && withheld.is_none() {
+        // Nothing to ask: the API would refuse, and a lookup would only delay saying so.
+        let env = config.cloud.api_key_env();
+        anyhow::bail!("no API key for {}: run `voxdeck cloud set-key` or set {env}", cloud::api_host(&url));
+    }
     let result = CloudLlm::new(settings).and_then(|c| c.check());
     let verdict = match &result {
         Ok(check) if check.model_listed == Some(false) => format!(
@@ -74,7 +79,10 @@ fn test(config: &Config, json: bool) -> anyhow::Result<()> {
             check.ttft_ms / 1000.0,
             check.ttfb_ms / 1000.0
         ),
-        Err(e) => format!("FAILED: {e} ({})", e.fallback_reason()),
+        Err(e) => {
+            tracing::info!("cloud test failed: {e}");
+            format!("FAILED: {}", e.in_words(&cloud::api_host(&url)))
+        }
     };
     if json {
         let v = serde_json::json!({
@@ -96,6 +104,6 @@ fn test(config: &Config, json: bool) -> anyhow::Result<()> {
     match result {
         Ok(check) if check.model_listed != Some(false) => Ok(()),
         Ok(_) => anyhow::bail!("the model is not served there"),
-        Err(e) => Err(e.into()),
+        Err(e) => Err(anyhow::anyhow!(e.in_words(&cloud::api_host(&url)))),
     }
 }
