@@ -54,6 +54,8 @@ pub enum ControlError {
     Bench(#[from] BenchJobError),
     #[error(transparent)]
     Download(#[from] DownloadError),
+    #[error(transparent)]
+    OutOfRange(#[from] crate::bounds::OutOfRange),
 }
 
 /// Messages buffered per subscriber; one that falls further behind loses the oldest.
@@ -171,6 +173,10 @@ impl Controller {
                 Ok(Reply::Ok)
             }
             Command::Status => Ok(Reply::Status { status: Box::new(self.status()) }),
+            Command::ChartView { width, height, pixel_ratio, dark } => {
+                inner.charts.set_view(super::chart_draw::View::reported(width, height, pixel_ratio, dark)?);
+                Ok(Reply::Ok)
+            }
         }
     }
 
