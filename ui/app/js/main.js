@@ -157,7 +157,7 @@ function build() {
     ptt: new PushToTalk(send, host),
     mode,
     conversation,
-    charts: new Charts(),
+    charts: new Charts(send),
     settings,
     bench: new BenchPanel(send, host),
     tabs,
