@@ -140,6 +140,15 @@ impl WebDriver {
         Ok(())
     }
 
+    /// Makes the page's viewport `width` x `height` CSS pixels at 100% zoom (device pixel ratio
+    /// 1), whatever the window's size: Chromium (chromedriver) only, through the DevTools
+    /// protocol, as a real window cannot be narrower than 500 px.
+    pub fn set_viewport(&self, width: u32, height: u32) -> Result<(), DriverError> {
+        let params = json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": false });
+        let body = json!({ "cmd": "Emulation.setDeviceMetricsOverride", "params": params });
+        self.call(reqwest::Method::POST, "/goog/cdp/execute", Some(body)).map(|_| ())
+    }
+
     /// A PNG of the window.
     pub fn screenshot(&self) -> Result<Vec<u8>, DriverError> {
         let v = self.call(reqwest::Method::GET, "/screenshot", None)?;

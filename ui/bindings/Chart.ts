@@ -8,4 +8,8 @@ export type Chart = {
 /**
  * `tok_s`, `memory` or `latency`.
  */
-name: string, title: string, svg: string, figures: Array<Figure>, };
+name: string, title: string, svg: string, figures: Array<Figure>, 
+/**
+ * The figures in one line, the chart's accessible name (a screen reader cannot read the SVG).
+ */
+summary: string, };

@@ -7,4 +7,8 @@ export type Figure = { label: string, current: number | null,
 /**
  * Median of the last 10 (turns or samples).
  */
-median: number | null, unit: string, };
+median: number | null, unit: string, 
+/**
+ * Decimals to show: 2 for seconds and GiB, 1 for tok/s.
+ */
+digits: number, };

@@ -91,6 +91,15 @@ impl Bound {
         Err(OutOfRange { key: self.key, requirement: format!("must be between {min} and {max}, got {value}") })
     }
 
+    /// `value` pulled into range, for numbers a front end measures rather than a user types (a
+    /// chart's size); only a value that is not a finite number is refused.
+    pub fn clamp(&self, value: f64) -> Result<f64, OutOfRange> {
+        if !value.is_finite() {
+            return Err(OutOfRange { key: self.key, requirement: format!("must be a number, got {value}") });
+        }
+        Ok(value.clamp(self.min, self.max()))
+    }
+
     /// The range as the panel shows it.
     pub fn view(&self) -> Limit {
         Limit { key: self.key.to_owned(), min: self.min, max: self.max() }
@@ -230,6 +239,12 @@ pub fn limits() -> Vec<Limit> {
     ALL.iter().map(Bound::view).collect()
 }
 
+// The live charts' view (`chart_view` command): measured by a front end, not settings, so not
+// in [`ALL`]. CSS pixels; a pixel ratio under 1 is a zoomed-out page.
+pub const CHART_WIDTH: Bound = Bound::new("chart_view.width", 160.0, 4096.0);
+pub const CHART_HEIGHT: Bound = Bound::new("chart_view.height", 120.0, 2160.0);
+pub const CHART_PIXEL_RATIO: Bound = Bound::new("chart_view.pixel_ratio", 0.25, 8.0);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,6 +261,17 @@ mod tests {
         // f32 values are shown as written, not widened (0.7, not 0.699999988079071).
         let msg = TTS_RATE.check(4.7f32).unwrap_err().to_string();
         assert!(msg.ends_with("got 4.7"), "{msg}");
+    }
+
+    #[test]
+    fn a_measured_chart_size_is_pulled_into_range_and_nan_refused() {
+        assert_eq!(CHART_WIDTH.clamp(612.4), Ok(612.4));
+        assert_eq!(CHART_WIDTH.clamp(20.0), Ok(160.0));
+        assert_eq!(CHART_WIDTH.clamp(1e9), Ok(4096.0));
+        assert_eq!(CHART_PIXEL_RATIO.clamp(0.0), Ok(0.25));
+        let err = CHART_HEIGHT.clamp(f64::NAN).unwrap_err().to_string();
+        assert_eq!(err, "`chart_view.height` must be a number, got NaN");
+        assert!(CHART_WIDTH.clamp(f64::INFINITY).is_err());
     }
 
     #[test]

@@ -1,13 +1,20 @@
 // @ts-check
 // The three live charts (tok/s, memory, latency): the backend draws them (plotters SVG) and
-// we only place them, with the figures under each. Redrawn only when ChartSet.seq moves on,
-// so a repeated or stale set costs nothing.
+// we only place them, with the figures under each and their one-line summary as the chart's
+// accessible name. Redrawn only when ChartSet.seq moves on, so a repeated or stale set costs
+// nothing.
+//
+// The backend draws them for the size they are shown at: a ResizeObserver reports the charts'
+// CSS size, the device pixel ratio and the theme (`chart_view`), debounced, and only when they
+// changed; nothing runs while the page is idle. With several front ends, the last report wins.
+// The section can be collapsed (remembered in localStorage) to give the conversation the height.
 
-import { byId, el, formatNumber, insertSvg } from "./dom.js";
+import { byId, el, formatNumber, insertSvg, showMessage } from "./dom.js";
 
 /** @typedef {import("../../bindings/Chart").Chart} Chart */
 /** @typedef {import("../../bindings/ChartSet").ChartSet} ChartSet */
 /** @typedef {import("../../bindings/Figure").Figure} Figure */
+/** @typedef {import("./transport.js").Send} Send */
 
 const NAMES = /** @type {const} */ (["tok_s", "memory", "latency"]);
 /** @typedef {(typeof NAMES)[number]} ChartName */
@@ -18,10 +25,23 @@ const NAMES = /** @type {const} */ (["tok_s", "memory", "latency"]);
  * @returns {string}
  */
 export function figureText(f) {
-  const now = f.current === null ? "no reading yet" : `${formatNumber(f.current)} ${f.unit} now`;
-  const median = f.median === null ? "" : ` · median ${formatNumber(f.median)} (last 10)`;
+  const now = f.current === null ? "no reading yet" : `${formatNumber(f.current, f.digits)} ${f.unit} now`;
+  const median = f.median === null ? "" : ` · median ${formatNumber(f.median, f.digits)} ${f.unit} (last 10)`;
   return `${f.label}: ${now}${median}`;
 }
+
+/** Where the collapsed state is remembered. */
+const COLLAPSED_KEY = "voxdeck.charts.collapsed";
+/** Resizes settle (a window drag sends dozens) before the backend redraws. */
+const REPORT_DELAY_MS = 150;
+
+/**
+ * @typedef {object} Viewport
+ * @property {number} width CSS pixels
+ * @property {number} height CSS pixels
+ * @property {number} pixel_ratio
+ * @property {boolean} dark
+ */
 
 /**
  * @typedef {object} ChartView
@@ -33,6 +53,18 @@ export function figureText(f) {
 
 export class Charts {
   #lastSeq = -1;
+  /** @readonly @type {Send} */
+  #send;
+  /** @readonly */
+  #error = byId("charts-error");
+  /** @readonly */
+  #toggle = byId("charts-toggle", HTMLButtonElement);
+  /** @readonly */
+  #body = byId("charts-body");
+  /** The last view sent, as JSON: an unchanged one is not sent again. @type {string} */
+  #sentView = "";
+  /** @type {ReturnType<typeof setTimeout> | null} */
+  #pending = null;
   /** @readonly @type {Map<ChartName, ChartView>} */
   #views = new Map(
     NAMES.map((name) => {
@@ -50,14 +82,84 @@ export class Charts {
     }),
   );
 
+  /** @param {Send} send */
+  constructor(send) {
+    this.#send = send;
+    this.#toggle.addEventListener("click", () => this.#setCollapsed(this.#toggle.getAttribute("aria-expanded") === "true"));
+    this.#setCollapsed(readCollapsed());
+    // Every chart has the same size (one grid column each); the first one stands for all.
+    const first = this.#views.get("tok_s");
+    if (first && typeof ResizeObserver === "function") {
+      new ResizeObserver(() => this.#scheduleReport()).observe(first.svg);
+    }
+  }
+
   /**
-   * A new connection may face a restarted backend whose seq starts again.
+   * A new connection may face a restarted backend whose seq starts again, and that has not
+   * heard our size (or heard another front end's since): report it again.
    * @param {ChartSet | null} set
    * @returns {void}
    */
   reset(set) {
     this.#lastSeq = -1;
+    this.#sentView = "";
+    this.#scheduleReport();
     if (set) this.render(set);
+  }
+
+  /**
+   * @param {boolean} collapsed
+   * @returns {void}
+   */
+  #setCollapsed(collapsed) {
+    this.#body.hidden = collapsed;
+    this.#toggle.setAttribute("aria-expanded", String(!collapsed));
+    this.#toggle.textContent = collapsed ? "Show charts" : "Hide charts";
+    try {
+      localStorage.setItem(COLLAPSED_KEY, collapsed ? "1" : "0");
+    } catch {
+      // Storage off (private mode, a locked-down webview): the choice lasts this page only.
+    }
+  }
+
+  /** @returns {void} */
+  #scheduleReport() {
+    if (this.#pending !== null) clearTimeout(this.#pending);
+    this.#pending = setTimeout(() => {
+      this.#pending = null;
+      void this.#report();
+    }, REPORT_DELAY_MS);
+  }
+
+  /**
+   * Sends the charts' shown size, pixel ratio and theme if they changed (not while hidden:
+   * a collapsed section or another tab has no size).
+   * @returns {Promise<void>}
+   */
+  async #report() {
+    const view = this.#viewport();
+    if (!view) return;
+    const key = JSON.stringify(view);
+    if (key === this.#sentView) return;
+    this.#sentView = key;
+    const reply = await this.#send({ cmd: "chart_view", ...view }, this.#error);
+    if (reply) showMessage(this.#error, null);
+    else this.#sentView = "";
+  }
+
+  /** @returns {Viewport | null} */
+  #viewport() {
+    const first = this.#views.get("tok_s");
+    if (!first) return null;
+    const box = first.svg.getBoundingClientRect();
+    if (box.width < 1 || box.height < 1) return null;
+    const scheme = getComputedStyle(document.documentElement).colorScheme;
+    return {
+      width: Math.round(box.width),
+      height: Math.round(box.height),
+      pixel_ratio: window.devicePixelRatio || 1,
+      dark: !scheme.startsWith("light"),
+    };
   }
 
   /**
@@ -80,9 +182,13 @@ export class Charts {
    */
   #draw(view, chart) {
     if (chart.title && view.title.textContent !== chart.title) view.title.textContent = chart.title;
-    if (chart.svg === view.shown) return;
+    if (chart.svg === view.shown) {
+      view.svg.querySelector("svg")?.setAttribute("aria-label", chart.summary);
+      return;
+    }
     view.shown = chart.svg;
     insertSvg(view.svg, chart.svg);
+    view.svg.querySelector("svg")?.setAttribute("aria-label", chart.summary);
     view.figures.replaceChildren(
       ...chart.figures.map((f) =>
         el("p", {
@@ -92,5 +198,14 @@ export class Charts {
         }),
       ),
     );
+  }
+}
+
+/** @returns {boolean} */
+function readCollapsed() {
+  try {
+    return localStorage.getItem(COLLAPSED_KEY) === "1";
+  } catch {
+    return false;
   }
 }

@@ -195,7 +195,7 @@ function build() {
     firstRun: new FirstRunCard(send),
     mode,
     conversation,
-    charts: new Charts(),
+    charts: new Charts(send),
     settings,
     bench: new BenchPanel(send, host),
     tabs,

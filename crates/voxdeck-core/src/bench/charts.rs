@@ -25,8 +25,8 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{BenchReport, ModelBench};
 use crate::chart_style::{
-    ChartError, GEN_COLOR, GRID, MUTED, PROMPT_COLOR, Scale, draw_header, draw_inline_legend, model_color,
-    register_fonts, svg_string, verdict_color, with_color,
+    ChartError, Scale, Theme, draw_header, draw_inline_legend, model_color, nice_ceiling, register_fonts, svg_string,
+    tick_label, verdict_color, with_color,
 };
 use crate::voice_latency::{Verdict, VoiceThresholds};
 
@@ -53,16 +53,26 @@ impl Chart {
         }
     }
 
-    /// Draws the chart into any plotters area (fills it; fonts and margins scale with its size).
-    /// Call [`register_fonts`] first.
+    /// Draws the chart into any plotters area (fills it; fonts and margins scale with its size),
+    /// in the light theme of files and reports. Call [`register_fonts`] first.
     pub fn draw<DB: DrawingBackend>(
         self,
         area: &DrawingArea<DB, Shift>,
         report: &BenchReport,
     ) -> DrawResult<(), DB> {
+        self.draw_themed(area, report, &Theme::LIGHT)
+    }
+
+    /// [`Chart::draw`] in another theme.
+    pub fn draw_themed<DB: DrawingBackend>(
+        self,
+        area: &DrawingArea<DB, Shift>,
+        report: &BenchReport,
+        theme: &Theme,
+    ) -> DrawResult<(), DB> {
         match self {
-            Chart::TokS => draw_tok_s(area, report),
-            Chart::ResponseTime => draw_response_time(area, report),
+            Chart::TokS => draw_tok_s(area, report, theme),
+            Chart::ResponseTime => draw_response_time(area, report, theme),
         }
     }
 
@@ -150,21 +160,22 @@ fn draw_no_data<DB: DrawingBackend>(
     chart: &ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
     why: &str,
     s: Scale,
+    theme: &Theme,
 ) -> DrawResult<(), DB> {
     let area = chart.plotting_area().strip_coord_spec();
     let (w, h) = area.dim_in_pixel();
     let (cx, cy) = ((w / 2) as i32, (h / 2) as i32);
     let text = format!("no data: {why}");
-    let style = with_color(&s.font(22.0), MUTED).pos(Pos::new(HPos::Center, VPos::Center));
+    let style = with_color(&s.text(theme, 22.0), theme.muted).pos(Pos::new(HPos::Center, VPos::Center));
     let (tw, th) = area.estimate_text_size(&text, &style)?;
     let (hw, hh) = (tw as i32 / 2 + s.px(16.0), th as i32 / 2 + s.px(10.0));
     area.draw(&Rectangle::new(
         [(cx - hw, cy - hh), (cx + hw, cy + hh)],
-        WHITE.filled(),
+        theme.background.filled(),
     ))?;
     area.draw(&Rectangle::new(
         [(cx - hw, cy - hh), (cx + hw, cy + hh)],
-        GRID.stroke_width(1),
+        theme.grid.stroke_width(1),
     ))?;
     area.draw(&Text::new(text, (cx, cy - s.px(3.0)), style))
 }
@@ -218,39 +229,18 @@ fn fit_label<DB: DrawingBackend>(
     }
 }
 
-/// A round axis maximum at or above `v`.
-fn nice_ceiling(v: f64) -> f64 {
-    if !(v.is_finite() && v > 0.0) {
-        return 1.0;
-    }
-    let mag = 10f64.powf(v.log10().floor());
-    [1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0]
-        .into_iter()
-        .map(|m| m * mag)
-        .find(|&c| c >= v * (1.0 - 1e-9))
-        .unwrap_or(10.0 * mag)
-}
-
-/// Tick label formatting for an axis from 0 to `max`: decimals only for small ranges.
-fn tick_label(v: f64, max: f64) -> String {
-    if max <= 5.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.0}")
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // tok/s: grouped bars.
 
 fn draw_tok_s<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     report: &BenchReport,
+    theme: &Theme,
 ) -> DrawResult<(), DB> {
     type Metric = (&'static str, RGBColor, fn(&ModelBench) -> f64);
-    const METRICS: [Metric; 2] = [
-        ("generation", GEN_COLOR, |m| m.gen_tok_s),
-        ("prompt processing", PROMPT_COLOR, |m| m.prompt_tok_s),
+    let metrics: [Metric; 2] = [
+        ("generation", theme.series[0], |m| m.gen_tok_s),
+        ("prompt processing", theme.series[1], |m| m.prompt_tok_s),
     ];
 
     let s = Scale::of(area);
@@ -266,18 +256,18 @@ fn draw_tok_s<DB: DrawingBackend>(
             " · CPU only"
         },
     );
-    let body = draw_header(area, "Generation and prompt speed", &subtitle)?;
+    let body = draw_header(area, theme, "Generation and prompt speed", &subtitle)?;
     let models = &report.models;
     let slots = models.len().max(1);
     let (legend_row, body) = body.split_vertically(s.px(26.0));
     if !models.is_empty() {
-        let items = METRICS.map(|(label, color, _)| (label, color));
-        draw_inline_legend(&legend_row, s, s.px(10.0), &items)?;
+        let items = metrics.map(|(label, color, _)| (label, color));
+        draw_inline_legend(&legend_row, theme, s, s.px(10.0), &items)?;
     }
 
     let max = models
         .iter()
-        .flat_map(|m| METRICS.map(|(_, _, get)| get(m)))
+        .flat_map(|m| metrics.map(|(_, _, get)| get(m)))
         .filter_map(valid)
         .fold(0.0, f64::max);
     let y_max = nice_ceiling(if max > 0.0 { max * 1.12 } else { 1.0 });
@@ -286,7 +276,7 @@ fn draw_tok_s<DB: DrawingBackend>(
     let (body_w, _) = body.dim_in_pixel();
     let y_label_w = s.px(62.0);
     let slot_px = (body_w as i32 - y_label_w - s.px(40.0)) / slots as i32;
-    let name_style = s.font(15.0);
+    let name_style = s.text(theme, 15.0);
     let names: Vec<Vec<String>> = models
         .iter()
         .map(|m| fit_label(&body, &m.name, slot_px - s.px(8.0), &name_style))
@@ -308,12 +298,12 @@ fn draw_tok_s<DB: DrawingBackend>(
         .x_labels(0)
         .y_labels(8)
         .y_desc("tokens / s")
-        .y_label_formatter(&|v| tick_label(*v, y_max))
-        .label_style(s.font(14.0))
-        .axis_desc_style(s.font(15.0))
-        .bold_line_style(GRID)
-        .light_line_style(WHITE)
-        .axis_style(MUTED)
+        .y_label_formatter(&|v| tick_label(*v))
+        .label_style(s.text(theme, 14.0))
+        .axis_desc_style(s.text(theme, 15.0))
+        .bold_line_style(theme.grid)
+        .light_line_style(theme.background)
+        .axis_style(theme.muted)
         .draw()?;
 
     // Bars: at most ~35 % of a slot each, and never wider than 110 px.
@@ -321,8 +311,8 @@ fn draw_tok_s<DB: DrawingBackend>(
     let slot_w_px = plot_w / slots as f64;
     let bar = (0.35f64).min(s.0 * 110.0 / slot_w_px);
     let gap = 0.02;
-    let value_style = s.font(14.0).pos(Pos::new(HPos::Center, VPos::Bottom));
-    for (k, (_, color, get)) in METRICS.into_iter().enumerate() {
+    let value_style = s.text(theme, 14.0).pos(Pos::new(HPos::Center, VPos::Bottom));
+    for (k, (_, color, get)) in metrics.into_iter().enumerate() {
         let x0 = move |i: usize| i as f64 + 0.5 - bar - gap / 2.0 + k as f64 * (bar + gap);
         chart.draw_series(models.iter().enumerate().filter_map(|(i, m)| {
             valid(get(m)).map(|v| Rectangle::new([(x0(i), 0.0), (x0(i) + bar, v)], color.filled()))
@@ -353,14 +343,14 @@ fn draw_tok_s<DB: DrawingBackend>(
             m.verdict,
             if recommended { " · recommended" } else { "" }
         );
-        let style = with_color(&s.font(13.0), verdict_color(m.verdict)).pos(center_top);
+        let style = with_color(&s.text(theme, 13.0), verdict_color(m.verdict)).pos(center_top);
         screen.draw(&Text::new(verdict, (x, y), style))?;
     }
 
     if models.is_empty() {
-        draw_no_data(&chart, "no models measured", s)?;
+        draw_no_data(&chart, "no models measured", s, theme)?;
     } else if max <= 0.0 {
-        draw_no_data(&chart, "no valid speeds", s)?;
+        draw_no_data(&chart, "no valid speeds", s, theme)?;
     }
     Ok(())
 }
@@ -410,6 +400,7 @@ fn response_points(m: &ModelBench) -> Vec<(f64, f64)> {
 fn draw_response_time<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     report: &BenchReport,
+    theme: &Theme,
 ) -> DrawResult<(), DB> {
     let s = Scale::of(area);
     let settings = &report.settings;
@@ -418,7 +409,7 @@ fn draw_response_time<DB: DrawingBackend>(
         "seconds from the question to the Nth generated token, median of {} runs · verdict at {} tokens",
         settings.runs, settings.verdict_tokens
     );
-    let body = draw_header(area, "Response time by answer length", &subtitle)?;
+    let body = draw_header(area, theme, "Response time by answer length", &subtitle)?;
     let series: Vec<(&ModelBench, Vec<(f64, f64)>)> = report
         .models
         .iter()
@@ -452,7 +443,7 @@ fn draw_response_time<DB: DrawingBackend>(
     chart.draw_series(bands.iter().map(|(v, lo, hi, _)| {
         Rectangle::new(
             [(0.0, *lo), (x_max, *hi)],
-            verdict_color(*v).mix(0.12).filled(),
+            verdict_color(*v).mix(theme.band_alpha + 0.02).filled(),
         )
     }))?;
 
@@ -463,12 +454,12 @@ fn draw_response_time<DB: DrawingBackend>(
         .x_labels(10)
         .y_labels(10)
         .x_label_formatter(&|v| format!("{v:.0}"))
-        .y_label_formatter(&|v| tick_label(*v, y_max))
-        .label_style(s.font(14.0))
-        .axis_desc_style(s.font(15.0))
-        .bold_line_style(GRID.mix(0.8))
+        .y_label_formatter(&|v| tick_label(*v))
+        .label_style(s.text(theme, 14.0))
+        .axis_desc_style(s.text(theme, 15.0))
+        .bold_line_style(theme.grid.mix(0.8))
         .light_line_style(TRANSPARENT)
-        .axis_style(MUTED)
+        .axis_style(theme.muted)
         .draw()?;
 
     // Threshold lines at the upper edge of every band but the last.
@@ -490,9 +481,9 @@ fn draw_response_time<DB: DrawingBackend>(
             [(vt, 0.0), (vt, y_max)],
             s.px(4.0),
             s.px(4.0),
-            MUTED.stroke_width(1),
+            theme.muted.stroke_width(1),
         ))?;
-        let style = with_color(&s.font(13.0), MUTED).pos(Pos::new(HPos::Center, VPos::Bottom));
+        let style = with_color(&s.text(theme, 13.0), theme.muted).pos(Pos::new(HPos::Center, VPos::Bottom));
         let x = chart.backend_coord(&(vt, 0.0)).0;
         let text = format!("verdict at {} tokens", settings.verdict_tokens);
         screen.draw(&Text::new(text, (x, plot_y.start - s.px(5.0)), style))?;
@@ -524,14 +515,14 @@ fn draw_response_time<DB: DrawingBackend>(
             });
         chart.draw_series(points.iter().map(|&p| {
             EmptyElement::at(p)
-                + Circle::new((0, 0), marker + 1, WHITE.filled())
+                + Circle::new((0, 0), marker + 1, theme.background.filled())
                 + Circle::new((0, 0), marker, color.filled())
         }))?;
     }
 
     // Band labels in the right margin, pushed apart where bands are thin.
     let label_x = plot_x.end + s.px(10.0);
-    let band_style = s.font(14.0);
+    let band_style = s.text(theme, 14.0);
     let min_gap = s.px(18.0);
     let mut placed: Vec<(i32, &str, Verdict)> = bands
         .iter()
@@ -555,19 +546,19 @@ fn draw_response_time<DB: DrawingBackend>(
     }
 
     if report.models.is_empty() {
-        return draw_no_data(&chart, "no models measured", s);
+        return draw_no_data(&chart, "no models measured", s, theme);
     }
     if series.iter().all(|(_, p)| p.is_empty()) {
-        draw_no_data(&chart, "no valid response times", s)?;
+        draw_no_data(&chart, "no valid response times", s, theme)?;
     }
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::UpperLeft)
         .margin(s.px(10.0))
         .legend_area_size(s.px(34.0))
-        .label_font(s.font(15.0))
-        .background_style(WHITE.mix(0.9))
-        .border_style(GRID)
+        .label_font(s.text(theme, 15.0))
+        .background_style(theme.background.mix(0.9))
+        .border_style(theme.grid)
         .draw()
 }
 
@@ -763,14 +754,4 @@ mod tests {
         assert!(err.to_string().contains("a-file"), "{err}");
     }
 
-    #[test]
-    fn nice_ceilings() {
-        assert_eq!(nice_ceiling(0.0), 1.0);
-        assert_eq!(nice_ceiling(f64::NAN), 1.0);
-        assert_eq!(nice_ceiling(53.76), 60.0);
-        assert_eq!(nice_ceiling(35.0), 40.0);
-        assert_eq!(nice_ceiling(2.1), 2.5);
-        assert_eq!(nice_ceiling(100.0), 100.0);
-        assert_eq!(nice_ceiling(0.07), 0.08);
-    }
 }

@@ -23,6 +23,49 @@ pub struct MemSample {
     pub ram_bytes: u64,
     /// GPU memory, where the driver tells it apart from RAM.
     pub vram_bytes: Option<u64>,
+    /// The whole system's memory in use (MemTotal - MemAvailable), every program's.
+    pub system_used_bytes: Option<u64>,
+}
+
+/// The machine's memory and the memory check's rule, which the memory chart is scaled to.
+#[derive(Debug, Clone)]
+pub struct MemoryScale {
+    /// MemTotal: the whole system's RAM (CPU and GPU's together on a Jetson's unified memory).
+    pub total_bytes: Option<u64>,
+    /// MemAvailable at the last sample.
+    pub available_bytes: Option<u64>,
+    /// `[memory]` as the memory check ([`crate::memory_fit`]) applies it.
+    pub config: crate::config::MemoryConfig,
+}
+
+impl MemoryScale {
+    /// The budget the memory check would use now ([`crate::memory_fit::Budget`], same rule).
+    pub fn budget(&self) -> Option<crate::memory_fit::Budget> {
+        let available = self.available_bytes?;
+        Some(crate::memory_fit::Budget::from_available(
+            crate::memory_fit::Pool::SystemRam,
+            Some(available),
+            self.total_bytes,
+            &self.config,
+        ))
+    }
+}
+
+/// Which model load the turn figures belong to: the charts start again at each load, so turn
+/// numbers (which a new session starts again at 1) never mix two loads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadLabel {
+    /// 1 for the first load since the engine started.
+    pub load: u32,
+    /// The LLM's short name.
+    pub llm: String,
+}
+
+impl LoadLabel {
+    /// "load 2 · SmolLM2-135M-Instruct".
+    pub fn text(&self) -> String {
+        format!("load {} · {}", self.load, self.llm)
+    }
 }
 
 /// The memory chart's two series and where each number comes from.
@@ -85,6 +128,10 @@ pub struct ChartData {
     pub gpu: Option<crate::sysmon::GpuSnapshot>,
     /// What loading the models added (measured), marked on the memory chart.
     pub model_share: Option<u64>,
+    /// Total memory, available memory and the check's headroom and limit.
+    pub scale: MemoryScale,
+    /// The model load the turns belong to; `None` before the first.
+    pub load: Option<LoadLabel>,
     pub turns: VecDeque<TurnPoint>,
     pub live: Option<LiveAnswer>,
     pub thresholds: VoiceThresholds,

@@ -1,5 +1,10 @@
 //! The live charts' data: fed from the engine's events, redrawn by a ticker at `ui.charts_hz`
-//! only when something changed, and pushed to front ends as SVG.
+//! only when something changed, and pushed to front ends as SVG, drawn for the [`View`] the
+//! last front end to report one asked for (the charts are drawn once for everyone).
+//!
+//! Each model load starts the turn charts again (turn numbers restart with a new session) and
+//! labels them "load N · model"; latency is in seconds and memory in GiB, in the charts and in
+//! their figures alike.
 //!
 //! Idle cost matters (the panel stays open all day): while no turn is in flight, a memory
 //! sample alone redraws at most every [`IDLE_REDRAW`], and not at all if memory did not move.
@@ -11,9 +16,10 @@ use std::time::{Duration, Instant};
 use tracing::warn;
 
 use super::chart_data::{
-    ChartData, LiveAnswer, MEDIAN_OF, MEMORY_WINDOW_S, MemSample, TURNS_SHOWN, TurnPoint, vram_label,
+    ChartData, LiveAnswer, LoadLabel, MEDIAN_OF, MEMORY_WINDOW_S, MemSample, MemoryScale, TURNS_SHOWN, TurnPoint,
+    vram_label,
 };
-use super::chart_draw;
+use super::chart_draw::{self, GIB, View};
 use super::protocol::{Chart, ChartSet, Figure, PanelEvent};
 use super::publisher::Publisher;
 use crate::config::Config;
@@ -36,6 +42,9 @@ struct FeedState {
     memory_dirty: bool,
     drawn_memory: Option<u64>,
     last_draw: Option<Instant>,
+    view: View,
+    /// Model loads so far.
+    loads: u32,
 }
 
 /// The charts' data and their latest drawing.
@@ -54,6 +63,8 @@ impl ChartFeed {
                     vram_label: None,
                     gpu: None,
                     model_share: None,
+                    scale: MemoryScale { total_bytes: None, available_bytes: None, config: config.memory.clone() },
+                    load: None,
                     turns: VecDeque::new(),
                     live: None,
                     thresholds: config.voice.clone(),
@@ -65,6 +76,8 @@ impl ChartFeed {
                 memory_dirty: false,
                 drawn_memory: None,
                 last_draw: None,
+                view: View::default(),
+                loads: 0,
             }),
             started: Instant::now(),
             hz: config.ui.charts_hz,
@@ -94,7 +107,18 @@ impl ChartFeed {
                 d.now_s = now_s;
                 d.vram_label = vram.as_ref().map(|(_, label)| label.clone());
                 d.gpu = snapshot.gpu.clone();
-                d.memory.push_back(MemSample { t_s: now_s, ram_bytes, vram_bytes: vram.map(|(bytes, _)| bytes) });
+                d.scale.total_bytes = snapshot.system_total_bytes;
+                d.scale.available_bytes = snapshot.system_available_bytes;
+                let system_used_bytes = snapshot
+                    .system_total_bytes
+                    .zip(snapshot.system_available_bytes)
+                    .map(|(total, available)| total.saturating_sub(available));
+                d.memory.push_back(MemSample {
+                    t_s: now_s,
+                    ram_bytes,
+                    vram_bytes: vram.map(|(bytes, _)| bytes),
+                    system_used_bytes,
+                });
                 while d.memory.front().is_some_and(|s| s.t_s < now_s - MEMORY_WINDOW_S) {
                     d.memory.pop_front();
                 }
@@ -124,10 +148,25 @@ impl ChartFeed {
         }
     }
 
-    pub(super) fn model_loaded(&self, share: Option<u64>) {
+    /// A model load finished: the turn charts start again, labelled with the load and `llm`.
+    pub(super) fn model_loaded(&self, share: Option<u64>, llm: &str) {
         let mut st = lock(&self.state);
+        st.loads += 1;
+        let load = st.loads;
+        st.data.load = Some(LoadLabel { load, llm: short_model_name(llm) });
         st.data.model_share = share;
+        st.data.turns.clear();
+        st.data.live = None;
         st.dirty = true;
+    }
+
+    /// Draws for `view` from the next tick on (the last front end to report wins).
+    pub(super) fn set_view(&self, view: View) {
+        let mut st = lock(&self.state);
+        if st.view != view {
+            st.view = view;
+            st.dirty = true;
+        }
     }
 
     pub(super) fn model_unloaded(&self) {
@@ -152,7 +191,7 @@ impl ChartFeed {
             return None;
         }
         st.seq += 1;
-        let set = draw(&st.data, st.seq);
+        let set = draw(&st.data, &st.view, st.seq);
         st.dirty = false;
         st.memory_dirty = false;
         st.drawn_memory = memory_now;
@@ -180,36 +219,83 @@ impl ChartFeed {
     }
 }
 
-/// Draws the three charts and their figures. A chart that fails to draw is sent with an
-/// empty SVG (and a warning logged) rather than stopping the others.
-pub fn draw(data: &ChartData, seq: u64) -> ChartSet {
+/// A model's name as the charts label it: no directory, no `.gguf`, no quantisation suffix,
+/// at most 28 characters ("smollm2-135m-instruct-q4_1" -> "smollm2-135m-instruct", "SmolLM2 135M
+/// Instruct Q4_1" -> "SmolLM2 135M Instruct").
+fn short_model_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let base = base.strip_suffix(".gguf").unwrap_or(base);
+    let lower = base.to_ascii_lowercase();
+    let cut = ["-q", ".q", " q", "-f16", "-bf16", "-f32", " f16"]
+        .iter()
+        .filter_map(|tag| {
+            lower.match_indices(tag).map(|(i, _)| i).find(|&i| {
+                let rest = &lower[i + tag.len()..];
+                tag.ends_with("16") || tag.ends_with("32") || rest.starts_with(|c: char| c.is_ascii_digit())
+            })
+        })
+        .min();
+    let short = cut.map_or(base, |i| &base[..i]);
+    let short = if short.is_empty() { base } else { short };
+    match short.char_indices().nth(28) {
+        Some((i, _)) => format!("{}…", &short[..i]),
+        None => short.to_owned(),
+    }
+}
+
+/// Draws the three charts for `view`, with their figures and one-line summaries. A chart that
+/// fails to draw is sent with an empty SVG (and a warning logged) rather than stopping the others.
+pub fn draw(data: &ChartData, view: &View, seq: u64) -> ChartSet {
     let svg = |name: &str, result: Result<String, crate::chart_style::ChartError>| {
         result.unwrap_or_else(|e| {
             warn!("drawing the {name} chart: {e}");
             String::new()
         })
     };
+    let chart = |name: &str, title: &str, svg: String, figures: Vec<Figure>, empty: &str| {
+        let summary = summary(title, data.load.as_ref(), &figures, empty);
+        Chart { name: name.into(), title: title.into(), svg, figures, summary }
+    };
     ChartSet {
         seq,
-        tok_s: Chart {
-            name: "tok_s".into(),
-            title: "Tokens per second".into(),
-            svg: svg("tok/s", chart_draw::tok_s(data)),
-            figures: tok_s_figures(data),
-        },
-        memory: Chart {
-            name: "memory".into(),
-            title: "Memory in use".into(),
-            svg: svg("memory", chart_draw::memory(data)),
-            figures: memory_figures(data),
-        },
-        latency: Chart {
-            name: "latency".into(),
-            title: "Latency per turn".into(),
-            svg: svg("latency", chart_draw::latency(data)),
-            figures: latency_figures(data),
-        },
+        tok_s: chart(
+            "tok_s",
+            "Tokens per second",
+            svg("tok/s", chart_draw::tok_s(data, view)),
+            tok_s_figures(data),
+            "no answers yet",
+        ),
+        memory: chart(
+            "memory",
+            "Memory in use",
+            svg("memory", chart_draw::memory(data, view)),
+            memory_figures(data),
+            "no samples yet",
+        ),
+        latency: chart(
+            "latency",
+            "Latency per turn",
+            svg("latency", chart_draw::latency(data, view)),
+            latency_figures(data),
+            "no turns yet",
+        ),
     }
+}
+
+/// "Latency per turn (load 1 · smollm2): first audio 0.62 s, median 0.70 s; ...", the figures
+/// that have a reading, or "<title>: <empty>".
+fn summary(title: &str, load: Option<&LoadLabel>, figures: &[Figure], empty: &str) -> String {
+    let parts: Vec<String> = figures
+        .iter()
+        .filter_map(|f| {
+            let digits = f.digits as usize;
+            let now = f.current?;
+            let median = f.median.map(|m| format!(", median {m:.digits$} {}", f.unit)).unwrap_or_default();
+            Some(format!("{} {now:.digits$} {}{median}", f.label, f.unit))
+        })
+        .collect();
+    let scope = load.filter(|_| title != "Memory in use").map(|l| format!(" ({})", l.text())).unwrap_or_default();
+    if parts.is_empty() { format!("{title}{scope}: {empty}") } else { format!("{title}{scope}: {}", parts.join("; ")) }
 }
 
 fn median_of_last(values: impl DoubleEndedIterator<Item = f64>) -> Option<f64> {
@@ -217,8 +303,17 @@ fn median_of_last(values: impl DoubleEndedIterator<Item = f64>) -> Option<f64> {
     (!last.is_empty()).then(|| crate::bench::median(&last))
 }
 
+/// Decimals shown for a unit: seconds and GiB need two ("0.62 s", "1.25 GiB").
+fn digits(unit: &str) -> u32 {
+    match unit {
+        "s" | "GiB" => 2,
+        "%" | "MHz" => 0,
+        _ => 1,
+    }
+}
+
 fn figure(label: &str, current: Option<f64>, median: Option<f64>, unit: &str) -> Figure {
-    Figure { label: label.into(), current, median, unit: unit.into() }
+    Figure { label: label.into(), current, median, unit: unit.into(), digits: digits(unit) }
 }
 
 fn tok_s_figures(d: &ChartData) -> Vec<Figure> {
@@ -240,26 +335,29 @@ fn tok_s_figures(d: &ChartData) -> Vec<Figure> {
     ]
 }
 
-fn mib(bytes: u64) -> f64 {
-    bytes as f64 / (1024.0 * 1024.0)
+fn gib(bytes: u64) -> f64 {
+    bytes as f64 / GIB
 }
 
 fn memory_figures(d: &ChartData) -> Vec<Figure> {
     let mut figures = vec![figure(
         "RAM used",
-        d.memory.back().map(|s| mib(s.ram_bytes)),
-        median_of_last(d.memory.iter().map(|s| mib(s.ram_bytes))),
-        "MiB",
+        d.memory.back().map(|s| gib(s.ram_bytes)),
+        median_of_last(d.memory.iter().map(|s| gib(s.ram_bytes))),
+        "GiB",
     )];
     if d.vram_label.is_some() {
         figures.push(figure(
             "VRAM used",
-            d.memory.back().and_then(|s| s.vram_bytes).map(mib),
-            median_of_last(d.memory.iter().filter_map(|s| s.vram_bytes).map(mib)),
-            "MiB",
+            d.memory.back().and_then(|s| s.vram_bytes).map(gib),
+            median_of_last(d.memory.iter().filter_map(|s| s.vram_bytes).map(gib)),
+            "GiB",
         ));
     }
-    figures.push(figure("models", d.model_share.map(mib), None, "MiB"));
+    figures.push(figure("models", d.model_share.map(gib), None, "GiB"));
+    figures.push(figure("system in use", d.memory.back().and_then(|s| s.system_used_bytes).map(gib), None, "GiB"));
+    figures.push(figure("total", d.scale.total_bytes.map(gib), None, "GiB"));
+    figures.push(figure("load budget", chart_draw::budget_line(d).map(gib), None, "GiB"));
     if let Some(gpu) = &d.gpu {
         let mode = gpu.power_mode.as_deref().map(|m| format!(" ({m})")).unwrap_or_default();
         figures.push(figure(&format!("GPU load{mode}"), gpu.utilization_pct, None, "%"));
@@ -268,9 +366,11 @@ fn memory_figures(d: &ChartData) -> Vec<Figure> {
     figures
 }
 
+/// In seconds, as the chart's axis.
 fn latency_figures(d: &ChartData) -> Vec<Figure> {
     let stage = |label: &str, f: fn(&TurnPoint) -> Option<f64>| {
-        figure(label, d.turns.back().and_then(f), median_of_last(d.turns.iter().filter_map(f)), "ms")
+        let s = |t: &TurnPoint| f(t).map(|ms| ms / 1000.0);
+        figure(label, d.turns.back().and_then(s), median_of_last(d.turns.iter().filter_map(s)), "s")
     };
     vec![
         stage("transcript", |t| t.transcript_ms),
@@ -318,19 +418,26 @@ mod tests {
         let feed = ChartFeed::new(&Config::default());
         assert!(feed.tick().is_some(), "the first tick draws the empty charts");
         assert!(feed.tick().is_none(), "nothing changed: no redraw");
+        feed.feed(&Event::System { snapshot: Box::new(snapshot(400 << 20)) });
+        feed.model_loaded(Some(300 << 20), "smollm2-135m-instruct-q4_1");
         for (turn, scale) in [(1, 1.0), (2, 0.5), (3, 2.0)] {
             feed.feed(&Event::TurnComplete { record: Box::new(record(turn, scale)) });
         }
-        feed.feed(&Event::System { snapshot: Box::new(snapshot(400 << 20)) });
-        feed.model_loaded(Some(300 << 20));
         let set = feed.tick().expect("turns changed: a redraw");
         let fig = |c: &Chart, l: &str| c.figures.iter().find(|f| f.label == l).cloned().unwrap();
         let g = fig(&set.tok_s, "generation");
         assert_eq!(g.current, Some(300.0), "the last turn's rate");
         assert_eq!(g.median, Some(150.0), "median of the three");
-        assert_eq!(fig(&set.latency, "first audio").current, Some(300.0));
-        assert_eq!(fig(&set.memory, "RAM used").current, Some(400.0));
-        assert_eq!(fig(&set.memory, "models").current, Some(300.0));
+        assert_eq!(fig(&set.latency, "first audio").current, Some(0.3), "seconds, as the chart");
+        assert_eq!(fig(&set.latency, "first audio").unit, "s");
+        assert_eq!(fig(&set.memory, "RAM used").current, Some(400.0 / 1024.0));
+        assert_eq!(fig(&set.memory, "models").current, Some(300.0 / 1024.0));
+        assert_eq!(
+            set.latency.summary,
+            "Latency per turn (load 1 · smollm2-135m-instruct): transcript 0.08 s, median 0.16 s; first token 0.17 s, \
+             median 0.33 s; first sentence 0.21 s, median 0.42 s; first audio 0.30 s, median 0.60 s"
+        );
+        assert!(set.tok_s.summary.starts_with("Tokens per second (load 1 · smollm2-135m-instruct): generation 300.0 tok/s"));
         assert!(!set.memory.figures.iter().any(|f| f.label == "VRAM used"), "no GPU, no VRAM figure");
         for chart in [&set.tok_s, &set.memory, &set.latency] {
             assert!(chart.svg.starts_with("<svg") && chart.svg.contains("<rect"), "{}", chart.name);
@@ -379,14 +486,14 @@ mod tests {
             feed.feed(&Event::System { snapshot: Box::new(with_gpu.clone()) });
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        feed.model_loaded(Some(1500 << 20));
+        feed.model_loaded(Some(1500 << 20), "m");
         let set = feed.tick().expect("first draw");
         if let Some(dir) = std::env::var_os("VOXDECK_CHART_DUMP") {
             std::fs::write(std::path::Path::new(&dir).join("memory-gpu.svg"), &set.memory.svg).unwrap();
         }
         let fig = |l: &str| set.memory.figures.iter().find(|f| f.label == l).cloned().unwrap();
-        assert_eq!(fig("RAM used").current, Some(400.0));
-        assert_eq!(fig("VRAM used").current, Some(1900.0));
+        assert_eq!(fig("RAM used").current, Some(400.0 / 1024.0));
+        assert_eq!(fig("VRAM used").current, Some(1900.0 / 1024.0));
         assert_eq!(fig("GPU load").current, None, "no load reading in this snapshot");
         assert!(set.memory.svg.contains("VRAM · NVML") && set.memory.svg.contains("RAM · /proc"), "legend names the sources");
 
@@ -399,5 +506,129 @@ mod tests {
         lock(&feed.state).dirty = true;
         let set = feed.tick().expect("redraw");
         assert!(!set.memory.figures.iter().any(|f| f.label == "VRAM used"));
+    }
+
+    fn svg_texts(svg: &str) -> Vec<String> {
+        svg.split("<text").skip(1).filter_map(|t| Some(t.split_once('>')?.1.split_once("</text>")?.0.trim().to_owned())).collect()
+    }
+
+    fn font_sizes(svg: &str) -> Vec<f64> {
+        svg.split("font-size=\"").skip(1).filter_map(|t| t.split_once('"')?.0.parse().ok()).collect()
+    }
+
+    fn feed_with_turns() -> ChartFeed {
+        let feed = ChartFeed::new(&Config::default());
+        feed.feed(&Event::System { snapshot: Box::new(snapshot(400 << 20)) });
+        feed.model_loaded(Some(300 << 20), "smollm2-135m-instruct-q4_1.gguf");
+        for (turn, scale) in [(1, 1.0), (2, 0.5), (3, 2.0)] {
+            feed.feed(&Event::TurnComplete { record: Box::new(record(turn, scale)) });
+        }
+        feed
+    }
+
+    #[test]
+    fn charts_are_drawn_at_the_reported_size_with_readable_text_and_clean_ticks() {
+        let feed = feed_with_turns();
+        let set = feed.tick().unwrap();
+        assert!(set.tok_s.svg.contains("viewBox=\"0 0 420 260\""), "LIVE_SIZE before any report");
+        feed.set_view(View::reported(261.4, 200.0, 2.0, true).unwrap());
+        let set = feed.tick().expect("a new view redraws");
+        for chart in [&set.tok_s, &set.memory, &set.latency] {
+            assert!(chart.svg.contains("viewBox=\"0 0 261 200\""), "{}", chart.name);
+            let sizes = font_sizes(&chart.svg);
+            assert!(!sizes.is_empty() && sizes.iter().all(|s| *s >= 11.0), "{}: {sizes:?}", chart.name);
+            for text in svg_texts(&chart.svg) {
+                assert!(!text.ends_with(".0"), "{}: tick label {text:?}", chart.name);
+            }
+        }
+        let ticks = svg_texts(&set.tok_s.svg);
+        assert!(ticks.iter().any(|t| t == "tok/s") && ticks.iter().any(|t| t == "500"), "{ticks:?}");
+        if let Some(dir) = std::env::var_os("VOXDECK_CHART_DUMP") {
+            for c in [&set.tok_s, &set.memory, &set.latency] {
+                std::fs::write(std::path::Path::new(&dir).join(format!("{}-261.svg", c.name)), &c.svg).unwrap();
+            }
+        }
+        assert!(svg_texts(&set.latency.svg).iter().any(|t| t == "2"), "seconds as 2, not 2.0");
+        assert!(feed.tick().is_none(), "the same view again: nothing to redraw");
+        feed.set_view(View::reported(261.4, 200.0, 2.0, true).unwrap());
+        assert!(feed.tick().is_none(), "a repeated report does not redraw");
+
+        // A zoomed-out page (pixel ratio 0.8) gets larger text, so it stays 11 px on screen.
+        feed.set_view(View::reported(300.0, 200.0, 0.8, true).unwrap());
+        let set = feed.tick().unwrap();
+        assert!(font_sizes(&set.latency.svg).iter().all(|s| *s * 0.8 >= 11.0));
+        // Out-of-range sizes are pulled into range.
+        let tiny = View::reported(3.0, 1e6, 100.0, false).unwrap();
+        assert_eq!(tiny.size, (160, 2160));
+        assert!(View::reported(f64::NAN, 200.0, 1.0, true).is_err());
+    }
+
+    #[test]
+    fn the_theme_follows_the_reported_ui() {
+        let feed = feed_with_turns();
+        let dark = feed.tick().unwrap();
+        assert!(dark.memory.svg.contains("#171D27") || dark.memory.svg.contains("#171d27"), "dark card background");
+        feed.set_view(View::reported(420.0, 260.0, 1.0, false).unwrap());
+        let light = feed.tick().unwrap();
+        for chart in [&light.tok_s, &light.memory, &light.latency] {
+            assert!(chart.svg.to_uppercase().contains("FILL=\"#FFFFFF\""), "{}: white in a light UI", chart.name);
+            assert!(!chart.svg.to_uppercase().contains("#171D27"), "{}", chart.name);
+        }
+    }
+
+    #[test]
+    fn a_model_load_starts_the_turn_charts_again_and_labels_them() {
+        let feed = feed_with_turns();
+        let set = feed.tick().unwrap();
+        let texts = svg_texts(&set.tok_s.svg);
+        assert!(texts.iter().any(|t| t == "#3") && texts.iter().any(|t| t == "load 1 · smollm2-135m-instruct"));
+        feed.model_unloaded();
+        feed.model_loaded(Some(200 << 20), "/models/gemma-3-270m-it-Q8_0.gguf");
+        let set = feed.tick().unwrap();
+        assert!(set.tok_s.svg.contains("no answers yet") && set.latency.svg.contains("no turns yet"));
+        assert!(set.tok_s.figures.iter().all(|f| f.current.is_none()), "no figures from the old load");
+        feed.feed(&Event::TurnComplete { record: Box::new(record(1, 1.0)) });
+        let set = feed.tick().unwrap();
+        let texts = svg_texts(&set.latency.svg);
+        assert!(texts.iter().any(|t| t == "#1") && !texts.iter().any(|t| t == "#3"), "only this load's turns: {texts:?}");
+        assert!(set.latency.svg.contains("load 2 · gemma-3-270m-it"), "{}", set.latency.summary);
+        assert!(set.latency.summary.starts_with("Latency per turn (load 2 · gemma-3-270m-it): transcript 0.16 s"));
+    }
+
+    #[test]
+    fn memory_is_drawn_on_the_devices_total_with_headroom_and_budget() {
+        let feed = feed_with_turns();
+        let set = feed.tick().unwrap();
+        let texts = svg_texts(&set.memory.svg);
+        // 24 GiB total, 20 GiB available, 256 MiB headroom: the axis reaches 24 and both lines are named.
+        assert!(texts.iter().any(|t| t == "of 24 GiB"), "{texts:?}");
+        assert!(texts.iter().any(|t| t == "20"), "ticks up to the total: {texts:?}");
+        assert!(texts.iter().any(|t| t == "headroom 256 MiB"), "{texts:?}");
+        assert!(texts.iter().any(|t| t == "load budget"), "{texts:?}");
+        let fig = |l: &str| set.memory.figures.iter().find(|f| f.label == l).and_then(|f| f.current);
+        assert_eq!(fig("total"), Some(24.0));
+        assert_eq!(fig("system in use"), Some(4.0));
+        // The memory check's budget: 20 GiB available - 256 MiB headroom, on top of our 400 MiB.
+        assert_eq!(fig("load budget"), Some((400.0 + 20.0 * 1024.0 - 256.0) / 1024.0));
+        assert!(set.memory.summary.contains("total 24.00 GiB"), "{}", set.memory.summary);
+
+        // memory.limit_mb caps the budget as it caps the check.
+        let mut config = Config::default();
+        config.memory.limit_mb = 2048;
+        let feed = ChartFeed::new(&config);
+        feed.feed(&Event::System { snapshot: Box::new(snapshot(400 << 20)) });
+        let set = feed.tick().unwrap();
+        let budget = set.memory.figures.iter().find(|f| f.label == "load budget").and_then(|f| f.current);
+        assert_eq!(budget, Some((400.0 + 2048.0 - 256.0) / 1024.0));
+    }
+
+    #[test]
+    fn model_names_are_shortened_for_the_load_label() {
+        assert_eq!(short_model_name("smollm2-135m-instruct-q4_1"), "smollm2-135m-instruct");
+        assert_eq!(short_model_name("/m/Llama-3.2-1B-Instruct-Q4_K_M.gguf"), "Llama-3.2-1B-Instruct");
+        assert_eq!(short_model_name("qwen2.5-0.5b-instruct-fp16"), "qwen2.5-0.5b-instruct-fp16");
+        assert_eq!(short_model_name("gemma-f16"), "gemma");
+        assert_eq!(short_model_name("SmolLM2 135M Instruct Q4_1"), "SmolLM2 135M Instruct");
+        assert_eq!(short_model_name("-q4"), "-q4");
     }
 }

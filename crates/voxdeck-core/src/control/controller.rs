@@ -60,6 +60,8 @@ pub enum ControlError {
     Switch(#[from] SwitchError),
     #[error(transparent)]
     Starter(#[from] StarterError),
+    #[error(transparent)]
+    OutOfRange(#[from] crate::bounds::OutOfRange),
 }
 
 /// Messages buffered per subscriber; one that falls further behind loses the oldest.
@@ -206,6 +208,10 @@ impl Controller {
             Command::Status => Ok(Reply::Status { status: Box::new(self.status()) }),
             Command::InstallStarter { set } => {
                 inner.starter.install(set)?;
+                Ok(Reply::Ok)
+            }
+            Command::ChartView { width, height, pixel_ratio, dark } => {
+                inner.charts.set_view(super::chart_draw::View::reported(width, height, pixel_ratio, dark)?);
                 Ok(Reply::Ok)
             }
         }

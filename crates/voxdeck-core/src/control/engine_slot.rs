@@ -154,12 +154,13 @@ impl EngineSlot {
     fn loaded(&self, result: Result<AssembledSession, String>, config: Config, started: Instant, rss_before: Option<u64>) {
         let status = match result {
             Ok(AssembledSession { session, sink, models: ModelNames { llm, stt, voice }, .. }) => {
+                let llm_name = llm.clone();
                 let status = EngineStatus::Ready { llm, stt, voice, load_ms: started.elapsed().as_secs_f64() * 1000.0 };
                 let share = match (crate::sysmon::memory::process_rss_bytes(), rss_before) {
                     (Some(after), Some(before)) => Some(after.saturating_sub(before)),
                     _ => None,
                 };
-                self.charts.model_loaded(share);
+                self.charts.model_loaded(share, &llm_name);
                 forwarder::spawn(session.subscribe(), self.publisher.clone(), self.charts.clone(), self.toggle.clone());
                 info!(?status, "models loaded");
                 self.settle(Slot::Running { session, status: status.clone(), sink, config: Box::new(config) });

@@ -61,6 +61,11 @@ pub enum Command {
     /// First run: downloads the missing files of a starter set (progress as `starter` events),
     /// then loads the models.
     InstallStarter { set: StarterSetId },
+    /// How this front end shows the live charts: one chart's size in CSS pixels, the screen's
+    /// device pixel ratio and whether the UI is dark. The charts are redrawn for it (SVG
+    /// viewBox = that size). Sent again on every resize; with several front ends connected the
+    /// last report wins, as the charts are drawn once for all of them.
+    ChartView { width: f64, height: f64, pixel_ratio: f64, dark: bool },
 }
 
 /// The answer to a [`Command`]. Tagged by `kind`.
@@ -159,6 +164,8 @@ pub struct Chart {
     pub title: String,
     pub svg: String,
     pub figures: Vec<Figure>,
+    /// The figures in one line, the chart's accessible name (a screen reader cannot read the SVG).
+    pub summary: String,
 }
 
 /// A figure under a chart: "generation: 171.2 tok/s now, median 168.0 of the last 10".
@@ -170,6 +177,8 @@ pub struct Figure {
     /// Median of the last 10 (turns or samples).
     pub median: Option<f64>,
     pub unit: String,
+    /// Decimals to show: 2 for seconds and GiB, 1 for tok/s.
+    pub digits: u32,
 }
 
 /// The three live charts.
