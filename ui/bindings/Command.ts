@@ -6,4 +6,4 @@ import type { Settings } from "./Settings";
 /**
  * A request from a front end. Tagged by `cmd`.
  */
-export type Command = { "cmd": "press" } | { "cmd": "release" } | { "cmd": "set_mode", mode: Mode, } | { "cmd": "load_models" } | { "cmd": "unload_models" } | { "cmd": "run_bench", runs: number | null, } | { "cmd": "export_bench", format: ExportFormat, } | { "cmd": "get_settings" } | { "cmd": "set_settings", settings: Settings, } | { "cmd": "set_cloud_key", key: string, } | { "cmd": "forget_cloud_key" } | { "cmd": "check_cloud" } | { "cmd": "fetch_model", id: string, } | { "cmd": "status" };
+export type Command = { "cmd": "press" } | { "cmd": "release" } | { "cmd": "set_mode", mode: Mode, } | { "cmd": "load_models" } | { "cmd": "unload_models" } | { "cmd": "run_bench", runs: number | null, } | { "cmd": "cancel_bench" } | { "cmd": "export_bench", format: ExportFormat, } | { "cmd": "get_settings" } | { "cmd": "set_settings", settings: Settings, } | { "cmd": "set_cloud_key", key: string, } | { "cmd": "forget_cloud_key" } | { "cmd": "check_cloud" } | { "cmd": "fetch_model", id: string, } | { "cmd": "status" };

@@ -13,6 +13,7 @@ use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 mod common;
 
 mod audio;
+mod bench_job;
 mod control;
 mod local_llm;
 mod memory_fit;
