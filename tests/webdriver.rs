@@ -118,6 +118,11 @@ impl WebDriver {
         Ok(())
     }
 
+    /// Resizes the window (the page's viewport follows), for screenshots at a given size.
+    pub fn set_window_size(&self, width: u32, height: u32) -> Result<(), DriverError> {
+        self.call(reqwest::Method::POST, "/window/rect", Some(json!({ "width": width, "height": height }))).map(|_| ())
+    }
+
     /// A PNG of the window.
     pub fn screenshot(&self) -> Result<Vec<u8>, DriverError> {
         let v = self.call(reqwest::Method::GET, "/screenshot", None)?;

@@ -17,6 +17,7 @@ mod cli_talk;
 mod cloud_fallback;
 mod cloud_harness;
 mod serve_cloud_key;
+mod ui_bench;
 mod ui_serve;
 mod ui_tauri;
 
