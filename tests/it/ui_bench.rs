@@ -221,6 +221,7 @@ fn the_bench_tab_shows_progress_a_result_table_exports_and_a_cancel() {
         )
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(state(&driver), "Benchmark running.");
+    panel::save_screenshot(&driver, "bench-progress-1280x860");
     driver.click("#bench-cancel").unwrap();
     let cancelled = wait_state(&driver, "cancelled");
     let cancelled = cancelled.as_str().unwrap();

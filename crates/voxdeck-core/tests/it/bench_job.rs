@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::common::{models_dir, need_test_set, voice_config};
+use crate::common::{models_dir, need_test_set, spoken_question, voice_config};
 use voxdeck_core::bench::progress::{BenchProgress, Phase};
 use voxdeck_core::bench::runner::{self, BenchError};
 use voxdeck_core::control::{BenchStatus, Command, Controller, ControllerOptions, EngineStatus, Outgoing, PanelEvent};
@@ -104,6 +104,10 @@ fn a_cancel_stops_promptly_between_tokens_and_frees_the_model() {
         after_cancel.iter().all(|p| p.model_index == 0 && p.phase == Phase::Run { run: 1, runs: 3 }),
         "no phase started after the cancel: {after_cancel:?}"
     );
+    assert!(
+        after_cancel.iter().all(|p| p.tokens.is_none_or(|(done, of)| done < of)),
+        "the answer stopped between tokens, not at its end: {after_cancel:?}"
+    );
     assert_eq!(threads_named("voxdeck-llm"), before, "the model's inference thread is gone");
 }
 
@@ -129,8 +133,12 @@ fn a_cancel_during_a_load_lets_it_finish_then_stops() {
 fn cancelling_the_bench_tab_says_cancelled_and_leaves_the_panels_models_loaded() {
     let _exclusive = crate::exclusive();
     let data = tempfile::tempdir().unwrap();
+    // The panel's voice loop reads a WAV question and writes its answers to a file (no sound
+    // card here).
     let controller = Controller::start(ControllerOptions {
         config: bench_config(3),
+        input: Some(spoken_question(data.path(), "q.wav", "Hello there.")),
+        output: Some(data.path().join("answers.wav")),
         data_dir: Some(data.path().to_owned()),
         ..Default::default()
     });
