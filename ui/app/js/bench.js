@@ -82,14 +82,17 @@ function timeText(r) {
 
 /**
  * A table cell; `verdict` sets `data-verdict` (its colour) and `words` adds the verdict in
- * words beside the figure.
+ * words beside the figure; `num` keeps a figure and its unit on one line, `wide` lets a longer
+ * text wrap, but not into a narrow column.
  * @param {string} text
- * @param {{ verdict?: string | null, words?: string, header?: boolean }} [opts]
+ * @param {{ verdict?: string | null, words?: string, header?: boolean, num?: boolean, wide?: boolean }} [opts]
  * @returns {HTMLTableCellElement}
  */
 function cell(text, opts = {}) {
   const td = document.createElement(opts.header ? "th" : "td");
   if (opts.header) td.setAttribute("scope", "row");
+  if (opts.num) td.className = "num";
+  if (opts.wide) td.className = "wide";
   td.append(text);
   if (opts.verdict) td.dataset.verdict = opts.verdict;
   if (opts.words) td.append(" ", el("span", { class: "verdict", text: opts.words }));
@@ -112,17 +115,22 @@ function secs(s, digits = 1) {
  * @returns {HTMLTableElement}
  */
 function resultTable(table) {
+  /** @type {[string, string][]} heading, and what it means */
   const heads = [
-    "Model",
-    `Verdict (${table.verdict_tokens} tokens)`,
-    ...table.response_tokens.map((n) => `${n} tokens`),
-    "Generation",
-    "Prompt",
-    "First token",
-    "Memory",
-    "GPU offload",
+    ["Model", ""],
+    ["Verdict", `How an answer of ${table.verdict_tokens} tokens feels in conversation`],
+    ...table.response_tokens.map((n) => /** @type {[string, string]} */ ([`${n} tokens`, `Seconds from the question to token ${n}`])),
+    ["Generation", "Tokens generated per second"],
+    ["Prompt", "Prompt tokens processed per second"],
+    ["First token", "Seconds from the question to the first token"],
+    ["Memory", "What the loaded model holds"],
+    ["GPU offload", "Layers on the GPU"],
   ];
-  const headRow = el("tr", {}, ...heads.map((h) => el("th", { text: h, attrs: { scope: "col" } })));
+  const headRow = el(
+    "tr",
+    {},
+    ...heads.map(([h, title]) => el("th", { text: h, attrs: title ? { scope: "col", title } : { scope: "col" } })),
+  );
   const rows = table.rows.map((row) => {
     const name = cell(row.name, { header: true });
     if (row.recommended) name.append(" ", el("span", { class: "bench-pick", text: "recommended" }));
@@ -131,12 +139,12 @@ function resultTable(table) {
       {},
       name,
       cell(row.verdict_text, { verdict: row.verdict }),
-      ...row.response.map((c) => cell(secs(c.seconds), { verdict: c.verdict, words: c.verdict_text })),
-      cell(row.gen_tok_s === null ? "—" : `${formatNumber(row.gen_tok_s)} tok/s`),
-      cell(row.prompt_tok_s === null ? "—" : `${formatNumber(row.prompt_tok_s)} tok/s`),
-      cell(secs(row.ttft_s, 2)),
-      cell(row.memory),
-      cell(row.offload),
+      ...row.response.map((c) => cell(secs(c.seconds), { verdict: c.verdict, words: c.verdict_text, num: true })),
+      cell(row.gen_tok_s === null ? "—" : `${formatNumber(row.gen_tok_s)} tok/s`, { num: true }),
+      cell(row.prompt_tok_s === null ? "—" : `${formatNumber(row.prompt_tok_s)} tok/s`, { num: true }),
+      cell(secs(row.ttft_s, 2), { num: true }),
+      cell(row.memory, { num: true }),
+      cell(row.offload, { wide: true }),
     );
     if (row.recommended) tr.dataset.recommended = "true";
     tr.dataset.model = row.name;
@@ -145,7 +153,7 @@ function resultTable(table) {
   return el(
     "table",
     { class: "bench-table" },
-    el("caption", { text: "Response time to the Nth token of a spoken-style answer (medians)" }),
+    el("caption", { text: "Benchmark results per model (medians)" }),
     el("thead", {}, headRow),
     el("tbody", {}, ...rows),
   );
@@ -231,18 +239,15 @@ export class BenchPanel {
    * @returns {void}
    */
   #showResult(table, tokS, responseTime) {
+    const reason = el("span", { class: "bench-reason", text: table.recommendation });
     if (table.recommended) {
-      this.#recommendation.replaceChildren(
-        "Recommended for voice: ",
-        el("strong", { text: table.recommended }),
-        table.recommendation ? `. ${table.recommendation}` : "",
-      );
+      this.#recommendation.replaceChildren("Recommended for voice: ", el("strong", { text: table.recommended }), reason);
     } else {
-      this.#recommendation.textContent = table.recommendation || "No model recommended.";
+      this.#recommendation.replaceChildren("No model recommended.", reason);
     }
     this.#meta.textContent = `${table.host}. ${table.settings}.`;
     this.#tableWrap.replaceChildren(resultTable(table));
-    this.#budget.textContent = `Verdicts: ${table.budget}.`;
+    this.#budget.textContent = `Times: from the question to an answer's Nth token. Verdicts: ${table.budget}.`;
     insertSvg(this.#tokS, tokS);
     insertSvg(this.#responseTime, responseTime);
     this.#result.hidden = false;
@@ -285,6 +290,7 @@ export class BenchPanel {
         break;
       case "cancelled":
         state = `Cancelled after ${formatDuration(status.elapsed_s)}.`;
+        if (!this.#result.hidden) state += " The result below is from the previous run.";
         break;
     }
     // Text for the live region only when it says something new.

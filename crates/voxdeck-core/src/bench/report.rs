@@ -257,9 +257,10 @@ pub fn markdown(report: &BenchReport) -> String {
 /// "Intel Xeon, 8 threads, GPU offload: yes (Orin), linux aarch64".
 pub(super) fn host_line(host: &super::HostInfo) -> String {
     format!(
-        "{}, {} threads, GPU offload: {}{}",
+        "{}, {} thread{}, GPU offload: {}{}",
         or_unknown(&host.cpu),
         host.threads,
+        if host.threads == 1 { "" } else { "s" },
         match (host.gpu_offload, &host.gpu) {
             (true, Some(gpu)) => format!("yes ({gpu})"),
             (true, None) => "yes".to_owned(),

@@ -124,9 +124,12 @@ impl BenchJob {
                 }
                 Err(e) => BenchStatus::Failed { message: e.to_string() },
             };
-            // Free the slot before the last word, so a front end that sees it can start again.
-            lock(&state.cancel).take();
+            // The slot is freed and the last word said under one lock: a front end that sees it
+            // can start again, and a new run's first report cannot come before it.
+            let mut slot = lock(&state.cancel);
+            slot.take();
             state.publish(&publisher, status);
+            drop(slot);
         });
         if let Err(e) = spawned {
             lock(&self.state.cancel).take();
