@@ -20,6 +20,7 @@ mod serve_cloud_key;
 mod ui_first_run;
 mod ui_cloud;
 mod ui_charts;
+mod ui_bench;
 mod ui_serve;
 mod ui_talk;
 mod ui_settings;

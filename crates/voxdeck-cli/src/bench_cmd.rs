@@ -6,6 +6,7 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use voxdeck_core::{Config, bounds};
 use voxdeck_core::bench::runner;
+use voxdeck_core::llm::CancelToken;
 use voxdeck_core::models::Catalog;
 
 use crate::bounded::within;
@@ -45,15 +46,15 @@ pub fn run(args: BenchArgs, mut config: Config) -> anyhow::Result<()> {
             .collect::<Result<Vec<_>, _>>()?
     };
 
-    let bar = ProgressBar::new(1);
+    let bar = ProgressBar::new(1000);
     bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let report = runner::run(&models, &config, &mut |p| {
-        bar.set_length(u64::from(p.total));
-        bar.set_position(u64::from(p.done));
-        bar.set_message(format!("{} {}", p.model, p.step));
+    let report = runner::run(&models, &config, &CancelToken::new(), &mut |p| {
+        bar.set_position((p.fraction * 1000.0) as u64);
+        let left = p.eta_s.map_or_else(|| "estimating...".to_owned(), |s| format!("{s:.0} s left"));
+        bar.set_message(format!("model {} of {}: {} {} ({left})", p.model_index + 1, p.models, p.model, p.step()));
     });
     bar.finish_and_clear();
     let report = report?;

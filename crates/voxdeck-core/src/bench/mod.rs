@@ -1,16 +1,19 @@
 //! `voxdeck bench`: the seed's hand-made model benchmark as one command.
 //!
-//! [`runner`] measures, [`recommend`] picks the model for voice, [`report`] writes the Markdown
-//! report (numbers formatted by `format`), [`charts`] draws the PNG/SVG charts;
-//! `bench.json` is [`BenchReport`] serialised (schema in the README).
+//! [`runner`] measures (reporting [`progress`]), [`recommend`] picks the model for voice,
+//! [`report`] writes the Markdown report and [`table`] the panel's result rows (numbers formatted
+//! by `format` for both), [`charts`] draws the PNG/SVG charts; `bench.json` is [`BenchReport`]
+//! serialised (schema in the README).
 
 pub mod charts;
 #[cfg(test)]
 pub(crate) mod fixtures;
 mod format;
+pub mod progress;
 pub mod recommend;
 pub mod report;
 pub mod runner;
+pub mod table;
 
 use std::collections::BTreeMap;
 

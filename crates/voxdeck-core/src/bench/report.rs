@@ -28,36 +28,13 @@ pub fn markdown(report: &BenchReport) -> String {
     let settings = &report.settings;
     let thresholds = &settings.thresholds;
     let models = &report.models;
-    let (recommended, reason) =
-        if report.recommended.is_none() && report.recommendation_reason.trim().is_empty() {
-            recommend(models, settings)
-        } else {
-            (
-                report.recommended.clone(),
-                report.recommendation_reason.clone(),
-            )
-        };
+    let (recommended, reason) = recommendation(report);
     let is_recommended = |m: &ModelBench| recommended.as_deref() == Some(m.name.as_str());
 
     // Header.
     let _ = writeln!(md, "# 🎯 Voice model benchmark\n");
     let _ = writeln!(md, "**Date:** {}  ", fmt_date(report.created_unix_s));
-    let _ = writeln!(
-        md,
-        "**Host:** {}, {} threads, GPU offload: {}{}  ",
-        or_unknown(&report.host.cpu),
-        report.host.threads,
-        match (report.host.gpu_offload, &report.host.gpu) {
-            (true, Some(gpu)) => format!("yes ({gpu})"),
-            (true, None) => "yes".to_owned(),
-            (false, _) => "no".to_owned(),
-        },
-        if report.host.os.trim().is_empty() {
-            String::new()
-        } else {
-            format!(", {}", report.host.os)
-        }
-    );
+    let _ = writeln!(md, "**Host:** {}  ", host_line(&report.host));
     let _ = writeln!(
         md,
         "**Settings:** {} run{} per model (median), {}-token prompt, response times at {} tokens, \
@@ -277,6 +254,32 @@ pub fn markdown(report: &BenchReport) -> String {
     md
 }
 
+/// "Intel Xeon, 8 threads, GPU offload: yes (Orin), linux aarch64".
+pub(super) fn host_line(host: &super::HostInfo) -> String {
+    format!(
+        "{}, {} thread{}, GPU offload: {}{}",
+        or_unknown(&host.cpu),
+        host.threads,
+        if host.threads == 1 { "" } else { "s" },
+        match (host.gpu_offload, &host.gpu) {
+            (true, Some(gpu)) => format!("yes ({gpu})"),
+            (true, None) => "yes".to_owned(),
+            (false, _) => "no".to_owned(),
+        },
+        if host.os.trim().is_empty() { String::new() } else { format!(", {}", host.os) }
+    )
+}
+
+/// The report's own recommendation (`recommended`, `recommendation_reason`), or, when both are
+/// empty, the one [`recommend`] computes.
+pub(super) fn recommendation(report: &BenchReport) -> (Option<String>, String) {
+    if report.recommended.is_none() && report.recommendation_reason.trim().is_empty() {
+        recommend(&report.models, &report.settings)
+    } else {
+        (report.recommended.clone(), report.recommendation_reason.clone())
+    }
+}
+
 /// "**Qwen**: **2.8x slower** than Llama (9.7 tok/s vs 27.2 tok/s); memory +79% (...); ...".
 fn compare_line(m: &ModelBench, base: &ModelBench, verdict_tokens: u32) -> String {
     let name = escape_md(&m.name);
@@ -338,7 +341,7 @@ fn fastest(models: &[ModelBench]) -> Option<&ModelBench> {
 }
 
 /// The verdict at `n` tokens: the recorded one, else judged from the response time.
-fn verdict_at(m: &ModelBench, n: u32, t: &VoiceThresholds) -> Option<Verdict> {
+pub(super) fn verdict_at(m: &ModelBench, n: u32, t: &VoiceThresholds) -> Option<Verdict> {
     m.verdicts
         .get(&n.to_string())
         .copied()

@@ -1,10 +1,12 @@
 //! Measuring models: load, warm up, then N runs of prompt processing and a spoken-style answer.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
+use super::progress::{BenchProgress, Estimate, Phase};
 use super::{BenchReport, BenchSettings, HostInfo, ModelBench, RunSample, SCHEMA_VERSION, median, recommend, report};
 use crate::config::Config;
-use crate::llm::{ChatEngine, ChatMessage, ChatRequest, LlmError, LocalLlm, ModelInfo};
+use crate::llm::{CancelToken, ChatEngine, ChatMessage, ChatRequest, LlmError, LocalLlm, ModelInfo};
 use crate::models::ResolvedModel;
 use crate::sysmon::memory;
 use crate::voice_latency::Verdict;
@@ -14,6 +16,8 @@ use crate::voice_latency::Verdict;
 pub enum BenchError {
     #[error("no models to benchmark")]
     NoModels,
+    #[error("the benchmark was cancelled")]
+    Cancelled,
     #[error("{model}: {source}")]
     Model { model: String, source: LlmError },
     #[error("cannot write {path}: {source}")]
@@ -27,59 +31,45 @@ pub enum BenchError {
     Memory(#[from] crate::memory_fit::MemoryFitError),
 }
 
-/// Where the benchmark is, for a progress bar.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BenchProgress {
-    /// Steps done and total: per model, loading, warming up, and each run.
-    pub done: u32,
-    pub total: u32,
-    pub model: String,
-    pub step: String,
-}
-
-/// Steps one model takes, for [`BenchProgress::total`].
-fn steps_per_model(runs: u32) -> u32 {
-    runs + 2
-}
+/// How often a step that blocks (loading, processing the prompt) still reports, and the most
+/// often token counts are reported: often enough to look alive, rarely enough to cost nothing.
+const REPORT_EVERY: Duration = Duration::from_millis(250);
 
 /// Benchmarks each model in turn (one in memory at a time) and assembles the report.
+///
+/// `cancel` stops it at the next safe point: between tokens, after a prompt, or once a model
+/// load (which cannot be interrupted) has finished; whatever it loaded is freed and the result
+/// is [`BenchError::Cancelled`].
 pub fn run(
     models: &[ResolvedModel],
     config: &Config,
+    cancel: &CancelToken,
     progress: &mut dyn FnMut(BenchProgress),
 ) -> Result<BenchReport, BenchError> {
     if models.is_empty() {
         return Err(BenchError::NoModels);
     }
     let b = &config.bench;
-    let total = steps_per_model(b.runs) * models.len() as u32;
-    let mut done = 0;
+    let sizes = models.iter().map(|m| std::fs::metadata(&m.path).map(|f| f.len()).unwrap_or(0)).collect();
+    let mut tracker = Tracker {
+        estimate: Estimate::new(sizes, b.runs),
+        names: models.iter().map(|m| m.name.clone()).collect(),
+        started: Instant::now(),
+        current: None,
+        last_sent: None,
+        progress,
+        cancel,
+    };
     let mut results = Vec::with_capacity(models.len());
     let mut threads = 0;
-    for model in models {
-        let mut step = |label: String| {
-            progress(BenchProgress {
-                done,
-                total,
-                model: model.name.clone(),
-                step: label,
-            });
-            done += 1;
-        };
+    for (index, model) in models.iter().enumerate() {
+        tracker.check()?;
         crate::memory_fit::check_llm_alone(model, config)?;
-        let (bench, info) = bench_model(model, config, &mut step).map_err(|source| BenchError::Model {
-            model: model.name.clone(),
-            source,
-        })?;
+        let (bench, info) = bench_model(index, model, config, &mut tracker)?;
         threads = info.threads;
         results.push(bench);
     }
-    progress(BenchProgress {
-        done: total,
-        total,
-        model: String::new(),
-        step: "done".into(),
-    });
+    tracker.finish();
     let settings = BenchSettings {
         runs: b.runs,
         prompt_tokens: b.prompt_tokens,
@@ -112,33 +102,40 @@ pub fn run(
 }
 
 fn bench_model(
+    index: usize,
     model: &ResolvedModel,
     config: &Config,
-    step: &mut dyn FnMut(String),
-) -> Result<(ModelBench, ModelInfo), LlmError> {
+    tracker: &mut Tracker<'_>,
+) -> Result<(ModelBench, ModelInfo), BenchError> {
+    let failed = |source| BenchError::Model { model: model.name.clone(), source };
     let b = &config.bench;
     let rss_before = memory::process_rss_bytes();
     // The driver's per-process figure where there is one (NVML): what loading really cost on the
     // GPU, CUDA context included, which llama.cpp's own account leaves out.
     let mut gpu = crate::sysmon::probe_gpu();
     let vram_before = gpu.as_mut().and_then(|g| driver_vram(g.as_mut()));
-    step("loading".into());
-    let llm = LocalLlm::load(model, &config.llm)?;
+    tracker.begin(index, Phase::Load)?;
+    let llm = tracker.blocking(|| LocalLlm::load(model, &config.llm)).map_err(failed)?;
+    // A cancel asked during the load takes effect now; dropping `llm` frees the model.
+    tracker.check()?;
     let info = llm.info().clone();
     let longest = b.response_tokens.iter().copied().max().unwrap_or(1);
 
-    step("warm-up".into());
-    llm.bench_prompt(b.prompt_tokens.min(info.n_ctx - 1))?;
-    answer_timings(&llm, config, longest.min(16))?;
+    tracker.begin(index, Phase::WarmUp)?;
+    tracker.blocking(|| llm.bench_prompt(b.prompt_tokens.min(info.n_ctx - 1))).map_err(failed)?;
+    answer_timings(&llm, config, longest.min(16), tracker).map_err(failed)?;
+    tracker.check()?;
     // With every weight touched once, resident memory is what the model really holds.
     let rss_after = memory::process_rss_bytes();
     let vram_after = gpu.as_mut().and_then(|g| driver_vram(g.as_mut()));
 
     let mut runs = Vec::with_capacity(b.runs as usize);
     for run in 0..b.runs {
-        step(format!("run {}/{}", run + 1, b.runs));
-        let pp = llm.bench_prompt(b.prompt_tokens)?;
-        let (times, gen_tok_s, ttft_s) = answer_timings(&llm, config, longest)?;
+        tracker.begin(index, Phase::Run { run: run + 1, runs: b.runs })?;
+        let pp = tracker.blocking(|| llm.bench_prompt(b.prompt_tokens)).map_err(failed)?;
+        tracker.check()?;
+        let (times, gen_tok_s, ttft_s) = answer_timings(&llm, config, longest, tracker).map_err(failed)?;
+        tracker.check()?;
         let response_s = b
             .response_tokens
             .iter()
@@ -214,7 +211,13 @@ fn driver_vram(gpu: &mut dyn crate::sysmon::GpuProbe) -> Option<u64> {
 /// One answer of exactly `tokens` tokens to the bench question, from a fresh conversation (so
 /// the time to first token includes the system prompt, as on a first turn). Returns each
 /// token's time since the request in seconds, the generation rate and the time to first token.
-fn answer_timings(llm: &LocalLlm, config: &Config, tokens: u32) -> Result<(Vec<f64>, f64, f64), LlmError> {
+/// Reports the tokens as they come, and stops the answer early when the bench is cancelled.
+fn answer_timings(
+    llm: &LocalLlm,
+    config: &Config,
+    tokens: u32,
+    tracker: &mut Tracker<'_>,
+) -> Result<(Vec<f64>, f64, f64), LlmError> {
     llm.reset()?;
     let request = ChatRequest {
         messages: vec![
@@ -227,12 +230,104 @@ fn answer_timings(llm: &LocalLlm, config: &Config, tokens: u32) -> Result<(Vec<f
         continue_from: None,
     };
     let mut times = Vec::with_capacity(tokens as usize);
-    let (_, metrics) = llm
-        .chat(request)?
-        .collect_blocking(|_, _, elapsed| times.push(elapsed.as_secs_f64()))?;
+    let stream = llm.chat(request)?;
+    let answer = stream.cancel.clone();
+    tracker.tokens(0, tokens);
+    let (_, metrics) = stream.collect_blocking(|_, _, elapsed| {
+        times.push(elapsed.as_secs_f64());
+        tracker.tokens(times.len() as u32, tokens);
+        if tracker.cancel.is_cancelled() {
+            answer.cancel();
+        }
+    })?;
     // The tail of a split character arrives as a second event for the last token.
     times.truncate(metrics.gen_tokens as usize);
     Ok((times, metrics.gen_tok_s, metrics.ttft_ms / 1000.0))
+}
+
+/// The benchmark's clock: which phase is running, its timings for the estimate, the progress
+/// reports and the cancel checks.
+struct Tracker<'a> {
+    estimate: Estimate,
+    names: Vec<String>,
+    started: Instant,
+    /// The model (index), phase, when it began, and its token count if it is generating.
+    current: Option<(usize, Phase, Instant, Option<(u32, u32)>)>,
+    last_sent: Option<Instant>,
+    progress: &'a mut dyn FnMut(BenchProgress),
+    cancel: &'a CancelToken,
+}
+
+impl Tracker<'_> {
+    /// Cancelled: stop here.
+    fn check(&self) -> Result<(), BenchError> {
+        if self.cancel.is_cancelled() { Err(BenchError::Cancelled) } else { Ok(()) }
+    }
+
+    /// A new phase starts (the previous one is timed) unless the bench was cancelled.
+    fn begin(&mut self, model: usize, phase: Phase) -> Result<(), BenchError> {
+        self.end_phase();
+        self.check()?;
+        self.current = Some((model, phase, Instant::now(), None));
+        self.send(true);
+        Ok(())
+    }
+
+    fn end_phase(&mut self) {
+        if let Some((model, phase, began, _)) = self.current.take() {
+            self.estimate.record(model, phase, began.elapsed().as_secs_f64());
+        }
+    }
+
+    /// The last phase has ended.
+    fn finish(&mut self) {
+        self.end_phase();
+    }
+
+    /// `done` of `of` tokens generated in the current phase.
+    fn tokens(&mut self, done: u32, of: u32) {
+        if let Some(current) = self.current.as_mut() {
+            current.3 = Some((done, of));
+        }
+        self.send(done == 0 || done >= of);
+    }
+
+    /// Runs a step that cannot report by itself (on a scoped thread), reporting the time it takes
+    /// meanwhile; a step that panicked is a stopped worker.
+    fn blocking<T: Send>(&mut self, work: impl FnOnce() -> Result<T, LlmError> + Send) -> Result<T, LlmError> {
+        if let Some(current) = self.current.as_mut() {
+            current.3 = None;
+        }
+        std::thread::scope(|scope| {
+            let handle = scope.spawn(work);
+            while !handle.is_finished() {
+                std::thread::sleep(Duration::from_millis(50));
+                self.send(false);
+            }
+            handle.join().unwrap_or(Err(LlmError::WorkerGone))
+        })
+    }
+
+    /// Reports where the bench is: always when `now`, else at most every [`REPORT_EVERY`].
+    fn send(&mut self, now: bool) {
+        let Some((model, phase, began, tokens)) = self.current else { return };
+        if !now && self.last_sent.is_some_and(|t| t.elapsed() < REPORT_EVERY) {
+            return;
+        }
+        self.last_sent = Some(Instant::now());
+        let phase_s = began.elapsed().as_secs_f64();
+        (self.progress)(BenchProgress {
+            model: self.names.get(model).cloned().unwrap_or_default(),
+            model_index: model as u32,
+            models: self.names.len() as u32,
+            phase,
+            tokens,
+            phase_s,
+            elapsed_s: self.started.elapsed().as_secs_f64(),
+            fraction: self.estimate.fraction(model, phase, tokens),
+            eta_s: self.estimate.remaining(model, phase, phase_s, tokens),
+        });
+    }
 }
 
 /// Writes `report.md`, `bench.json` and the charts into `out_dir`; returns the paths written.

@@ -1,15 +1,22 @@
-//! The bench tab: `voxdeck bench` on a background thread, with progress as events, the
-//! seed-style table and charts as the result, and exports to Markdown, JSON and PNG.
+//! The bench tab: `voxdeck bench` on a background thread, with progress per model and phase
+//! (and the time left) as events, cancel, the result as table rows and charts, and exports to
+//! Markdown, JSON and PNG.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use tracing::info;
 
 use super::protocol::{BenchStatus, ExportFormat, PanelEvent, Reply};
 use super::publisher::Publisher;
 use super::shared_config::SharedConfig;
 use crate::bench::runner::BenchError;
 use crate::bounds::{self, OutOfRange};
+use crate::bench::progress::BenchProgress;
+use crate::bench::table::BenchTable;
 use crate::bench::{BenchReport, charts, report, runner};
+use crate::llm::CancelToken;
 use crate::models::{Catalog, CatalogError};
 use crate::sync::lock;
 
@@ -37,6 +44,18 @@ pub enum BenchJobError {
 struct BenchState {
     status: Mutex<Option<BenchStatus>>,
     report: Mutex<Option<Arc<BenchReport>>>,
+    /// The running benchmark's cancel switch; `None` when none runs.
+    cancel: Mutex<Option<CancelToken>>,
+}
+
+impl BenchState {
+    /// Sets the status and tells the front ends, under one lock so that a cancel's "cancelling"
+    /// and the thread's own reports reach them in the order they were set.
+    fn publish(&self, publisher: &Publisher, status: BenchStatus) {
+        let mut current = lock(&self.status);
+        *current = Some(status.clone());
+        publisher.panel(PanelEvent::Bench { status });
+    }
 }
 
 pub(super) struct BenchJob {
@@ -56,7 +75,8 @@ impl BenchJob {
         lock(&self.state.status).clone().unwrap_or(BenchStatus::Idle)
     }
 
-    /// Starts a benchmark of every installed LLM, unless one is running.
+    /// Starts a benchmark of every installed LLM, unless one is running. It loads its own copy
+    /// of each model, one at a time, beside whatever the panel has loaded.
     pub(super) fn start(&self, runs: Option<u32>) -> Result<(), BenchJobError> {
         let mut config = self.config.get();
         if let Some(runs) = runs {
@@ -65,35 +85,71 @@ impl BenchJob {
         let models = Catalog::builtin()
             .resolve_installed_llms(&config.models_dir())
             .map_err(BenchJobError::NoModels)?;
+        let cancel = CancelToken::new();
         {
-            let mut status = lock(&self.state.status);
-            if matches!(*status, Some(BenchStatus::Running { .. })) {
+            let mut running = lock(&self.state.cancel);
+            if running.is_some() {
                 return Err(BenchJobError::AlreadyRunning);
             }
-            *status = Some(BenchStatus::Running { done: 0, total: 1, model: String::new(), step: "starting".into() });
+            *running = Some(cancel.clone());
         }
+        let starting = BenchStatus::Running {
+            model: models.first().map(|m| m.name.clone()).unwrap_or_default(),
+            model_index: 0,
+            models: models.len() as u32,
+            step: "starting".into(),
+            fraction: 0.0,
+            eta_s: None,
+            elapsed_s: 0.0,
+            cancelling: false,
+        };
+        self.state.publish(&self.publisher, starting);
         let (state, publisher) = (self.state.clone(), self.publisher.clone());
-        std::thread::Builder::new()
-            .name("voxdeck-bench".into())
-            .spawn(move || {
-                let publish = |status: BenchStatus| {
-                    *lock(&state.status) = Some(status.clone());
-                    publisher.panel(PanelEvent::Bench { status });
-                };
-                let result = runner::run(&models, &config, &mut |p| {
-                    publish(BenchStatus::Running { done: p.done, total: p.total, model: p.model, step: p.step });
-                });
-                let status = match result.map_err(|e| e.to_string()).and_then(|r| finished(&r).map(|s| (r, s))) {
-                    Ok((report, status)) => {
+        let spawned = std::thread::Builder::new().name("voxdeck-bench".into()).spawn(move || {
+            let started = Instant::now();
+            let result = runner::run(&models, &config, &cancel, &mut |p| {
+                state.publish(&publisher, running(&p, cancel.is_cancelled()));
+            });
+            let status = match result {
+                Ok(report) => match finished(&report) {
+                    Ok(status) => {
                         *lock(&state.report) = Some(Arc::new(report));
                         status
                     }
                     Err(message) => BenchStatus::Failed { message },
-                };
-                publish(status);
-            })
-            .map_err(BenchJobError::Thread)?;
+                },
+                Err(BenchError::Cancelled) => {
+                    info!("benchmark cancelled");
+                    BenchStatus::Cancelled { elapsed_s: started.elapsed().as_secs_f64() }
+                }
+                Err(e) => BenchStatus::Failed { message: e.to_string() },
+            };
+            // The slot is freed and the last word said under one lock: a front end that sees it
+            // can start again, and a new run's first report cannot come before it.
+            let mut slot = lock(&state.cancel);
+            slot.take();
+            state.publish(&publisher, status);
+            drop(slot);
+        });
+        if let Err(e) = spawned {
+            lock(&self.state.cancel).take();
+            self.state.publish(&self.publisher, BenchStatus::Failed { message: e.to_string() });
+            return Err(BenchJobError::Thread(e));
+        }
         Ok(())
+    }
+
+    /// Asks the running benchmark to stop at its next safe point; the front ends see
+    /// "cancelling" now and `cancelled` once it has stopped. Nothing running: nothing to do.
+    pub(super) fn cancel(&self) {
+        let Some(cancel) = lock(&self.state.cancel).clone() else { return };
+        cancel.cancel();
+        let mut status = lock(&self.state.status);
+        if let Some(BenchStatus::Running { cancelling, .. }) = status.as_mut() {
+            *cancelling = true;
+            let status = status.clone().unwrap_or(BenchStatus::Idle);
+            self.publisher.panel(PanelEvent::Bench { status });
+        }
     }
 
     /// Writes the last result's files under `data_dir/bench/` and returns the one asked for.
@@ -120,9 +176,24 @@ impl BenchJob {
     }
 }
 
+/// A progress report as the tab shows it.
+fn running(p: &BenchProgress, cancelling: bool) -> BenchStatus {
+    BenchStatus::Running {
+        model: p.model.clone(),
+        model_index: p.model_index,
+        models: p.models,
+        step: p.step(),
+        fraction: p.fraction,
+        eta_s: p.eta_s,
+        elapsed_s: p.elapsed_s,
+        cancelling,
+    }
+}
+
 /// The result as the tab shows it.
 fn finished(report: &BenchReport) -> Result<BenchStatus, String> {
     Ok(BenchStatus::Done {
+        table: BenchTable::of(report),
         markdown: report::markdown(report),
         tok_s_svg: charts::tok_s_svg(report).map_err(|e| e.to_string())?,
         response_time_svg: charts::response_time_svg(report).map_err(|e| e.to_string())?,

@@ -175,6 +175,10 @@ impl Controller {
                 inner.bench.start(runs)?;
                 Ok(Reply::Ok)
             }
+            Command::CancelBench => {
+                inner.bench.cancel();
+                Ok(Reply::Ok)
+            }
             Command::ExportBench { format } => Ok(inner.bench.export(format)?),
             Command::GetSettings => {
                 Ok(Reply::Settings { view: Box::new(inner.settings.view(inner.toggle.cloud_status())) })
@@ -249,6 +253,7 @@ impl Controller {
     /// Stops the voice loop and the background threads' work; the controller stays usable
     /// for status.
     pub fn shutdown(&self) {
+        self.inner.bench.cancel();
         self.inner.engine.unload();
     }
 

@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use crate::bench::table::BenchTable;
 use crate::bounds::Limit;
 use crate::config::{CloudProvider, Mode, TtsEngine};
 use crate::llm::cloud::KeyStore;
@@ -31,6 +32,9 @@ pub enum Command {
     UnloadModels,
     /// Runs the model benchmark on the installed LLMs (progress as `bench` events).
     RunBench { runs: Option<u32> },
+    /// Stops the running benchmark at its next safe point (between tokens, or once a model load
+    /// has finished); it frees what it loaded and ends as `cancelled`. Nothing running: no-op.
+    CancelBench,
     /// Writes the last bench result as Markdown, JSON or PNG charts and returns it.
     ExportBench { format: ExportFormat },
     /// The settings, the model catalog with install state, and the audio devices.
@@ -238,9 +242,32 @@ pub struct CloudStatus {
 #[ts(export)]
 pub enum BenchStatus {
     Idle,
-    Running { done: u32, total: u32, model: String, step: String },
-    Done { markdown: String, tok_s_svg: String, response_time_svg: String, json: String },
+    Running {
+        /// The model being measured, number `model_index` (from 0) of `models`.
+        model: String,
+        model_index: u32,
+        models: u32,
+        /// What it is doing, in words: "loading (12 s)", "run 2 of 3: 23 of 50 tokens".
+        step: String,
+        /// Share of the whole benchmark done, 0 to 1.
+        fraction: f64,
+        /// Seconds left, from the phases timed so far; `null` while estimating.
+        eta_s: Option<f64>,
+        elapsed_s: f64,
+        /// Cancel was asked: it stops at the next safe point.
+        cancelling: bool,
+    },
+    /// The result: rows for the tab, the charts, and the Markdown and JSON exports' text.
+    Done {
+        table: BenchTable,
+        markdown: String,
+        tok_s_svg: String,
+        response_time_svg: String,
+        json: String,
+    },
     Failed { message: String },
+    /// Stopped by `cancel_bench`; what it had loaded is freed. A previous result stays exportable.
+    Cancelled { elapsed_s: f64 },
 }
 
 /// A model download.

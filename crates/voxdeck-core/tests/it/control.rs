@@ -258,11 +258,12 @@ fn the_bench_tab_runs_with_progress_and_exports_every_format() {
         Outgoing::Panel(PanelEvent::Bench { status }) => Some(status.clone()),
         _ => None,
     });
-    let voxdeck_core::control::BenchStatus::Done { markdown, tok_s_svg, response_time_svg, json } = done else {
+    let voxdeck_core::control::BenchStatus::Done { table, markdown, tok_s_svg, response_time_svg, json } = done else {
         panic!("{done:?}")
     };
     assert!(progress >= 3, "progress events ({progress})");
     assert!(markdown.contains("SmolLM2"), "{markdown}");
+    assert!(table.rows.iter().any(|r| r.name.contains("SmolLM2") && !r.verdict_text.is_empty()), "{table:?}");
     assert!(tok_s_svg.starts_with("<svg") && response_time_svg.starts_with("<svg"));
     assert!(serde_json::from_str::<serde_json::Value>(&json).unwrap()["models"].is_array());
 

@@ -13,6 +13,7 @@ use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 mod common;
 
 mod audio;
+mod bench_job;
 mod control;
 mod control_first_run;
 mod local_llm;
