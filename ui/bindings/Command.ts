@@ -2,8 +2,9 @@
 import type { ExportFormat } from "./ExportFormat";
 import type { Mode } from "./Mode";
 import type { Settings } from "./Settings";
+import type { StarterSetId } from "./StarterSetId";
 
 /**
  * A request from a front end. Tagged by `cmd`.
  */
-export type Command = { "cmd": "press" } | { "cmd": "release" } | { "cmd": "set_mode", mode: Mode, } | { "cmd": "load_models" } | { "cmd": "unload_models" } | { "cmd": "run_bench", runs: number | null, } | { "cmd": "cancel_bench" } | { "cmd": "export_bench", format: ExportFormat, } | { "cmd": "get_settings" } | { "cmd": "set_settings", settings: Settings, } | { "cmd": "set_cloud_key", key: string, } | { "cmd": "forget_cloud_key" } | { "cmd": "check_cloud" } | { "cmd": "fetch_model", id: string, } | { "cmd": "status" };
+export type Command = { "cmd": "press" } | { "cmd": "release" } | { "cmd": "set_mode", mode: Mode, } | { "cmd": "load_models" } | { "cmd": "unload_models" } | { "cmd": "run_bench", runs: number | null, } | { "cmd": "cancel_bench" } | { "cmd": "export_bench", format: ExportFormat, } | { "cmd": "get_settings" } | { "cmd": "set_settings", settings: Settings, } | { "cmd": "validate_settings", settings: Settings, } | { "cmd": "reload_models" } | { "cmd": "switch_models", settings: Settings, } | { "cmd": "set_cloud_key", key: string, } | { "cmd": "forget_cloud_key" } | { "cmd": "check_cloud" } | { "cmd": "fetch_model", id: string, } | { "cmd": "status" } | { "cmd": "install_starter", set: StarterSetId, } | { "cmd": "chart_view", width: number, height: number, pixel_ratio: number, dark: boolean, };
