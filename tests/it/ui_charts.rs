@@ -137,6 +137,12 @@ fn charts_are_drawn_for_their_size_readable_named_and_collapsible() {
             .execute("document.querySelector('.charts').scrollIntoView({ block: 'start' }); return true;", json!([]))
             .unwrap();
         panel::save_screenshot(&driver, &format!("charts-{w}x{h}"));
+        if w < 800 {
+            // One column: the latency chart is below the fold; show it too.
+            let script = "document.querySelector('#chart-latency').scrollIntoView({ block: 'end' }); return true;";
+            driver.execute(script, json!([])).unwrap();
+            panel::save_screenshot(&driver, &format!("charts-{w}x{h}-latency"));
+        }
     }
 
     // Collapsing gives the height back and survives a reload.

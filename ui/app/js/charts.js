@@ -65,6 +65,8 @@ export class Charts {
   #sentView = "";
   /** @type {ReturnType<typeof setTimeout> | null} */
   #pending = null;
+  /** Set by the first `reset` (a status after connecting): before it there is no one to tell. */
+  #connected = false;
   /** @readonly @type {Map<ChartName, ChartView>} */
   #views = new Map(
     NAMES.map((name) => {
@@ -103,6 +105,7 @@ export class Charts {
   reset(set) {
     this.#lastSeq = -1;
     this.#sentView = "";
+    this.#connected = true;
     this.#scheduleReport();
     if (set) this.render(set);
   }
@@ -137,7 +140,7 @@ export class Charts {
    * @returns {Promise<void>}
    */
   async #report() {
-    const view = this.#viewport();
+    const view = this.#connected ? this.#viewport() : null;
     if (!view) return;
     const key = JSON.stringify(view);
     if (key === this.#sentView) return;
