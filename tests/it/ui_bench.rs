@@ -92,7 +92,8 @@ fn wait_state(driver: &WebDriver, wanted: &str) -> Value {
            if (s.dataset.state === 'failed') return 'failed: ' + s.textContent;
            return s.dataset.state === '{wanted}' ? s.textContent : null;"#
     );
-    let v = driver.wait_for(&format!("the bench to be {wanted}"), &script, BENCH_TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
+    let v =
+        driver.wait_for(&format!("the bench to be {wanted}"), &script, BENCH_TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
     assert!(!v.as_str().unwrap_or_default().starts_with("failed"), "{v}");
     v
 }
@@ -150,9 +151,12 @@ fn the_bench_tab_shows_progress_a_result_table_exports_and_a_cancel() {
     assert_eq!(done, "Done.");
 
     // Progress per model and phase, "estimating" first, then the time left.
-    let seen: Vec<String> = serde_json::from_value(driver.execute("return window.__benchSeen;", json!([])).unwrap()).unwrap();
+    let seen: Vec<String> =
+        serde_json::from_value(driver.execute("return window.__benchSeen;", json!([])).unwrap()).unwrap();
     let saw = |needle: &str| seen.iter().any(|l| l.contains(needle));
-    for needle in ["Model 1 of 2", "Model 2 of 2", "loading", "warming up", "run 1 of 1: ", " of 30 tokens", "estimating"] {
+    for needle in
+        ["Model 1 of 2", "Model 2 of 2", "loading", "warming up", "run 1 of 1: ", " of 30 tokens", "estimating"]
+    {
         assert!(saw(needle), "no progress line with {needle:?} in {seen:#?}");
     }
     assert!(seen.iter().any(|l| l.contains("about ") && l.contains(" left")), "no time left in {seen:#?}");
@@ -203,7 +207,9 @@ fn the_bench_tab_shows_progress_a_result_table_exports_and_a_cancel() {
         ("#bench-export-json", "bench.json", "\"models\""),
         ("#bench-export-png_tok_s", "tok_s.png", "PNG"),
     ] {
-        driver.execute("document.querySelector('#bench-export-result').hidden = true; return true;", json!([])).unwrap();
+        driver
+            .execute("document.querySelector('#bench-export-result').hidden = true; return true;", json!([]))
+            .unwrap();
         driver.click(button).unwrap();
         let said = driver
             .wait_for(
@@ -224,7 +230,9 @@ fn the_bench_tab_shows_progress_a_result_table_exports_and_a_cancel() {
 
     // A second run, cancelled during its first model: "Cancelled", the result above stays, the
     // panel's models stay loaded.
-    driver.execute("document.querySelector('#bench-runs').value = ''; window.__benchSeen = []; return true;", json!([])).unwrap();
+    driver
+        .execute("document.querySelector('#bench-runs').value = ''; window.__benchSeen = []; return true;", json!([]))
+        .unwrap();
     driver.click("#bench-run").unwrap();
     driver
         .wait_for(

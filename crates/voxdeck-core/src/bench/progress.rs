@@ -1,8 +1,9 @@
 //! Where a benchmark is and how long it has left.
 //!
 //! Each model goes through the same phases (load, warm-up, then each run); [`Estimate`] times
-//! the phases as they end and predicts the rest from them, scaled by model file size (a model
-//! twice as large loads and generates about half as fast). Until every kind of phase still to
+//! the phases as they end and predicts the rest from them: a model's next runs from its own
+//! runs, another model's phases from those timed so far scaled by file size (a model twice as
+//! large loads and generates about half as fast). Until every kind of phase still to
 //! come has been timed once, there is no estimate: the tab says "estimating…".
 
 /// One step of one model's measurement.
@@ -81,11 +82,15 @@ pub struct Estimate {
     runs: u32,
     /// Per phase kind: seconds and bytes (model size) of the phases timed so far, and how many.
     timed: [(f64, f64, u32); 3],
+    /// Per model and phase kind: its own seconds and count, which predict its next runs better
+    /// than other models scaled by size.
+    own: Vec<[(f64, u32); 3]>,
 }
 
 impl Estimate {
     pub fn new(sizes: Vec<u64>, runs: u32) -> Estimate {
-        Estimate { sizes, runs: runs.max(1), timed: [(0.0, 0.0, 0); 3] }
+        let own = vec![[(0.0, 0); 3]; sizes.len()];
+        Estimate { sizes, runs: runs.max(1), timed: [(0.0, 0.0, 0); 3], own }
     }
 
     fn phases_per_model(&self) -> u32 {
@@ -101,10 +106,19 @@ impl Estimate {
         t.0 += seconds;
         t.1 += self.sizes.get(model).copied().unwrap_or(0) as f64;
         t.2 += 1;
+        if let Some(own) = self.own.get_mut(model) {
+            own[phase.kind()].0 += seconds;
+            own[phase.kind()].1 += 1;
+        }
     }
 
     /// Expected seconds for a phase of this kind on model `model`, once one has been timed.
     fn expected(&self, model: usize, kind: usize) -> Option<f64> {
+        if let Some(&(secs, count)) = self.own.get(model).map(|own| &own[kind])
+            && count > 0
+        {
+            return Some(secs / f64::from(count));
+        }
         let (secs, bytes, count) = self.timed[kind];
         if count == 0 {
             return None;
@@ -172,6 +186,22 @@ mod tests {
         // Halfway through run 2 by its own token rate: 2 s of it left.
         let left = e.remaining(0, RUN2, 2.0, Some((25, 50))).unwrap();
         assert!((left - (2.0 + 33.0)).abs() < 1e-9, "{left}");
+    }
+
+    #[test]
+    fn a_models_own_runs_predict_its_next_ones() {
+        let mut e = Estimate::new(vec![100, 300], 3);
+        e.record(0, Phase::Load, 1.0);
+        e.record(0, Phase::WarmUp, 1.0);
+        e.record(0, Phase::Run { run: 1, runs: 3 }, 2.0);
+        e.record(1, Phase::Load, 3.0);
+        e.record(1, Phase::WarmUp, 3.0);
+        // Model 1's runs are scaled from model 0's (2 s per 100 bytes) until it has one of its own.
+        let before = e.remaining(1, Phase::Run { run: 1, runs: 3 }, 0.0, None).unwrap();
+        assert!((before - 18.0).abs() < 1e-9, "{before}");
+        e.record(1, Phase::Run { run: 1, runs: 3 }, 4.0);
+        let after = e.remaining(1, Phase::Run { run: 2, runs: 3 }, 0.0, None).unwrap();
+        assert!((after - 8.0).abs() < 1e-9, "its own 4 s per run: {after}");
     }
 
     #[test]

@@ -57,7 +57,8 @@ fn every_model_reports_its_phases_often_with_an_estimate_once_timed() {
 
     // Each model's phases, in order.
     for (index, model) in models.iter().enumerate() {
-        let mut phases: Vec<Phase> = seen.iter().filter(|(_, p)| p.model_index == index as u32).map(|(_, p)| p.phase).collect();
+        let mut phases: Vec<Phase> =
+            seen.iter().filter(|(_, p)| p.model_index == index as u32).map(|(_, p)| p.phase).collect();
         phases.dedup();
         let runs = |run| Phase::Run { run, runs: 2 };
         assert_eq!(phases, [Phase::Load, Phase::WarmUp, runs(1), runs(2)], "{}", model.name);
@@ -73,11 +74,17 @@ fn every_model_reports_its_phases_often_with_an_estimate_once_timed() {
     assert!(seen[first_estimate..].iter().all(|(_, p)| p.eta_s.is_some()), "the estimate, once there, stays");
     let second_load = seen.iter().find(|(_, p)| p.model_index == 1 && p.phase == Phase::Load).expect("second model");
     assert!(second_load.1.eta_s.is_some(), "the second model's load is estimated from the first's");
+    eprintln!(
+        "estimate at the second model's load: {:.1} s left, took {:.1} s",
+        second_load.1.eta_s.unwrap_or_default(),
+        (finished - second_load.0).as_secs_f64()
+    );
     // Never still for long: reports come at least every few seconds (a quarter second while a
     // step blocks; the bound is loose for a busy machine).
     let gaps = seen.windows(2).map(|w| w[1].0 - w[0].0).chain([finished - seen[seen.len() - 1].0]);
     let longest = gaps.max().unwrap_or_default();
     assert!(longest < Duration::from_secs(10), "{longest:?} without a report");
+    eprintln!("{} reports, at most {longest:?} apart", seen.len());
 }
 
 #[test]
@@ -99,6 +106,7 @@ fn a_cancel_stops_promptly_between_tokens_and_frees_the_model() {
     });
     let stopped = asked.expect("the first run generated tokens").elapsed();
     assert!(matches!(result, Err(BenchError::Cancelled)), "{result:?}");
+    eprintln!("the runner stopped {stopped:?} after the cancel");
     assert!(stopped < Duration::from_secs(2), "stopped {stopped:?} after the cancel");
     assert!(
         after_cancel.iter().all(|p| p.model_index == 0 && p.phase == Phase::Run { run: 1, runs: 3 }),
@@ -179,6 +187,7 @@ fn cancelling_the_bench_tab_says_cancelled_and_leaves_the_panels_models_loaded()
     };
     let took = cancelled_at.expect("cancelled during the first run").elapsed();
     assert!(matches!(end, BenchStatus::Cancelled { .. }), "{end:?}");
+    eprintln!("the tab said cancelled {took:?} after the cancel");
     assert!(took < Duration::from_secs(3), "cancelled after {took:?}");
     assert!(saw_cancelling, "the tab said it was cancelling");
     assert!(matches!(controller.bench_status(), BenchStatus::Cancelled { .. }));
