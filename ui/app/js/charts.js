@@ -20,14 +20,16 @@ const NAMES = /** @type {const} */ (["tok_s", "memory", "latency"]);
 /** @typedef {(typeof NAMES)[number]} ChartName */
 
 /**
- * "generation: 171.2 tok/s now · median 168.0 (last 10)".
+ * A figure's three cells: its label, the value now and the median of the last 10
+ * ("generation", "171.2 tok/s", "median 168.0"); the row's title says it in one sentence.
  * @param {Figure} f
- * @returns {string}
+ * @returns {{ label: string, now: string, median: string, title: string }}
  */
-export function figureText(f) {
-  const now = f.current === null ? "no reading yet" : `${formatNumber(f.current, f.digits)} ${f.unit} now`;
-  const median = f.median === null ? "" : ` · median ${formatNumber(f.median, f.digits)} ${f.unit} (last 10)`;
-  return `${f.label}: ${now}${median}`;
+export function figureCells(f) {
+  const now = f.current === null ? "no reading yet" : `${formatNumber(f.current, f.digits)} ${f.unit}`;
+  const median = f.median === null ? "" : `median ${formatNumber(f.median, f.digits)}`;
+  const title = `${f.label}: ${now}${f.current === null ? "" : " now"}${median ? ` · ${median} ${f.unit} (last 10)` : ""}`;
+  return { label: f.label, now, median, title };
 }
 
 /** Where the collapsed state is remembered. */
@@ -193,13 +195,19 @@ export class Charts {
     insertSvg(view.svg, chart.svg);
     view.svg.querySelector("svg")?.setAttribute("aria-label", chart.summary);
     view.figures.replaceChildren(
-      ...chart.figures.map((f) =>
-        el("p", {
-          class: "figure",
-          text: figureText(f),
-          attrs: { "data-label": f.label, "data-current": f.current === null ? "" : String(f.current) },
-        }),
-      ),
+      ...chart.figures.map((f) => {
+        const c = figureCells(f);
+        return el(
+          "p",
+          {
+            class: "figure",
+            attrs: { "data-label": f.label, "data-current": f.current === null ? "" : String(f.current) },
+          },
+          el("span", { class: "figure-label", text: c.label, attrs: { title: c.title } }),
+          el("span", { class: "figure-now", text: c.now, attrs: { title: c.title } }),
+          el("span", { class: "figure-median", text: c.median, attrs: { title: c.title } }),
+        );
+      }),
     );
   }
 }
