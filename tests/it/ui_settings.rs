@@ -87,7 +87,7 @@ fn a_switch_that_cannot_load_leaves_the_old_models_running() {
     let status = switch_llm(&mut ws, "llama-3.2-3b-instruct-q4_k_m");
     let message = status["switch"]["message"].as_str().unwrap_or_default().to_owned();
     assert_eq!(status["switch"]["state"], "refused", "{status}");
-    assert!(message.starts_with("Not switched: ") && message.contains("Still on SmolLM2"), "{message}");
+    assert!(message.starts_with("Not switched, still on SmolLM2 135M Instruct Q4_1: "), "{message}");
     assert!(message.contains("not installed"), "{message}");
     assert!(ready_with(&status, "SmolLM2"), "{status}");
 
@@ -96,7 +96,7 @@ fn a_switch_that_cannot_load_leaves_the_old_models_running() {
     let status = switch_llm(&mut ws, broken.to_str().unwrap());
     let message = status["switch"]["message"].as_str().unwrap_or_default().to_owned();
     assert_eq!(status["switch"]["state"], "refused", "{status}");
-    assert!(message.starts_with("The new models could not be loaded (") && message.ends_with("Back on SmolLM2 135M Instruct Q4_1."), "{message}");
+    assert!(message.starts_with("Back on SmolLM2 135M Instruct Q4_1: the new models could not be loaded ("), "{message}");
     assert!(ready_with(&status, "SmolLM2"), "{status}");
     assert!(!message.contains("panicked"), "{message}");
 
@@ -128,6 +128,23 @@ const FIELD_MESSAGES: &str = "const out = {}; for (const m of document.querySele
      if (!m.hidden) out[m.id.replace(/^set-/, '').replace(/-error$/, '')] = {text: m.textContent, \
      kind: m.dataset.kind, color: getComputedStyle(m).color, \
      invalid: document.getElementById(m.id.replace(/-error$/, '')).getAttribute('aria-invalid')}; } return out;";
+
+/// Sizes the window so that the page's viewport is `width` x `height` (the window's frame,
+/// if any, added).
+fn set_viewport(driver: &WebDriver, width: u32, height: u32) {
+    driver.set_window_size(width, height).unwrap();
+    let inner = driver.execute("return [window.innerWidth, window.innerHeight];", json!([])).unwrap();
+    let (iw, ih) = (inner[0].as_u64().unwrap() as u32, inner[1].as_u64().unwrap() as u32);
+    if (iw, ih) != (width, height) {
+        driver.set_window_size(width + width.saturating_sub(iw), height + height.saturating_sub(ih)).unwrap();
+    }
+    let inner = driver.execute("return [window.innerWidth, window.innerHeight];", json!([])).unwrap();
+    assert_eq!(inner, json!([width, height]), "the viewport");
+}
+
+fn scroll_to(driver: &WebDriver, css: &str) {
+    driver.execute("document.querySelector(arguments[0]).scrollIntoView({block: 'start'}); return true;", json!([css])).unwrap();
+}
 
 fn open_settings(driver: &WebDriver) {
     driver.click("#tab-settings").unwrap();
@@ -172,10 +189,10 @@ fn the_settings_tab_marks_refused_fields_and_switches_the_llm() {
     let mut ws = PanelSocket::connect(&url);
     wait_status(&mut ws, "SmolLM2 loaded", |s| ready_with(s, "SmolLM2"));
 
-    let saved_before = config_text(home.path());
-    for (i, (w, h)) in [(1280u32, 860u32), (390, 844)].into_iter().enumerate() {
-        driver.set_window_size(w, h).unwrap();
+    for (i, (w, h)) in [(1280u32, 860u32), (390, 844), (1920, 1080)].into_iter().enumerate() {
+        let saved_before = config_text(home.path());
         driver.goto(&url).unwrap();
+        set_viewport(&driver, w, h);
         open_settings(&driver);
 
         // Live: each refused field is marked beside itself, in the loader's words.
@@ -208,8 +225,13 @@ fn the_settings_tab_marks_refused_fields_and_switches_the_llm() {
         assert_eq!(result, "Not saved: 4 fields need changing (marked).");
         assert_eq!(driver.execute("return document.activeElement.id;", json!([])).unwrap(), "set-max_tokens");
         assert_eq!(config_text(home.path()), saved_before, "a refused save writes nothing");
-        driver.execute("document.getElementById('set-max_tokens').scrollIntoView({block: 'start'}); return true;", json!([])).unwrap();
+        scroll_to(&driver, if w < 800 { "label:has(#set-max_tokens)" } else { "body" });
         panel::save_screenshot(&driver, &format!("settings-invalid-{w}x{h}"));
+        if w < 800 {
+            // The form is taller than a phone: the rest of it, down to the refusal.
+            scroll_to(&driver, "label:has(#set-cloud_model)");
+            panel::save_screenshot(&driver, &format!("settings-invalid-end-{w}x{h}"));
+        }
 
         // A fixed field loses its mark as soon as it is right.
         type_into(&driver, "set-max_tokens", "64");
@@ -225,6 +247,8 @@ fn the_settings_tab_marks_refused_fields_and_switches_the_llm() {
             .wait_for("the download offer", "const b = document.getElementById('settings-save'); const n = document.getElementById('set-llm_model-note'); return b.textContent === 'Download and switch' && n && !n.hidden ? n.textContent : null;", Duration::from_secs(5))
             .unwrap();
         assert!(offer.as_str().unwrap().starts_with("Not installed ("), "{offer}");
+        scroll_to(&driver, if w < 800 { "label:has(#set-llm_model)" } else { "body" });
+        panel::save_screenshot(&driver, &format!("settings-offer-{w}x{h}"));
 
         // The switch: save the other test-set LLM, then Reload; the message follows the state.
         if !gemma {
@@ -240,7 +264,7 @@ fn the_settings_tab_marks_refused_fields_and_switches_the_llm() {
         let done = driver
             .wait_for(
                 "the switch",
-                "const r = document.getElementById('settings-result'); return !r.hidden && !r.textContent.startsWith('Switching') ? {text: r.textContent, kind: r.dataset.kind} : null;",
+                "const r = document.getElementById('settings-result'); const end = r.textContent.startsWith('Switched') || r.dataset.kind === 'error'; return !r.hidden && end ? {text: r.textContent, kind: r.dataset.kind} : null;",
                 panel::LOAD_TIMEOUT,
             )
             .unwrap();
@@ -249,8 +273,27 @@ fn the_settings_tab_marks_refused_fields_and_switches_the_llm() {
         let status = wait_status(&mut ws, "the engine ready", |s| s["engine"]["state"] == "ready");
         assert!(ready_with(&status, name), "{status}");
         assert!(config_text(home.path()).contains(&format!("model = \"{target}\"   # the small one")));
-        driver.execute("document.getElementById('settings-result').scrollIntoView({block: 'center'}); return true;", json!([])).unwrap();
+        scroll_to(&driver, if w < 800 { "label:has(#set-tts_voice)" } else { "body" });
         panel::save_screenshot(&driver, &format!("settings-switch-{w}x{h}"));
+
+        // A switch that fails to load (started from another client): the page shows the way
+        // back in red, in place of the last message, and the form names the running model.
+        let broken = unloadable_gguf(home.path());
+        let status = switch_llm(&mut ws, broken.to_str().unwrap());
+        assert_eq!(status["switch"]["state"], "refused", "{status}");
+        let shown = driver
+            .wait_for(
+                "the rollback message",
+                "const r = document.getElementById('settings-result'); const m = document.getElementById('set-llm_model');\
+                 return r.dataset.kind === 'error' && !r.hidden ? {text: r.textContent, llm: m.value} : null;",
+                Duration::from_secs(20),
+            )
+            .unwrap();
+        assert_eq!(shown["text"], status["switch"]["message"], "{shown}");
+        assert!(shown["text"].as_str().unwrap().starts_with(&format!("Back on {}: ", status["engine"]["llm"].as_str().unwrap())));
+        driver.wait_for("the form restored", &format!("return document.getElementById('set-llm_model').value === '{target}';"), Duration::from_secs(10)).unwrap();
+        scroll_to(&driver, if w < 800 { "label:has(#set-tts_voice)" } else { "body" });
+        panel::save_screenshot(&driver, &format!("settings-rollback-{w}x{h}"));
     }
     drop(driver);
     let _ = app.kill();

@@ -157,7 +157,7 @@ impl Shared {
             self.step("checking the new models");
             if let Err(why) = preflight(&new, old) {
                 self.restore_model_settings(old);
-                return self.refused(format!("Not switched: {why}. Still on {old_names}."));
+                return self.refused(format!("Not switched, still on {old_names}: {why}."));
             }
             self.step("unloading the current models");
             self.engine.unload();
@@ -165,10 +165,8 @@ impl Shared {
         self.step("loading the new models");
         self.engine.load(new, mode);
         let failure = match self.engine.wait_until_loaded(LOAD_WAIT) {
-            EngineStatus::Ready { llm, stt, voice, .. } => {
-                return self.set(SwitchStatus::Switched {
-                    message: format!("Switched to {llm} (speech to text: {stt}, voice: {voice})."),
-                });
+            EngineStatus::Ready { llm, .. } => {
+                return self.set(SwitchStatus::Switched { message: format!("Switched to {llm}.") });
             }
             EngineStatus::Failed { message } => message,
             other => format!("loading did not finish ({other:?})"),
@@ -182,7 +180,7 @@ impl Shared {
         self.engine.load(old, mode);
         match self.engine.wait_until_loaded(LOAD_WAIT) {
             EngineStatus::Ready { llm, .. } => {
-                self.refused(format!("The new models could not be loaded ({failure}). Back on {llm}."))
+                self.refused(format!("Back on {llm}: the new models could not be loaded ({failure})."))
             }
             EngineStatus::Failed { message } => self.set(SwitchStatus::Failed {
                 message: format!(
