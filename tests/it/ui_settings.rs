@@ -102,12 +102,17 @@ fn a_switch_that_cannot_load_leaves_the_old_models_running() {
     assert!(message.contains("unloadable.gguf"), "{message}");
     assert_eq!(status["engine"], before["engine"], "the running set was never touched");
 
-    // The other test-set LLM fits beside: it loads while SmolLM2 still answers.
+    // The other test-set LLM fits beside: it loads while SmolLM2 still answers. A refused
+    // switch_models saves nothing.
+    let mut bad = ws.ask(json!({"cmd": "get_settings"}))["view"]["settings"].clone();
+    bad["natural_s"] = json!(5.0);
+    let refused = ws.ask(json!({"cmd": "switch_models", "settings": bad}));
+    assert_eq!(refused["fields"][0]["field"], "acceptable_s", "{refused}");
     if models_dir().join("gemma-3-270m-q4_k_m.gguf").is_file() {
         let mut settings = ws.ask(json!({"cmd": "get_settings"}))["view"]["settings"].clone();
         settings["llm_model"] = json!("gemma-3-270m-q4_k_m");
-        assert_eq!(ws.ask(json!({"cmd": "set_settings", "settings": settings}))["kind"], "saved");
-        ws.ask(json!({"cmd": "reload_models"}));
+        // switch_models: nothing to download here, so it saves and reloads at once.
+        assert_eq!(ws.ask(json!({"cmd": "switch_models", "settings": settings}))["kind"], "ok");
         let (mut beside, deadline) = (false, Instant::now() + panel::LOAD_TIMEOUT);
         let status = loop {
             let s = ws.ask(json!({"cmd": "status"}))["status"].clone();
