@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use voxdeck_e2e::openai_server::{free_port, test_model_path};
+use voxdeck_e2e::openai_server::{free_port, models_dir, test_model_path};
 use voxdeck_e2e::panel::{self, find_program, spawn_logged};
 use voxdeck_e2e::webdriver::WebDriver;
 use voxdeck_e2e::ws_client::PanelSocket;
@@ -18,9 +18,10 @@ const CONFIG: &str = "# my voxdeck\n[llm]\nmodel = \"smollm2-135m-instruct-q4_1\
                       temperature = 0.7\nn_ctx = 1024\nmax_tokens = 40\n\n\
                       [stt]\nmodel = \"whisper-tiny.en\"\nthreads = 1\n\n[tts]\nthreads = 1\n\n[router]\nmode = \"local\"\n";
 
-/// A home with [`CONFIG`] and a silent question file, served with the models loading.
-fn start(home: &Path) -> (std::process::Child, String) {
-    write_config(home, CONFIG);
+/// A home with [`CONFIG`] (and `extra`) and a silent question file, served with the models
+/// loading.
+fn start(home: &Path, extra: &str) -> (std::process::Child, String) {
+    write_config(home, &format!("{CONFIG}{extra}"));
     let q = home.join("q.wav");
     write_wav_16bit(&q, 16_000, &[0; 16_000]);
     let a = home.join("a.wav");
@@ -79,26 +80,54 @@ fn switch_llm(ws: &mut PanelSocket, llm_model: &str) -> Value {
 fn a_switch_that_cannot_load_leaves_the_old_models_running() {
     let _heavy = crate::heavy();
     let home = tempfile::tempdir().unwrap();
-    let (mut app, url) = start(home.path());
+    let (mut app, url) = start(home.path(), "");
     let mut ws = PanelSocket::connect(&url);
-    wait_status(&mut ws, "SmolLM2 loaded", |s| ready_with(s, "SmolLM2"));
+    let before = wait_status(&mut ws, "SmolLM2 loaded", |s| ready_with(s, "SmolLM2"));
 
-    // Not installed: refused before anything is unloaded.
+    // Not installed: refused before anything is loaded or unloaded.
     let status = switch_llm(&mut ws, "llama-3.2-3b-instruct-q4_k_m");
     let message = status["switch"]["message"].as_str().unwrap_or_default().to_owned();
     assert_eq!(status["switch"]["state"], "refused", "{status}");
-    assert!(message.starts_with("Not switched: ") && message.contains("Still on SmolLM2"), "{message}");
+    assert!(message.starts_with("Not switched, still on SmolLM2 135M Instruct Q4_1: "), "{message}");
     assert!(message.contains("not installed"), "{message}");
-    assert!(ready_with(&status, "SmolLM2"), "{status}");
+    assert_eq!(status["engine"], before["engine"], "the running set was never touched");
 
-    // Readable but not loadable: unloaded, failed, and the old set is loaded again.
+    // Readable but not loadable, with memory for both sets: it is loaded beside the running
+    // set, fails, and the running set was never unloaded (the same load, to the millisecond).
     let broken = unloadable_gguf(home.path());
     let status = switch_llm(&mut ws, broken.to_str().unwrap());
     let message = status["switch"]["message"].as_str().unwrap_or_default().to_owned();
     assert_eq!(status["switch"]["state"], "refused", "{status}");
-    assert!(message.starts_with("The new models could not be loaded (") && message.ends_with("Back on SmolLM2 135M Instruct Q4_1."), "{message}");
-    assert!(ready_with(&status, "SmolLM2"), "{status}");
-    assert!(!message.contains("panicked"), "{message}");
+    assert!(message.starts_with("Not switched, still on SmolLM2 135M Instruct Q4_1: "), "{message}");
+    assert!(message.contains("unloadable.gguf"), "{message}");
+    assert_eq!(status["engine"], before["engine"], "the running set was never touched");
+
+    // The other test-set LLM fits beside: it loads while SmolLM2 still answers. A refused
+    // switch_models saves nothing.
+    let mut bad = ws.ask(json!({"cmd": "get_settings"}))["view"]["settings"].clone();
+    bad["natural_s"] = json!(5.0);
+    let refused = ws.ask(json!({"cmd": "switch_models", "settings": bad}));
+    assert_eq!(refused["fields"][0]["field"], "acceptable_s", "{refused}");
+    if models_dir().join("gemma-3-270m-q4_k_m.gguf").is_file() {
+        let mut settings = ws.ask(json!({"cmd": "get_settings"}))["view"]["settings"].clone();
+        settings["llm_model"] = json!("gemma-3-270m-q4_k_m");
+        // switch_models: nothing to download here, so it saves and reloads at once.
+        assert_eq!(ws.ask(json!({"cmd": "switch_models", "settings": settings}))["kind"], "ok");
+        let (mut beside, deadline) = (false, Instant::now() + panel::LOAD_TIMEOUT);
+        let status = loop {
+            let s = ws.ask(json!({"cmd": "status"}))["status"].clone();
+            let step = s["switch"]["step"].as_str().unwrap_or_default();
+            beside |= s["switch"]["state"] == "working" && step.contains("Gemma") && s["engine"] == before["engine"];
+            if !matches!(s["switch"]["state"].as_str(), Some("working" | "idle")) || Instant::now() > deadline {
+                break s;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(status["switch"]["message"], "Switched to Gemma 3 270M Q4_K_M.", "{status}");
+        assert!(ready_with(&status, "Gemma"), "{status}");
+        assert!(beside, "SmolLM2 stayed loaded while Gemma loaded");
+        switch_llm(&mut ws, "smollm2-135m-instruct-q4_1");
+    }
 
     // The settings (and the file, comments kept) name the model that runs again.
     let view = ws.ask(json!({"cmd": "get_settings"}))["view"].clone();
@@ -106,6 +135,24 @@ fn a_switch_that_cannot_load_leaves_the_old_models_running() {
     let text = config_text(home.path());
     assert!(text.contains("model = \"smollm2-135m-instruct-q4_1\"   # the small one"), "{text}");
     assert!(text.starts_with("# my voxdeck\n") && text.contains("temperature = 0.7\n"), "{text}");
+    let _ = app.kill();
+    let _ = app.wait();
+
+    // Without the memory check nothing says both sets fit: the old set is unloaded first, the
+    // new one fails, and the old one is loaded again.
+    let home = tempfile::tempdir().unwrap();
+    let (mut app, url) = start(home.path(), "\n[memory]\ncheck = false\n");
+    let mut ws = PanelSocket::connect(&url);
+    let before = wait_status(&mut ws, "SmolLM2 loaded", |s| ready_with(s, "SmolLM2"));
+    let broken = unloadable_gguf(home.path());
+    let status = switch_llm(&mut ws, broken.to_str().unwrap());
+    let message = status["switch"]["message"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(status["switch"]["state"], "refused", "{status}");
+    assert!(message.starts_with("Back on SmolLM2 135M Instruct Q4_1: the new models could not be loaded ("), "{message}");
+    assert!(ready_with(&status, "SmolLM2"), "{status}");
+    assert_ne!(status["engine"]["load_ms"], before["engine"]["load_ms"], "loaded again");
+    assert!(!message.contains("panicked"), "{message}");
+    assert_eq!(ws.ask(json!({"cmd": "get_settings"}))["view"]["settings"]["llm_model"], "smollm2-135m-instruct-q4_1");
     let _ = app.kill();
     let _ = app.wait();
 }
@@ -129,6 +176,23 @@ const FIELD_MESSAGES: &str = "const out = {}; for (const m of document.querySele
      kind: m.dataset.kind, color: getComputedStyle(m).color, \
      invalid: document.getElementById(m.id.replace(/-error$/, '')).getAttribute('aria-invalid')}; } return out;";
 
+/// Sizes the window so that the page's viewport is `width` x `height` (the window's frame,
+/// if any, added).
+fn set_viewport(driver: &WebDriver, width: u32, height: u32) {
+    driver.set_window_size(width, height).unwrap();
+    let inner = driver.execute("return [window.innerWidth, window.innerHeight];", json!([])).unwrap();
+    let (iw, ih) = (inner[0].as_u64().unwrap() as u32, inner[1].as_u64().unwrap() as u32);
+    if (iw, ih) != (width, height) {
+        driver.set_window_size(width + width.saturating_sub(iw), height + height.saturating_sub(ih)).unwrap();
+    }
+    let inner = driver.execute("return [window.innerWidth, window.innerHeight];", json!([])).unwrap();
+    assert_eq!(inner, json!([width, height]), "the viewport");
+}
+
+fn scroll_to(driver: &WebDriver, css: &str) {
+    driver.execute("document.querySelector(arguments[0]).scrollIntoView({block: 'start'}); return true;", json!([css])).unwrap();
+}
+
 fn open_settings(driver: &WebDriver) {
     driver.click("#tab-settings").unwrap();
     driver
@@ -145,7 +209,7 @@ fn open_settings(driver: &WebDriver) {
 fn the_settings_tab_marks_refused_fields_and_switches_the_llm() {
     let _exclusive = crate::exclusive();
     let home = tempfile::tempdir().unwrap();
-    let (mut app, url) = start(home.path());
+    let (mut app, url) = start(home.path(), "");
     let port = free_port();
     let _driver = spawn_logged(
         std::process::Command::new(chromedriver()).arg(format!("--port={port}")),
@@ -172,10 +236,10 @@ fn the_settings_tab_marks_refused_fields_and_switches_the_llm() {
     let mut ws = PanelSocket::connect(&url);
     wait_status(&mut ws, "SmolLM2 loaded", |s| ready_with(s, "SmolLM2"));
 
-    let saved_before = config_text(home.path());
-    for (i, (w, h)) in [(1280u32, 860u32), (390, 844)].into_iter().enumerate() {
-        driver.set_window_size(w, h).unwrap();
+    for (i, (w, h)) in [(1280u32, 860u32), (390, 844), (1920, 1080)].into_iter().enumerate() {
+        let saved_before = config_text(home.path());
         driver.goto(&url).unwrap();
+        set_viewport(&driver, w, h);
         open_settings(&driver);
 
         // Live: each refused field is marked beside itself, in the loader's words.
@@ -208,8 +272,13 @@ fn the_settings_tab_marks_refused_fields_and_switches_the_llm() {
         assert_eq!(result, "Not saved: 4 fields need changing (marked).");
         assert_eq!(driver.execute("return document.activeElement.id;", json!([])).unwrap(), "set-max_tokens");
         assert_eq!(config_text(home.path()), saved_before, "a refused save writes nothing");
-        driver.execute("document.getElementById('set-max_tokens').scrollIntoView({block: 'start'}); return true;", json!([])).unwrap();
+        scroll_to(&driver, if w < 800 { "label:has(#set-max_tokens)" } else { "body" });
         panel::save_screenshot(&driver, &format!("settings-invalid-{w}x{h}"));
+        if w < 800 {
+            // The form is taller than a phone: the rest of it, down to the refusal.
+            scroll_to(&driver, "label:has(#set-cloud_model)");
+            panel::save_screenshot(&driver, &format!("settings-invalid-end-{w}x{h}"));
+        }
 
         // A fixed field loses its mark as soon as it is right.
         type_into(&driver, "set-max_tokens", "64");
@@ -225,6 +294,8 @@ fn the_settings_tab_marks_refused_fields_and_switches_the_llm() {
             .wait_for("the download offer", "const b = document.getElementById('settings-save'); const n = document.getElementById('set-llm_model-note'); return b.textContent === 'Download and switch' && n && !n.hidden ? n.textContent : null;", Duration::from_secs(5))
             .unwrap();
         assert!(offer.as_str().unwrap().starts_with("Not installed ("), "{offer}");
+        scroll_to(&driver, if w < 800 { "label:has(#set-llm_model)" } else { "body" });
+        panel::save_screenshot(&driver, &format!("settings-offer-{w}x{h}"));
 
         // The switch: save the other test-set LLM, then Reload; the message follows the state.
         if !gemma {
@@ -240,7 +311,7 @@ fn the_settings_tab_marks_refused_fields_and_switches_the_llm() {
         let done = driver
             .wait_for(
                 "the switch",
-                "const r = document.getElementById('settings-result'); return !r.hidden && !r.textContent.startsWith('Switching') ? {text: r.textContent, kind: r.dataset.kind} : null;",
+                "const r = document.getElementById('settings-result'); const end = r.textContent.startsWith('Switched') || r.dataset.kind === 'error'; return !r.hidden && end ? {text: r.textContent, kind: r.dataset.kind} : null;",
                 panel::LOAD_TIMEOUT,
             )
             .unwrap();
@@ -249,8 +320,28 @@ fn the_settings_tab_marks_refused_fields_and_switches_the_llm() {
         let status = wait_status(&mut ws, "the engine ready", |s| s["engine"]["state"] == "ready");
         assert!(ready_with(&status, name), "{status}");
         assert!(config_text(home.path()).contains(&format!("model = \"{target}\"   # the small one")));
-        driver.execute("document.getElementById('settings-result').scrollIntoView({block: 'center'}); return true;", json!([])).unwrap();
+        scroll_to(&driver, if w < 800 { "label:has(#set-tts_voice)" } else { "body" });
         panel::save_screenshot(&driver, &format!("settings-switch-{w}x{h}"));
+
+        // A switch that fails to load (started from another client): the page shows the way
+        // back in red, in place of the last message, and the form names the running model.
+        let broken = unloadable_gguf(home.path());
+        let status = switch_llm(&mut ws, broken.to_str().unwrap());
+        assert_eq!(status["switch"]["state"], "refused", "{status}");
+        let shown = driver
+            .wait_for(
+                "the rollback message",
+                "const r = document.getElementById('settings-result'); const m = document.getElementById('set-llm_model');\
+                 return r.dataset.kind === 'error' && !r.hidden ? {text: r.textContent, llm: m.value} : null;",
+                Duration::from_secs(20),
+            )
+            .unwrap();
+        assert_eq!(shown["text"], status["switch"]["message"], "{shown}");
+        let llm = status["engine"]["llm"].as_str().unwrap();
+        assert!(shown["text"].as_str().unwrap().starts_with(&format!("Not switched, still on {llm}: ")), "{shown}");
+        driver.wait_for("the form restored", &format!("return document.getElementById('set-llm_model').value === '{target}';"), Duration::from_secs(10)).unwrap();
+        scroll_to(&driver, if w < 800 { "label:has(#set-tts_voice)" } else { "body" });
+        panel::save_screenshot(&driver, &format!("settings-rollback-{w}x{h}"));
     }
     drop(driver);
     let _ = app.kill();

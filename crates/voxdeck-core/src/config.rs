@@ -722,8 +722,8 @@ fn check_url(text: &str) -> Result<(), String> {
     let example = "such as https://openrouter.ai/api/v1";
     match reqwest::Url::parse(text) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
-        Ok(u) => Err(format!("must be an http:// or https:// URL {example}, got {text:?} ({}:)", u.scheme())),
-        Err(e) => Err(format!("must be a URL {example}, got {text:?} ({e})")),
+        Ok(_) => Err(format!("must be an http:// or https:// URL {example}, got {text:?}")),
+        Err(_) => Err(format!("must be a URL {example}, got {text:?}")),
     }
 }
 

@@ -163,10 +163,7 @@ pub fn check(accelerator: &str) -> Result<(), String> {
 }
 
 fn unknown_key(token: &str) -> String {
-    format!(
-        "does not know the key {token:?}: use modifiers (Ctrl, Alt, Shift, Super, CommandOrControl) and one key \
-         (A-Z, 0-9, F1-F24, Space, ...), such as Ctrl+Shift+Space"
-    )
+    format!("does not know the key {token:?} (modifiers, then one key: Ctrl+Shift+Space)")
 }
 
 #[cfg(test)]

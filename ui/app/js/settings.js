@@ -341,7 +341,7 @@ export class SettingsPanel {
         this.#select(field).after(note);
       }
       if (note) {
-        showMessage(note, m ? `Not installed (${formatBytes(m.size_bytes)}): it is downloaded, then loaded in place of the current model.` : null, "info");
+        showMessage(note, m ? `Not installed (${formatBytes(m.size_bytes)}): "Download and switch" fetches it, then loads it in place of the current model.` : null, "info");
       }
     }
     this.#saveButton.textContent = missing.length ? "Download and switch" : "Save";
@@ -439,6 +439,8 @@ export class SettingsPanel {
   async #reloadModels() {
     if (!(await this.#send({ cmd: "reload_models" }, this.#error))) return;
     this.#reload.hidden = true;
+    // Replaced by the switch's own events from now on.
+    if (this.#switch.state !== "working") showMessage(this.#result, "Switching models…", "info");
   }
 
   /**

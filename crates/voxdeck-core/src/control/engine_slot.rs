@@ -16,7 +16,8 @@ use crate::audio::sink::AudioSink;
 use crate::audio::{open_input, open_output};
 use crate::config::{Config, Mode};
 use crate::history::History;
-use crate::pipeline::{AssembledSession, LOAD_STEPS, ModelNames, Session, SessionIo, SessionOptions, assemble};
+use crate::pipeline::assemble::start_on;
+use crate::pipeline::{AssembledSession, LOAD_STEPS, LoadedEngines, ModelNames, Session, SessionIo, SessionOptions, assemble};
 use crate::sync::lock;
 
 /// Files push-to-talk listens to and answers are spoken into, instead of the default devices.
@@ -124,20 +125,28 @@ impl EngineSlot {
 
     /// Starts loading on a thread, unless loading or loaded already.
     pub(super) fn load(self: &Arc<Self>, config: Config, mode: Mode) {
+        self.load_with(config, mode, None);
+    }
+
+    /// [`EngineSlot::load`]; `preloaded`: `config`'s engines, loaded already (a model switch
+    /// loads them beside the running session) since the instant given, so only the devices and
+    /// the session start.
+    pub(super) fn load_with(self: &Arc<Self>, config: Config, mode: Mode, preloaded: Option<(LoadedEngines, Instant)>) {
+        let first = if preloaded.is_some() { "starting the loaded models" } else { "checking memory" };
         {
             let mut slot = lock(&self.slot);
             if matches!(*slot, Slot::Loading(..) | Slot::Running { .. }) {
                 return;
             }
-            *slot = Slot::Loading("checking memory".into(), 0);
+            *slot = Slot::Loading(first.into(), 0);
         }
-        self.publish(loading_status("checking memory", 0));
+        self.publish(loading_status(first, 0));
         let weak = Arc::downgrade(self);
         let files = self.files.clone();
         let spawned = std::thread::Builder::new().name("voxdeck-load".into()).spawn(move || {
-            let started = Instant::now();
+            let started = preloaded.as_ref().map_or_else(Instant::now, |(_, since)| *since);
             let rss_before = crate::sysmon::memory::process_rss_bytes();
-            let result = build_session(&weak, &config, &files, mode);
+            let result = build_session(&weak, &config, &files, mode, preloaded.map(|(engines, _)| engines));
             // A controller dropped meanwhile: the session is dropped (stopped) here.
             if let Some(slot) = weak.upgrade() {
                 slot.loaded(result, config, started, rss_before);
@@ -257,6 +266,7 @@ fn build_session(
     config: &Config,
     files: &IoFiles,
     mode: Mode,
+    preloaded: Option<LoadedEngines>,
 ) -> Result<AssembledSession, String> {
     if let Some(path) = files.input.as_deref().filter(|p| !p.is_file()) {
         return Err(format!("the input file {} does not exist", path.display()));
@@ -273,13 +283,17 @@ fn build_session(
     let source = open_input(files.input.as_slice(), &config.audio);
     let history = History::open_configured(&config.pipeline).map_err(|e| e.to_string())?;
     let io = SessionIo { source, sink, history };
-    let assembled = assemble(config, SessionOptions::from_config(config), io, &mut |step| {
-        if let Some(slot) = slot.upgrade()
-            && let Some(status) = slot.next_step(step)
-        {
-            slot.publish(status);
-        }
-    })
+    let options = SessionOptions::from_config(config);
+    let assembled = match preloaded {
+        Some(engines) => start_on(engines, options, io),
+        None => assemble(config, options, io, &mut |step| {
+            if let Some(slot) = slot.upgrade()
+                && let Some(status) = slot.next_step(step)
+            {
+                slot.publish(status);
+            }
+        }),
+    }
     .map_err(|e| e.to_string())?;
     assembled.session.set_mode(mode);
     Ok(assembled)

@@ -1,12 +1,14 @@
 //! Switching the loaded models for the ones the settings now name without leaving the user with
-//! none. The new set is checked before the old one is unloaded (it resolves, is installed, its
-//! files read as models, and it fits in memory once the old set is freed); if it then fails to
-//! load, the old set is loaded again and the settings name it again. Each step is published as
+//! none. The new set is checked first (it resolves, is installed, its files read as models, and
+//! it fits in memory). If it fits beside the running set it is loaded while the old one still
+//! answers, and the old one is unloaded only once it has loaded; if it fits only once the old set
+//! is freed, the old set is unloaded, and loaded again if the new one then fails. A refused
+//! switch puts the running models back into the settings. Each step is published as
 //! a [`SwitchStatus`] that replaces the last one, so no message outlives its state.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
 
@@ -21,7 +23,7 @@ use crate::config::{Config, TtsEngine};
 use crate::memory_fit::session::{Gpu, check_session, detect_gpu};
 use crate::memory_fit::{Budget, MemoryNeed};
 use crate::models::Catalog;
-use crate::pipeline::loader::session_parts;
+use crate::pipeline::loader::{load_engines, session_parts};
 use crate::stt::SttOptions;
 use crate::sync::lock;
 
@@ -95,6 +97,8 @@ impl ModelSwap {
         if self.shared.busy.swap(true, Ordering::SeqCst) {
             return Err(SwitchError::Busy);
         }
+        // Working from the reply on, so no client sees the last switch's outcome as this one's.
+        self.shared.step("starting");
         let shared = self.shared.clone();
         let spawned = std::thread::Builder::new().name("voxdeck-switch".into()).spawn(move || {
             job(&shared);
@@ -155,20 +159,40 @@ impl Shared {
         };
         if let Some(old) = &old {
             self.step("checking the new models");
-            if let Err(why) = preflight(&new, old) {
-                self.restore_model_settings(old);
-                return self.refused(format!("Not switched: {why}. Still on {old_names}."));
+            let fit = match preflight(&new, old) {
+                Ok(fit) => fit,
+                Err(why) => {
+                    self.restore_model_settings(old);
+                    return self.refused(format!("Not switched, still on {old_names}: {why}."));
+                }
+            };
+            if fit == Fit::Beside {
+                // Loaded while the old set still answers; a failure leaves it untouched.
+                let started = Instant::now();
+                let loaded = load_engines(&new, &mut |step| self.step(step));
+                let engines = match loaded {
+                    Ok(engines) => engines,
+                    Err(e) => {
+                        self.restore_model_settings(old);
+                        return self.refused(format!("Not switched, still on {old_names}: {e}."));
+                    }
+                };
+                self.step("starting the new models");
+                self.engine.unload();
+                self.engine.load_with(new, mode, Some((engines, started)));
+            } else {
+                self.step("unloading the current models");
+                self.engine.unload();
+                self.step("loading the new models");
+                self.engine.load(new, mode);
             }
-            self.step("unloading the current models");
-            self.engine.unload();
+        } else {
+            self.step("loading the new models");
+            self.engine.load(new, mode);
         }
-        self.step("loading the new models");
-        self.engine.load(new, mode);
         let failure = match self.engine.wait_until_loaded(LOAD_WAIT) {
-            EngineStatus::Ready { llm, stt, voice, .. } => {
-                return self.set(SwitchStatus::Switched {
-                    message: format!("Switched to {llm} (speech to text: {stt}, voice: {voice})."),
-                });
+            EngineStatus::Ready { llm, .. } => {
+                return self.set(SwitchStatus::Switched { message: format!("Switched to {llm}.") });
             }
             EngineStatus::Failed { message } => message,
             other => format!("loading did not finish ({other:?})"),
@@ -182,7 +206,7 @@ impl Shared {
         self.engine.load(old, mode);
         match self.engine.wait_until_loaded(LOAD_WAIT) {
             EngineStatus::Ready { llm, .. } => {
-                self.refused(format!("The new models could not be loaded ({failure}). Back on {llm}."))
+                self.refused(format!("Back on {llm}: the new models could not be loaded ({failure})."))
             }
             EngineStatus::Failed { message } => self.set(SwitchStatus::Failed {
                 message: format!(
@@ -210,10 +234,20 @@ impl Shared {
     }
 }
 
+/// Where the new set fits in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fit {
+    /// Beside the running set: it is loaded before the old one is unloaded.
+    Beside,
+    /// Only once the running set is freed (or unknown: `memory.check = false`): the old set is
+    /// unloaded first, and loaded again if the new one fails.
+    AfterUnload,
+}
+
 /// Checks, without loading anything, that `new`'s models can be loaded in place of `old`'s:
 /// each resolves and is installed, its file reads as that kind of model, and together they fit
-/// in memory once `old`'s are freed. The failure in words.
-fn preflight(new: &Config, old: &Config) -> Result<(), String> {
+/// in memory, beside `old`'s or once those are freed. The failure in words.
+fn preflight(new: &Config, old: &Config) -> Result<Fit, String> {
     let parts = |config: &Config| -> Result<_, String> {
         let model =
             Catalog::builtin().resolve_llm(&config.llm.model, &config.models_dir()).map_err(|e| e.to_string())?;
@@ -229,7 +263,11 @@ fn preflight(new: &Config, old: &Config) -> Result<(), String> {
     };
     let new_parts = parts(new)?;
     if !new.memory.check {
-        return Ok(());
+        return Ok(Fit::AfterUnload);
+    }
+    let gpu = detect_gpu();
+    if check_session(&new_parts, &gpu, Budget::system(&new.memory), &new.memory).is_ok() {
+        return Ok(Fit::Beside);
     }
     // What the running set holds comes back when it is unloaded.
     let freed = parts(old).map_or(0, |p| {
@@ -241,9 +279,10 @@ fn preflight(new: &Config, old: &Config) -> Result<(), String> {
     });
     let mut budget = Budget::system(&new.memory);
     budget.available = budget.available.saturating_add(freed);
-    let gpu = match detect_gpu() {
+    let gpu = match gpu {
         Gpu::Discrete { free, total } => Gpu::Discrete { free: free.saturating_add(freed).min(total), total },
         other => other,
     };
-    check_session(&new_parts, &gpu, budget, &new.memory).map_err(|e| e.to_string())
+    check_session(&new_parts, &gpu, budget, &new.memory).map_err(|e| e.to_string())?;
+    Ok(Fit::AfterUnload)
 }

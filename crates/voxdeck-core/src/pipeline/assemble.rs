@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::PipelineError;
-use super::loader::{ThreadPlan, load_engines};
+use super::loader::{LoadedEngines, ThreadPlan, load_engines};
 use super::session::{Session, SessionOptions, SessionParts};
 use crate::audio::sink::AudioSink;
 use crate::audio::source::AudioSource;
@@ -47,6 +47,12 @@ pub fn assemble(
     progress: &mut dyn FnMut(&str),
 ) -> Result<AssembledSession, PipelineError> {
     let engines = load_engines(config, progress)?;
+    start_on(engines, options, io)
+}
+
+/// Starts a session with `io` on engines loaded already (a model switch loads the new ones
+/// while the old session still runs).
+pub fn start_on(engines: LoadedEngines, options: SessionOptions, io: SessionIo) -> Result<AssembledSession, PipelineError> {
     let models = ModelNames {
         llm: engines.answerer.local_model().to_owned(),
         stt: engines.stt.model_name().to_owned(),
