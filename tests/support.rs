@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod chromium;
 pub mod fault_proxy;
 pub mod openai_server;
 pub mod panel;

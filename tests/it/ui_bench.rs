@@ -3,12 +3,11 @@
 //! words (no emoji), the exports, and a second run cancelled ("Cancelled", the panel's models
 //! still loaded). Screenshots `bench-result-<size>` at three sizes.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use voxdeck_e2e::openai_server::free_port;
-use voxdeck_e2e::panel::{self, find_program, spawn_logged};
+use voxdeck_e2e::chromium::Chromium;
+use voxdeck_e2e::panel;
 use voxdeck_e2e::serve;
 use voxdeck_e2e::webdriver::WebDriver;
 
@@ -64,11 +63,6 @@ const FITS: &str = r#"
         viewport: [window.innerWidth, window.innerHeight],
     };"#;
 
-fn chromedriver() -> PathBuf {
-    find_program(&[PathBuf::from("/usr/bin/chromedriver"), PathBuf::from("chromedriver")])
-        .expect("chromedriver not found: install Debian's chromium and chromium-driver (.ci/deps.sh does)")
-}
-
 /// Sizes the window so that the page's viewport is `width` x `height` (the window's frame, if
 /// any, comes on top).
 fn viewport(driver: &WebDriver, width: u32, height: u32) {
@@ -108,27 +102,7 @@ fn the_bench_tab_shows_progress_a_result_table_exports_and_a_cancel() {
     voxdeck_e2e::write_wav_16bit(&question, 16_000, &[0; 16_000]);
     let (q, a) = (question.to_str().unwrap(), answers.to_str().unwrap());
     let (mut app, url, _) = serve(home.path(), &["--bind", "127.0.0.1:0", "--input", q, "--output", a]);
-    let port = free_port();
-    let _driver = spawn_logged(
-        std::process::Command::new(chromedriver()).arg(format!("--port={port}")),
-        &home.path().join("chromedriver.log"),
-    );
-    let profile = home.path().join("chromium-profile");
-    let caps = json!({
-        "browserName": "chrome",
-        "goog:chromeOptions": {
-            "binary": find_program(&[PathBuf::from("/usr/bin/chromium"), PathBuf::from("chromium")])
-                .expect("chromium not found (.ci/deps.sh installs it)"),
-            "args": [
-                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", "--window-size=1280,860", "--hide-scrollbars",
-                format!("--user-data-dir={}", profile.display()),
-            ]
-        }
-    });
-    let driver = WebDriver::connect(&format!("http://127.0.0.1:{port}"), caps, Duration::from_secs(30))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let driver = Chromium::start(home.path(), (1280, 860), &["--hide-scrollbars"]);
     driver.goto(&url).unwrap();
     driver
         .wait_for(

@@ -4,14 +4,13 @@
 //! labels overlap, each chart is named by its figures for a screen reader, and the section
 //! collapses and stays collapsed after a reload. Screenshots: `charts-<w>x<h>.png`.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use voxdeck_e2e::openai_server::{LlamaServer, free_port, test_model_path};
-use voxdeck_e2e::panel::{self, find_program, spawn_logged};
+use voxdeck_e2e::chromium::Chromium;
+use voxdeck_e2e::openai_server::{LlamaServer, test_model_path};
+use voxdeck_e2e::panel;
 use voxdeck_e2e::serve;
-use voxdeck_e2e::webdriver::WebDriver;
 
 const SIZES: [(u32, u32); 3] = [(1280, 860), (1920, 1080), (390, 844)];
 
@@ -50,11 +49,6 @@ const MEASURE: &str = r#"
     out.viewport = [window.innerWidth, window.innerHeight];
     return out;"#;
 
-fn chromedriver() -> PathBuf {
-    find_program(&[PathBuf::from("/usr/bin/chromedriver"), PathBuf::from("chromedriver")])
-        .expect("chromedriver not found: install Debian's chromium and chromium-driver (.ci/deps.sh does)")
-}
-
 #[test]
 fn charts_are_drawn_for_their_size_readable_named_and_collapsible() {
     let _exclusive = crate::exclusive();
@@ -63,27 +57,7 @@ fn charts_are_drawn_for_their_size_readable_named_and_collapsible() {
     let (q, a) = (&home.question, &home.answers);
     let (mut app, url, _) =
         serve(home.path(), &["--bind", "127.0.0.1:0", "--input", q.to_str().unwrap(), "--output", a.to_str().unwrap()]);
-    let port = free_port();
-    let _driver = spawn_logged(
-        std::process::Command::new(chromedriver()).arg(format!("--port={port}")),
-        &home.path().join("chromedriver.log"),
-    );
-    let profile = home.path().join("chromium-profile");
-    let caps = json!({
-        "browserName": "chrome",
-        "goog:chromeOptions": {
-            "binary": find_program(&[PathBuf::from("/usr/bin/chromium"), PathBuf::from("chromium")])
-                .expect("chromium not found (.ci/deps.sh installs it)"),
-            "args": [
-                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-quic", "--no-first-run", "--window-size=1280,860", "--force-device-scale-factor=1",
-                format!("--user-data-dir={}", profile.display()),
-            ]
-        }
-    });
-    let driver = WebDriver::connect(&format!("http://127.0.0.1:{port}"), caps, Duration::from_secs(30))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let driver = Chromium::start(home.path(), (1280, 860), &["--force-device-scale-factor=1"]);
     driver.goto(&url).unwrap();
     driver
         .wait_for(

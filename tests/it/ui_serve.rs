@@ -5,19 +5,13 @@
 //! Needs Debian's `chromium` and `chromium-driver` and the loopback OpenAI server
 //! (`VOXDECK_LLAMA_SERVER_PYTHON`); `.ci/deps.sh` and `.ci/test.sh` provide them.
 
-use std::path::PathBuf;
-use std::time::Duration;
 
 use serde_json::json;
-use voxdeck_e2e::openai_server::{LlamaServer, free_port, test_model_path};
-use voxdeck_e2e::panel::{self, find_program, spawn_logged};
-use voxdeck_e2e::webdriver::WebDriver;
+use voxdeck_e2e::openai_server::{LlamaServer, test_model_path};
+use voxdeck_e2e::chromium::Chromium;
+use voxdeck_e2e::panel;
 use voxdeck_e2e::serve;
 
-fn chromedriver() -> PathBuf {
-    find_program(&[PathBuf::from("/usr/bin/chromedriver"), PathBuf::from("chromedriver")])
-        .expect("chromedriver not found: install Debian's chromium and chromium-driver (.ci/deps.sh does)")
-}
 
 #[test]
 fn the_panel_in_a_browser_talks_through_the_websocket() {
@@ -30,27 +24,7 @@ fn the_panel_in_a_browser_talks_through_the_websocket() {
         home.path(),
         &["--bind", "127.0.0.1:0", "--input", q.to_str().unwrap(), "--output", a.to_str().unwrap()],
     );
-    let port = free_port();
-    let _driver = spawn_logged(
-        std::process::Command::new(chromedriver()).arg(format!("--port={port}")),
-        &home.path().join("chromedriver.log"),
-    );
-    let profile = home.path().join("chromium-profile");
-    let caps = json!({
-        "browserName": "chrome",
-        "goog:chromeOptions": {
-            "binary": find_program(&[PathBuf::from("/usr/bin/chromium"), PathBuf::from("chromium")])
-                .expect("chromium not found (.ci/deps.sh installs it)"),
-            "args": [
-                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-quic", "--no-first-run", "--window-size=1280,1000",
-                format!("--user-data-dir={}", profile.display()),
-            ]
-        }
-    });
-    let driver = WebDriver::connect(&format!("http://127.0.0.1:{port}"), caps, Duration::from_secs(30))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let driver = Chromium::start(home.path(), (1280, 1000), &[]);
     driver.goto(&url).unwrap();
     let host = driver.execute("return document.body.dataset.host;", json!([])).unwrap();
     assert_eq!(host, "browser", "the UI knows it is in a browser");

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use voxdeck_e2e::openai_server::{free_port, models_dir, test_model_path};
-use voxdeck_e2e::panel::{self, find_program, spawn_logged};
+use voxdeck_e2e::chromium::Chromium;
+use voxdeck_e2e::openai_server::{models_dir, test_model_path};
+use voxdeck_e2e::panel;
 use voxdeck_e2e::webdriver::WebDriver;
 use voxdeck_e2e::ws_client::PanelSocket;
 use voxdeck_e2e::{serve, write_config, write_wav_16bit};
@@ -148,18 +149,16 @@ fn a_switch_that_cannot_load_leaves_the_old_models_running() {
     let status = switch_llm(&mut ws, broken.to_str().unwrap());
     let message = status["switch"]["message"].as_str().unwrap_or_default().to_owned();
     assert_eq!(status["switch"]["state"], "refused", "{status}");
-    assert!(message.starts_with("Back on SmolLM2 135M Instruct Q4_1: the new models could not be loaded ("), "{message}");
+    assert!(
+        message.starts_with("Back on SmolLM2 135M Instruct Q4_1: the new models could not be loaded ("),
+        "{message}"
+    );
     assert!(ready_with(&status, "SmolLM2"), "{status}");
     assert_ne!(status["engine"]["load_ms"], before["engine"]["load_ms"], "loaded again");
     assert!(!message.contains("panicked"), "{message}");
     assert_eq!(ws.ask(json!({"cmd": "get_settings"}))["view"]["settings"]["llm_model"], "smollm2-135m-instruct-q4_1");
     let _ = app.kill();
     let _ = app.wait();
-}
-
-fn chromedriver() -> PathBuf {
-    find_program(&[PathBuf::from("/usr/bin/chromedriver"), PathBuf::from("chromedriver")])
-        .expect("chromedriver not found: install Debian's chromium and chromium-driver (.ci/deps.sh does)")
 }
 
 /// Sets a form field as typing would (an `input` event, which starts the live check).
@@ -190,7 +189,9 @@ fn set_viewport(driver: &WebDriver, width: u32, height: u32) {
 }
 
 fn scroll_to(driver: &WebDriver, css: &str) {
-    driver.execute("document.querySelector(arguments[0]).scrollIntoView({block: 'start'}); return true;", json!([css])).unwrap();
+    driver
+        .execute("document.querySelector(arguments[0]).scrollIntoView({block: 'start'}); return true;", json!([css]))
+        .unwrap();
 }
 
 fn open_settings(driver: &WebDriver) {
@@ -210,26 +211,7 @@ fn the_settings_tab_marks_refused_fields_and_switches_the_llm() {
     let _exclusive = crate::exclusive();
     let home = tempfile::tempdir().unwrap();
     let (mut app, url) = start(home.path(), "");
-    let port = free_port();
-    let _driver = spawn_logged(
-        std::process::Command::new(chromedriver()).arg(format!("--port={port}")),
-        &home.path().join("chromedriver.log"),
-    );
-    let caps = json!({
-        "browserName": "chrome",
-        "goog:chromeOptions": {
-            "binary": find_program(&[PathBuf::from("/usr/bin/chromium"), PathBuf::from("chromium")])
-                .expect("chromium not found (.ci/deps.sh installs it)"),
-            "args": [
-                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", "--window-size=1280,860", "--hide-scrollbars",
-                format!("--user-data-dir={}", home.path().join("chromium-profile").display()),
-            ]
-        }
-    });
-    let driver = WebDriver::connect(&format!("http://127.0.0.1:{port}"), caps, Duration::from_secs(30))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let driver = Chromium::start(home.path(), (1280, 860), &["--hide-scrollbars"]);
     let gemma = std::env::var_os("VOXDECK_MODELS")
         .map(PathBuf::from)
         .is_some_and(|d| d.join("gemma-3-270m-q4_k_m.gguf").is_file());
@@ -256,8 +238,14 @@ fn the_settings_tab_marks_refused_fields_and_switches_the_llm() {
             )
             .unwrap();
         assert_eq!(marked["max_tokens"]["text"], "must be between 1 and 65536, got 1000000", "{marked}");
-        assert!(marked["cloud_base_url"]["text"].as_str().unwrap().starts_with("must be a URL such as https://"), "{marked}");
-        assert!(marked["global_shortcut"]["text"].as_str().unwrap().starts_with("does not know the key \"Banana\""), "{marked}");
+        assert!(
+            marked["cloud_base_url"]["text"].as_str().unwrap().starts_with("must be a URL such as https://"),
+            "{marked}"
+        );
+        assert!(
+            marked["global_shortcut"]["text"].as_str().unwrap().starts_with("does not know the key \"Banana\""),
+            "{marked}"
+        );
         assert_eq!(marked["acceptable_s"]["text"], "must be at least voice.natural_s (3), got 2", "{marked}");
         for field in ["max_tokens", "cloud_base_url", "global_shortcut", "acceptable_s"] {
             assert_eq!(marked[field]["kind"], "error", "{marked}");
@@ -267,7 +255,11 @@ fn the_settings_tab_marks_refused_fields_and_switches_the_llm() {
         // Save: refused, nothing written, focus on the first refused field.
         driver.click("#settings-save").unwrap();
         let result = driver
-            .wait_for("the refusal", "const r = document.getElementById('settings-result'); return !r.hidden && r.textContent;", Duration::from_secs(10))
+            .wait_for(
+                "the refusal",
+                "const r = document.getElementById('settings-result'); return !r.hidden && r.textContent;",
+                Duration::from_secs(10),
+            )
             .unwrap();
         assert_eq!(result, "Not saved: 4 fields need changing (marked).");
         assert_eq!(driver.execute("return document.activeElement.id;", json!([])).unwrap(), "set-max_tokens");
@@ -302,11 +294,21 @@ fn the_settings_tab_marks_refused_fields_and_switches_the_llm() {
             eprintln!("gemma-3-270m is not in VOXDECK_MODELS: the switch part is skipped");
             continue;
         }
-        let (target, name) = if i % 2 == 0 { ("gemma-3-270m-q4_k_m", "Gemma") } else { ("smollm2-135m-instruct-q4_1", "SmolLM2") };
+        let (target, name) =
+            if i % 2 == 0 { ("gemma-3-270m-q4_k_m", "Gemma") } else { ("smollm2-135m-instruct-q4_1", "SmolLM2") };
         driver.execute("const s = document.getElementById('set-llm_model'); s.value = arguments[0]; s.dispatchEvent(new Event('change', {bubbles: true})); return true;", json!([target])).unwrap();
-        assert_eq!(driver.execute("return document.getElementById('settings-save').textContent;", json!([])).unwrap(), "Save");
+        assert_eq!(
+            driver.execute("return document.getElementById('settings-save').textContent;", json!([])).unwrap(),
+            "Save"
+        );
         driver.click("#settings-save").unwrap();
-        driver.wait_for("the reload offer", "return !document.getElementById('settings-reload').hidden;", Duration::from_secs(10)).unwrap();
+        driver
+            .wait_for(
+                "the reload offer",
+                "return !document.getElementById('settings-reload').hidden;",
+                Duration::from_secs(10),
+            )
+            .unwrap();
         driver.click("#settings-reload-models").unwrap();
         let done = driver
             .wait_for(
@@ -339,7 +341,13 @@ fn the_settings_tab_marks_refused_fields_and_switches_the_llm() {
         assert_eq!(shown["text"], status["switch"]["message"], "{shown}");
         let llm = status["engine"]["llm"].as_str().unwrap();
         assert!(shown["text"].as_str().unwrap().starts_with(&format!("Not switched, still on {llm}: ")), "{shown}");
-        driver.wait_for("the form restored", &format!("return document.getElementById('set-llm_model').value === '{target}';"), Duration::from_secs(10)).unwrap();
+        driver
+            .wait_for(
+                "the form restored",
+                &format!("return document.getElementById('set-llm_model').value === '{target}';"),
+                Duration::from_secs(10),
+            )
+            .unwrap();
         scroll_to(&driver, if w < 800 { "label:has(#set-tts_voice)" } else { "body" });
         panel::save_screenshot(&driver, &format!("settings-rollback-{w}x{h}"));
     }

@@ -7,12 +7,12 @@
 //! Needs Debian's `chromium` and `chromium-driver` and the loopback OpenAI server
 //! (`VOXDECK_LLAMA_SERVER_PYTHON`), as `ui_serve` does.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use voxdeck_e2e::openai_server::{LlamaServer, free_port, test_model_path};
-use voxdeck_e2e::panel::{self, find_program, save_screenshot, spawn_logged};
+use voxdeck_e2e::chromium::Chromium;
+use voxdeck_e2e::openai_server::{LlamaServer, test_model_path};
+use voxdeck_e2e::panel::{self, save_screenshot};
 use voxdeck_e2e::serve;
 use voxdeck_e2e::webdriver::WebDriver;
 use voxdeck_e2e::ws_client::PanelSocket;
@@ -127,28 +127,7 @@ fn the_talk_tab_follows_the_newest_turn_and_talks_by_keyboard() {
     let (q, a) = (&home.question, &home.answers);
     let (mut app, url, _) =
         serve(home.path(), &["--bind", "127.0.0.1:0", "--input", q.to_str().unwrap(), "--output", a.to_str().unwrap()]);
-    let port = free_port();
-    let chromedriver = find_program(&[PathBuf::from("/usr/bin/chromedriver"), PathBuf::from("chromedriver")])
-        .expect("chromedriver not found: install Debian's chromium and chromium-driver (.ci/deps.sh does)");
-    let _driver = spawn_logged(
-        std::process::Command::new(chromedriver).arg(format!("--port={port}")),
-        &home.path().join("chromedriver.log"),
-    );
-    let caps = json!({
-        "browserName": "chrome",
-        "goog:chromeOptions": {
-            "binary": find_program(&[PathBuf::from("/usr/bin/chromium"), PathBuf::from("chromium")])
-                .expect("chromium not found (.ci/deps.sh installs it)"),
-            "args": [
-                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-quic", "--no-first-run", "--window-size=1280,860",
-                format!("--user-data-dir={}", home.path().join("chromium-profile").display()),
-            ]
-        }
-    });
-    let driver = WebDriver::connect(&format!("http://127.0.0.1:{port}"), caps, Duration::from_secs(30))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let driver = Chromium::start(home.path(), (1280, 860), &[]);
     driver.goto(&url).unwrap();
     let ready = driver
         .wait_for(

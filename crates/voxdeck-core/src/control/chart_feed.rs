@@ -148,12 +148,13 @@ impl ChartFeed {
         }
     }
 
-    /// A model load finished: the turn charts start again, labelled with the load and `llm`.
+    /// A model load finished: the turn charts start again, labelled with the load and `llm`
+    /// (a short name: `models::short_name`).
     pub(super) fn model_loaded(&self, share: Option<u64>, llm: &str) {
         let mut st = lock(&self.state);
         st.loads += 1;
         let load = st.loads;
-        st.data.load = Some(LoadLabel { load, llm: short_model_name(llm) });
+        st.data.load = Some(LoadLabel { load, llm: llm.to_owned() });
         st.data.model_share = share;
         st.data.turns.clear();
         st.data.live = None;
@@ -219,30 +220,6 @@ impl ChartFeed {
     }
 }
 
-/// A model's name as the charts label it: no directory, no `.gguf`, no quantisation suffix,
-/// at most 28 characters ("smollm2-135m-instruct-q4_1" -> "smollm2-135m-instruct", "SmolLM2 135M
-/// Instruct Q4_1" -> "SmolLM2 135M Instruct").
-fn short_model_name(name: &str) -> String {
-    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
-    let base = base.strip_suffix(".gguf").unwrap_or(base);
-    let lower = base.to_ascii_lowercase();
-    let cut = ["-q", ".q", " q", "-f16", "-bf16", "-f32", " f16"]
-        .iter()
-        .filter_map(|tag| {
-            lower.match_indices(tag).map(|(i, _)| i).find(|&i| {
-                let rest = &lower[i + tag.len()..];
-                tag.ends_with("16") || tag.ends_with("32") || rest.starts_with(|c: char| c.is_ascii_digit())
-            })
-        })
-        .min();
-    let short = cut.map_or(base, |i| &base[..i]);
-    let short = if short.is_empty() { base } else { short };
-    match short.char_indices().nth(28) {
-        Some((i, _)) => format!("{}…", &short[..i]),
-        None => short.to_owned(),
-    }
-}
-
 /// Draws the three charts for `view`, with their figures and one-line summaries. A chart that
 /// fails to draw is sent with an empty SVG (and a warning logged) rather than stopping the others.
 pub fn draw(data: &ChartData, view: &View, seq: u64) -> ChartSet {
@@ -282,7 +259,7 @@ pub fn draw(data: &ChartData, view: &View, seq: u64) -> ChartSet {
     }
 }
 
-/// "Latency per turn (load 1 · smollm2): first audio 0.62 s, median 0.70 s; ...", the figures
+/// "Latency per turn (load 1 · SmolLM2 135M): first audio 0.62 s, median 0.70 s; ...", the figures
 /// that have a reading, or "<title>: <empty>".
 fn summary(title: &str, load: Option<&LoadLabel>, figures: &[Figure], empty: &str) -> String {
     let parts: Vec<String> = figures
@@ -419,7 +396,7 @@ mod tests {
         assert!(feed.tick().is_some(), "the first tick draws the empty charts");
         assert!(feed.tick().is_none(), "nothing changed: no redraw");
         feed.feed(&Event::System { snapshot: Box::new(snapshot(400 << 20)) });
-        feed.model_loaded(Some(300 << 20), "smollm2-135m-instruct-q4_1");
+        feed.model_loaded(Some(300 << 20), "SmolLM2 135M");
         for (turn, scale) in [(1, 1.0), (2, 0.5), (3, 2.0)] {
             feed.feed(&Event::TurnComplete { record: Box::new(record(turn, scale)) });
         }
@@ -434,10 +411,10 @@ mod tests {
         assert_eq!(fig(&set.memory, "models").current, Some(300.0 / 1024.0));
         assert_eq!(
             set.latency.summary,
-            "Latency per turn (load 1 · smollm2-135m-instruct): transcript 0.08 s, median 0.16 s; first token 0.17 s, \
+            "Latency per turn (load 1 · SmolLM2 135M): transcript 0.08 s, median 0.16 s; first token 0.17 s, \
              median 0.33 s; first sentence 0.21 s, median 0.42 s; first audio 0.30 s, median 0.60 s"
         );
-        assert!(set.tok_s.summary.starts_with("Tokens per second (load 1 · smollm2-135m-instruct): generation 300.0 tok/s"));
+        assert!(set.tok_s.summary.starts_with("Tokens per second (load 1 · SmolLM2 135M): generation 300.0 tok/s"));
         assert!(!set.memory.figures.iter().any(|f| f.label == "VRAM used"), "no GPU, no VRAM figure");
         for chart in [&set.tok_s, &set.memory, &set.latency] {
             assert!(chart.svg.starts_with("<svg") && chart.svg.contains("<rect"), "{}", chart.name);
@@ -519,7 +496,7 @@ mod tests {
     fn feed_with_turns() -> ChartFeed {
         let feed = ChartFeed::new(&Config::default());
         feed.feed(&Event::System { snapshot: Box::new(snapshot(400 << 20)) });
-        feed.model_loaded(Some(300 << 20), "smollm2-135m-instruct-q4_1.gguf");
+        feed.model_loaded(Some(300 << 20), "SmolLM2 135M");
         for (turn, scale) in [(1, 1.0), (2, 0.5), (3, 2.0)] {
             feed.feed(&Event::TurnComplete { record: Box::new(record(turn, scale)) });
         }
@@ -581,9 +558,9 @@ mod tests {
         let feed = feed_with_turns();
         let set = feed.tick().unwrap();
         let texts = svg_texts(&set.tok_s.svg);
-        assert!(texts.iter().any(|t| t == "#3") && texts.iter().any(|t| t == "load 1 · smollm2-135m-instruct"));
+        assert!(texts.iter().any(|t| t == "#3") && texts.iter().any(|t| t == "load 1 · SmolLM2 135M"));
         feed.model_unloaded();
-        feed.model_loaded(Some(200 << 20), "/models/gemma-3-270m-it-Q8_0.gguf");
+        feed.model_loaded(Some(200 << 20), "Gemma 3 270M");
         let set = feed.tick().unwrap();
         assert!(set.tok_s.svg.contains("no answers yet") && set.latency.svg.contains("no turns yet"));
         assert!(set.tok_s.figures.iter().all(|f| f.current.is_none()), "no figures from the old load");
@@ -591,8 +568,8 @@ mod tests {
         let set = feed.tick().unwrap();
         let texts = svg_texts(&set.latency.svg);
         assert!(texts.iter().any(|t| t == "#1") && !texts.iter().any(|t| t == "#3"), "only this load's turns: {texts:?}");
-        assert!(set.latency.svg.contains("load 2 · gemma-3-270m-it"), "{}", set.latency.summary);
-        assert!(set.latency.summary.starts_with("Latency per turn (load 2 · gemma-3-270m-it): transcript 0.16 s"));
+        assert!(set.latency.svg.contains("load 2 · Gemma 3 270M"), "{}", set.latency.summary);
+        assert!(set.latency.summary.starts_with("Latency per turn (load 2 · Gemma 3 270M): transcript 0.16 s"));
     }
 
     #[test]
@@ -620,15 +597,5 @@ mod tests {
         let set = feed.tick().unwrap();
         let budget = set.memory.figures.iter().find(|f| f.label == "load budget").and_then(|f| f.current);
         assert_eq!(budget, Some((400.0 + 2048.0 - 256.0) / 1024.0));
-    }
-
-    #[test]
-    fn model_names_are_shortened_for_the_load_label() {
-        assert_eq!(short_model_name("smollm2-135m-instruct-q4_1"), "smollm2-135m-instruct");
-        assert_eq!(short_model_name("/m/Llama-3.2-1B-Instruct-Q4_K_M.gguf"), "Llama-3.2-1B-Instruct");
-        assert_eq!(short_model_name("qwen2.5-0.5b-instruct-fp16"), "qwen2.5-0.5b-instruct-fp16");
-        assert_eq!(short_model_name("gemma-f16"), "gemma");
-        assert_eq!(short_model_name("SmolLM2 135M Instruct Q4_1"), "SmolLM2 135M Instruct");
-        assert_eq!(short_model_name("-q4"), "-q4");
     }
 }

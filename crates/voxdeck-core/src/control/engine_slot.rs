@@ -163,7 +163,7 @@ impl EngineSlot {
     fn loaded(&self, result: Result<AssembledSession, String>, config: Config, started: Instant, rss_before: Option<u64>) {
         let status = match result {
             Ok(AssembledSession { session, sink, models: ModelNames { llm, stt, voice }, .. }) => {
-                let llm_name = llm.clone();
+                let llm_name = super::mode_toggle::local_model_name(&config);
                 let status = EngineStatus::Ready { llm, stt, voice, load_ms: started.elapsed().as_secs_f64() * 1000.0 };
                 let share = match (crate::sysmon::memory::process_rss_bytes(), rss_before) {
                     (Some(after), Some(before)) => Some(after.saturating_sub(before)),

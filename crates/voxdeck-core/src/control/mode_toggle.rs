@@ -7,7 +7,7 @@ use super::cloud_status::{CloudKeyError, CloudProbe};
 use super::protocol::{CloudStatus, PanelEvent};
 use super::publisher::Publisher;
 use super::shared_config::SharedConfig;
-use crate::config::Mode;
+use crate::config::{Config, Mode};
 use crate::llm::cloud::KeyStore;
 use crate::models::{Catalog, short_name};
 use crate::sync::lock;
@@ -40,12 +40,7 @@ impl ModeToggle {
 
     /// The configured local model's short name ("SmolLM2 135M"); empty when none is installed.
     pub(super) fn local_model(&self) -> String {
-        let config = self.config.get();
-        match Catalog::builtin().resolve_llm(&config.llm.model, &config.models_dir()) {
-            Ok(model) => short_name(&model.path.to_string_lossy()),
-            Err(_) if !config.llm.model.is_empty() => short_name(&config.llm.model),
-            Err(_) => String::new(),
-        }
+        local_model_name(&self.config.get())
     }
 
     /// Tells front ends the mode, the local model and what is known of the cloud.
@@ -76,5 +71,15 @@ impl ModeToggle {
         self.cloud.forget_key(&self.config.get())?;
         self.publish();
         Ok(())
+    }
+}
+
+/// The short name of the local model `config` names ("SmolLM2 135M"), resolved as the loader
+/// resolves it; empty when none is installed.
+pub(super) fn local_model_name(config: &Config) -> String {
+    match Catalog::builtin().resolve_llm(&config.llm.model, &config.models_dir()) {
+        Ok(model) => short_name(&model.path.to_string_lossy()),
+        Err(_) if !config.llm.model.is_empty() => short_name(&config.llm.model),
+        Err(_) => String::new(),
     }
 }
