@@ -76,10 +76,10 @@ impl Chart {
         }
     }
 
-    /// The chart as an SVG document.
-    pub fn svg(self, report: &BenchReport, size: (u32, u32)) -> Result<String, ChartError> {
+    /// The chart as an SVG document in `theme` (the panel's dark one; files stay light).
+    pub fn svg(self, report: &BenchReport, size: (u32, u32), theme: &Theme) -> Result<String, ChartError> {
         svg_string(&format!("{}.svg", self.file_stem()), size, |area| {
-            self.draw(area, report)
+            self.draw_themed(area, report, theme)
         })
     }
 
@@ -140,14 +140,14 @@ pub fn write_charts(report: &BenchReport, out_dir: &Path) -> Result<Vec<PathBuf>
     Ok(written)
 }
 
-/// The tok/s chart as an SVG string, at [`CHART_SIZE`].
-pub fn tok_s_svg(report: &BenchReport) -> Result<String, ChartError> {
-    Chart::TokS.svg(report, CHART_SIZE)
+/// The tok/s chart as an SVG string, at [`CHART_SIZE`], in `theme`.
+pub fn tok_s_svg(report: &BenchReport, theme: &Theme) -> Result<String, ChartError> {
+    Chart::TokS.svg(report, CHART_SIZE, theme)
 }
 
-/// The response-time chart as an SVG string, at [`CHART_SIZE`].
-pub fn response_time_svg(report: &BenchReport) -> Result<String, ChartError> {
-    Chart::ResponseTime.svg(report, CHART_SIZE)
+/// The response-time chart as an SVG string, at [`CHART_SIZE`], in `theme`.
+pub fn response_time_svg(report: &BenchReport, theme: &Theme) -> Result<String, ChartError> {
+    Chart::ResponseTime.svg(report, CHART_SIZE, theme)
 }
 
 /// A finite, non-negative value.
@@ -630,8 +630,12 @@ mod tests {
     #[test]
     fn svgs_name_the_models_and_the_budget() {
         let r = seed_report();
-        let tok = tok_s_svg(&r).unwrap();
-        let rt = response_time_svg(&r).unwrap();
+        let tok = tok_s_svg(&r, &Theme::LIGHT).unwrap();
+        let rt = response_time_svg(&r, &Theme::LIGHT).unwrap();
+        // The panel's copy is drawn on the UI's dark card colour, the files' on white.
+        let dark = tok_s_svg(&r, &Theme::DARK).unwrap();
+        assert_ne!(dark, tok, "the theme changes the drawing");
+        assert!(dark.to_ascii_uppercase().contains("#171D27"), "the dark card colour is the background");
         for svg in [&tok, &rt] {
             assert!(svg.contains("Llama 3.2 3B"), "{svg}");
             assert!(svg.contains("Qwen 2.5 7B"));
@@ -673,9 +677,9 @@ mod tests {
         let mut r = report(vec![llama(), broken]);
         r.settings.thresholds.unusable_s = f64::NAN;
         let (_dir, _) = write_and_check(&r);
-        let tok = tok_s_svg(&r).unwrap();
+        let tok = tok_s_svg(&r, &Theme::LIGHT).unwrap();
         assert!(tok.contains("n/a"), "a missing bar is labelled");
-        assert!(!tok.contains("NaN") && !response_time_svg(&r).unwrap().contains("NaN"));
+        assert!(!tok.contains("NaN") && !response_time_svg(&r, &Theme::LIGHT).unwrap().contains("NaN"));
 
         // All NaN: still four files, saying so.
         let mut all = qwen();
@@ -685,8 +689,8 @@ mod tests {
         all.response_s.values_mut().for_each(|v| *v = f64::NAN);
         let r = report(vec![all]);
         write_and_check(&r);
-        assert!(tok_s_svg(&r).unwrap().contains("no data"));
-        assert!(response_time_svg(&r).unwrap().contains("no data"));
+        assert!(tok_s_svg(&r, &Theme::LIGHT).unwrap().contains("no data"));
+        assert!(response_time_svg(&r, &Theme::LIGHT).unwrap().contains("no data"));
     }
 
     #[test]
@@ -694,12 +698,12 @@ mod tests {
         let r = report(vec![]);
         write_and_check(&r);
         assert!(
-            tok_s_svg(&r)
+            tok_s_svg(&r, &Theme::LIGHT)
                 .unwrap()
                 .contains("no data: no models measured")
         );
         assert!(
-            response_time_svg(&r)
+            response_time_svg(&r, &Theme::LIGHT)
                 .unwrap()
                 .contains("no data: no models measured")
         );
@@ -711,7 +715,7 @@ mod tests {
         for (i, m) in models.iter_mut().enumerate() {
             m.name = format!("Meta-Llama-3.2-3B-Instruct-Q4_K_M-variant-number-{i}");
         }
-        let svg = tok_s_svg(&report(models)).unwrap();
+        let svg = tok_s_svg(&report(models), &Theme::LIGHT).unwrap();
         // The text of each `<text>` element: one drawn line.
         let lines: Vec<&str> = svg
             .split("<text")
@@ -731,7 +735,7 @@ mod tests {
 
     #[test]
     fn small_areas_scale_down() {
-        let svg = Chart::ResponseTime.svg(&seed_report(), (500, 300)).unwrap();
+        let svg = Chart::ResponseTime.svg(&seed_report(), (500, 300), &Theme::LIGHT).unwrap();
         assert!(svg.contains("width=\"500\"") && svg.contains("Llama 3.2 3B"));
     }
 
@@ -739,7 +743,7 @@ mod tests {
     fn tiny_sizes_do_not_panic() {
         for size in [(0, 0), (1, 1), (60, 40), (200, 120)] {
             for chart in Chart::ALL {
-                let _ = chart.svg(&seed_report(), size);
+                let _ = chart.svg(&seed_report(), size, &Theme::DARK);
             }
         }
     }

@@ -195,8 +195,10 @@ fn finished(report: &BenchReport) -> Result<BenchStatus, String> {
     Ok(BenchStatus::Done {
         table: BenchTable::of(report),
         markdown: report::markdown(report),
-        tok_s_svg: charts::tok_s_svg(report).map_err(|e| e.to_string())?,
-        response_time_svg: charts::response_time_svg(report).map_err(|e| e.to_string())?,
+        // Shown on the panel's dark page; the PNG exports stay light.
+        tok_s_svg: charts::tok_s_svg(report, &crate::chart_style::Theme::DARK).map_err(|e| e.to_string())?,
+        response_time_svg: charts::response_time_svg(report, &crate::chart_style::Theme::DARK)
+            .map_err(|e| e.to_string())?,
         json: serde_json::to_string_pretty(report).map_err(|e| e.to_string())?,
     })
 }
