@@ -146,8 +146,9 @@ fn settings_are_validated_and_saved_to_the_config_file() {
 
     // Thresholds out of order are refused and nothing is written.
     settings.natural_s = 5.0;
-    let err = controller.handle(Command::SetSettings { settings: settings.clone() }).unwrap_err().to_string();
-    assert!(err.contains("natural_s"), "{err}");
+    let reply = controller.handle(Command::SetSettings { settings: settings.clone() }).unwrap();
+    let Reply::Invalid { fields } = reply else { panic!("refused, with the field named: {reply:?}") };
+    assert!(fields.iter().any(|f| f.key.starts_with("voice.") && f.message.contains("natural_s")), "{fields:?}");
     assert!(!path.exists());
 
     settings.natural_s = 1.5;
