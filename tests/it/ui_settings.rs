@@ -127,6 +127,16 @@ fn a_switch_that_cannot_load_leaves_the_old_models_running() {
         assert_eq!(status["switch"]["message"], "Switched to Gemma 3 270M Q4_K_M.", "{status}");
         assert!(ready_with(&status, "Gemma"), "{status}");
         assert!(beside, "SmolLM2 stayed loaded while Gemma loaded");
+        // The memory chart counts what Gemma added while it loaded beside SmolLM2, not the
+        // nothing that starting it added after SmolLM2 was gone.
+        let charted = wait_status(&mut ws, "the memory chart after the switch", |s| {
+            s["charts"]["memory"]["title"].is_string() && ready_with(s, "Gemma")
+        });
+        let models = charted["charts"]["memory"]["figures"]
+            .as_array()
+            .and_then(|f| f.iter().find(|f| f["label"] == "models"))
+            .and_then(|f| f["current"].as_f64());
+        assert!(models.is_some_and(|gib| gib > 0.05), "Gemma's memory is charted: {models:?} GiB");
         switch_llm(&mut ws, "smollm2-135m-instruct-q4_1");
     }
 

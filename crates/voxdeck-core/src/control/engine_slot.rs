@@ -27,6 +27,15 @@ pub(super) struct IoFiles {
     pub output: Option<PathBuf>,
 }
 
+/// Engines a model switch loaded beside the running session, to start in its place.
+pub(super) struct Preloaded {
+    pub engines: LoadedEngines,
+    /// When their load began (the load time counts from there).
+    pub since: Instant,
+    /// What they added to this process's memory (RSS), measured around their load.
+    pub memory_bytes: Option<u64>,
+}
+
 /// Why a command that needs the voice loop cannot run now.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -129,9 +138,8 @@ impl EngineSlot {
     }
 
     /// [`EngineSlot::load`]; `preloaded`: `config`'s engines, loaded already (a model switch
-    /// loads them beside the running session) since the instant given, so only the devices and
-    /// the session start.
-    pub(super) fn load_with(self: &Arc<Self>, config: Config, mode: Mode, preloaded: Option<(LoadedEngines, Instant)>) {
+    /// loads them beside the running session), so only the devices and the session start.
+    pub(super) fn load_with(self: &Arc<Self>, config: Config, mode: Mode, preloaded: Option<Preloaded>) {
         let first = if preloaded.is_some() { "starting the loaded models" } else { "checking memory" };
         {
             let mut slot = lock(&self.slot);
@@ -144,12 +152,19 @@ impl EngineSlot {
         let weak = Arc::downgrade(self);
         let files = self.files.clone();
         let spawned = std::thread::Builder::new().name("voxdeck-load".into()).spawn(move || {
-            let started = preloaded.as_ref().map_or_else(Instant::now, |(_, since)| *since);
+            let started = preloaded.as_ref().map_or_else(Instant::now, |p| p.since);
             let rss_before = crate::sysmon::memory::process_rss_bytes();
-            let result = build_session(&weak, &config, &files, mode, preloaded.map(|(engines, _)| engines));
+            // What preloaded engines added was measured while they loaded (the old set was still
+            // in memory then); otherwise it is what this load adds.
+            let measured = preloaded.as_ref().map(|p| p.memory_bytes);
+            let result = build_session(&weak, &config, &files, mode, preloaded.map(|p| p.engines));
+            let share = measured.unwrap_or_else(|| {
+                let after = crate::sysmon::memory::process_rss_bytes();
+                after.zip(rss_before).map(|(after, before)| after.saturating_sub(before))
+            });
             // A controller dropped meanwhile: the session is dropped (stopped) here.
             if let Some(slot) = weak.upgrade() {
-                slot.loaded(result, config, started, rss_before);
+                slot.loaded(result, config, started, share);
             }
         });
         if let Err(e) = spawned {
@@ -160,15 +175,11 @@ impl EngineSlot {
     }
 
     /// Takes the loader's result: the running session, or the failure in words.
-    fn loaded(&self, result: Result<AssembledSession, String>, config: Config, started: Instant, rss_before: Option<u64>) {
+    fn loaded(&self, result: Result<AssembledSession, String>, config: Config, started: Instant, share: Option<u64>) {
         let status = match result {
             Ok(AssembledSession { session, sink, models: ModelNames { llm, stt, voice }, .. }) => {
                 let llm_name = super::mode_toggle::local_model_name(&config);
                 let status = EngineStatus::Ready { llm, stt, voice, load_ms: started.elapsed().as_secs_f64() * 1000.0 };
-                let share = match (crate::sysmon::memory::process_rss_bytes(), rss_before) {
-                    (Some(after), Some(before)) => Some(after.saturating_sub(before)),
-                    _ => None,
-                };
                 self.charts.model_loaded(share, &llm_name);
                 forwarder::spawn(session.subscribe(), self.publisher.clone(), self.charts.clone(), self.toggle.clone());
                 info!(?status, "models loaded");

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
 use super::downloads::Downloads;
-use super::engine_slot::EngineSlot;
+use super::engine_slot::{EngineSlot, Preloaded};
 use super::mode_toggle::ModeToggle;
 use super::protocol::{EngineStatus, PanelEvent, Reply, Settings, SwitchStatus};
 use super::publisher::Publisher;
@@ -169,6 +169,7 @@ impl Shared {
             if fit == Fit::Beside {
                 // Loaded while the old set still answers; a failure leaves it untouched.
                 let started = Instant::now();
+                let rss_before = crate::sysmon::memory::process_rss_bytes();
                 let loaded = load_engines(&new, &mut |step| self.step(step));
                 let engines = match loaded {
                     Ok(engines) => engines,
@@ -177,9 +178,11 @@ impl Shared {
                         return self.refused(format!("Not switched, still on {old_names}: {e}."));
                     }
                 };
+                let rss_after = crate::sysmon::memory::process_rss_bytes();
+                let memory_bytes = rss_after.zip(rss_before).map(|(after, before)| after.saturating_sub(before));
                 self.step("starting the new models");
                 self.engine.unload();
-                self.engine.load_with(new, mode, Some((engines, started)));
+                self.engine.load_with(new, mode, Some(Preloaded { engines, since: started, memory_bytes }));
             } else {
                 self.step("unloading the current models");
                 self.engine.unload();
