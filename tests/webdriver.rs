@@ -146,7 +146,10 @@ impl WebDriver {
     pub fn set_viewport(&self, width: u32, height: u32) -> Result<(), DriverError> {
         let params = json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": false });
         let body = json!({ "cmd": "Emulation.setDeviceMetricsOverride", "params": params });
-        self.call(reqwest::Method::POST, "/goog/cdp/execute", Some(body)).map(|_| ())
+        self.call(reqwest::Method::POST, "/goog/cdp/execute", Some(body))?;
+        // A layout, and a ResizeObserver round (the panel reports its charts' new size).
+        std::thread::sleep(Duration::from_millis(300));
+        Ok(())
     }
 
     /// A PNG of the window.

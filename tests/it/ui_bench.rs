@@ -63,18 +63,6 @@ const FITS: &str = r#"
         viewport: [window.innerWidth, window.innerHeight],
     };"#;
 
-/// Sizes the window so that the page's viewport is `width` x `height` (the window's frame, if
-/// any, comes on top).
-fn viewport(driver: &WebDriver, width: u32, height: u32) {
-    driver.set_window_size(width, height).unwrap();
-    let inner = driver.execute("return [window.innerWidth, window.innerHeight];", json!([])).unwrap();
-    let (iw, ih) = (inner[0].as_u64().unwrap_or(0) as u32, inner[1].as_u64().unwrap_or(0) as u32);
-    driver.set_window_size(width + width.saturating_sub(iw), height + height.saturating_sub(ih)).unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    let inner = driver.execute("return [window.innerWidth, window.innerHeight];", json!([])).unwrap();
-    assert_eq!(inner, json!([width, height]), "the viewport");
-}
-
 fn state(driver: &WebDriver) -> Value {
     driver.execute("return document.querySelector('#bench-state').textContent;", json!([])).unwrap()
 }
@@ -162,7 +150,7 @@ fn the_bench_tab_shows_progress_a_result_table_exports_and_a_cancel() {
 
     // The screenshots: the table fits its card, scrolling inside it where the screen is narrow.
     for (w, h) in [(1280, 860), (1920, 1080), (390, 844)] {
-        viewport(&driver, w, h);
+        driver.set_viewport(w, h).unwrap();
         driver.execute("document.querySelector('#bench-result').scrollIntoView(); return true;", json!([])).unwrap();
         let fits = driver.execute(FITS, json!([])).unwrap();
         assert_eq!(fits["page_scrolls"], false, "{w}x{h}: the page scrolls sideways: {fits}");
@@ -173,7 +161,7 @@ fn the_bench_tab_shows_progress_a_result_table_exports_and_a_cancel() {
         }
         panel::save_screenshot(&driver, &format!("bench-result-{w}x{h}"));
     }
-    viewport(&driver, 1280, 860);
+    driver.set_viewport(1280, 860).unwrap();
 
     // Exports still work: each becomes a download and a file on the server.
     for (button, file, needle) in [

@@ -55,27 +55,16 @@ fn turn(driver: &WebDriver, n: u32) -> Value {
     driver.wait_for(&format!("turn {n}"), &script, TURN_TIMEOUT).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Sets the page's viewport (not the window around it) to `width` x `height`.
-fn set_viewport(driver: &WebDriver, (width, height): (u32, u32)) {
-    driver.set_window_size(width, height).unwrap_or_else(|e| panic!("{e}"));
-    let inner = page(driver, "return [window.innerWidth, window.innerHeight];");
-    let (iw, ih) = (inner[0].as_u64().unwrap_or(0) as u32, inner[1].as_u64().unwrap_or(0) as u32);
-    driver.set_window_size(2 * width - iw.min(width), 2 * height - ih.min(height)).unwrap_or_else(|e| panic!("{e}"));
-    std::thread::sleep(Duration::from_millis(300));
-    let inner = page(driver, "return [window.innerWidth, window.innerHeight];");
-    assert_eq!(inner, json!([width, height]), "the viewport");
-}
-
 /// Both sizes' screenshots, `cloud-<what>-<W>x<H>`, with `focus` scrolled into view; back at
 /// the first size after.
 fn screenshots(driver: &WebDriver, what: &str, focus: &str, check: impl Fn(&WebDriver, (u32, u32))) {
     for size in SIZES {
-        set_viewport(driver, size);
+        driver.set_viewport(size.0, size.1).unwrap();
         page(driver, &format!("document.querySelector('{focus}').scrollIntoView({{block: 'center'}}); return true;"));
         check(driver, size);
         save_screenshot(driver, &format!("cloud-{what}-{}x{}", size.0, size.1));
     }
-    set_viewport(driver, SIZES[0]);
+    driver.set_viewport(SIZES[0].0, SIZES[0].1).unwrap();
 }
 
 #[test]
@@ -104,7 +93,7 @@ fn cloud_without_a_key_then_a_key_kept_in_a_0600_file() {
     let (mut app, url, _) = spawn_serve(command, &["--bind", "127.0.0.1:0", "--input", q, "--output", a]);
     let driver = Chromium::start(home.path(), (1280, 860), &[]);
     driver.goto(&url).unwrap();
-    set_viewport(&driver, SIZES[0]);
+    driver.set_viewport(SIZES[0].0, SIZES[0].1).unwrap();
     driver
         .wait_for(
             "the models to load",

@@ -21,15 +21,6 @@ use voxdeck_e2e::{spawn_serve, voxdeck, write_config, write_wav_16bit};
 /// machine.
 const INSTALL_TIMEOUT: Duration = Duration::from_secs(420);
 
-/// Sizes the window so that the page itself (the viewport, what a screenshot shows) is `w` x `h`.
-fn set_viewport(driver: &WebDriver, w: u32, h: u32) {
-    driver.set_window_size(w, h).unwrap();
-    let inner = js(driver, "return [window.innerWidth, window.innerHeight];");
-    let (iw, ih) = (inner[0].as_u64().unwrap() as u32, inner[1].as_u64().unwrap() as u32);
-    driver.set_window_size(w + w.saturating_sub(iw), h + h.saturating_sub(ih)).unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-}
-
 fn js(driver: &WebDriver, script: &str) -> Value {
     driver.execute(script, json!([])).unwrap_or_else(|e| panic!("{script}: {e}"))
 }
@@ -111,7 +102,7 @@ fn the_first_run_offers_downloads_and_loads_the_starter_set() {
     let (app, url) = serve_empty(home.path(), &models, Some("/nonexistent/python3"));
     let driver = Chromium::start(home.path(), (1280, 860), &[]);
     driver.goto(&url).unwrap();
-    set_viewport(&driver, 1280, 860);
+    driver.set_viewport(1280, 860).unwrap();
     driver
         .wait_for("the first-run card", "return !document.querySelector('#first-run').hidden;", Duration::from_secs(30))
         .unwrap();
@@ -140,11 +131,14 @@ fn the_first_run_offers_downloads_and_loads_the_starter_set() {
         .wait_for("the first-run card", "return !document.querySelector('#first-run').hidden;", Duration::from_secs(30))
         .unwrap();
     for (w, h) in [(1920, 1080), (390, 844), (1280, 860)] {
-        set_viewport(&driver, w, h);
+        driver.set_viewport(w, h).unwrap();
         let shown = js(&driver, SHOWN);
         // Load and Unload stay on the pill's row at every width.
         let (load_top, pill_top) = (shown["load_top"].as_f64().unwrap(), shown["pill_top"].as_f64().unwrap());
         assert!((load_top - pill_top).abs() < 8.0, "{w}x{h}: Load beside the pill: {shown}");
+        let widths = js(&driver, "return ['first-run', 'panel-talk'].map((id) => document.getElementById(id).getBoundingClientRect().width);");
+        let (card, tab) = (widths[0].as_f64().unwrap(), widths[1].as_f64().unwrap());
+        assert!(card > 0.95 * tab, "{w}x{h}: the card spans the tab: {card} of {tab} px");
         save_screenshot(&driver, &format!("first-run-{w}x{h}"));
     }
     let shown = js(&driver, SHOWN);
@@ -222,7 +216,7 @@ fn the_first_run_offers_downloads_and_loads_the_starter_set() {
     assert!(pills.contains("/3"), "the pill showed the steps: {pills}");
     // The details expand under the header on a click, and Load / Unload keep their row at 390.
     driver.click("#engine-status").unwrap();
-    set_viewport(&driver, 390, 844);
+    driver.set_viewport(390, 844).unwrap();
     let detail = js(
         &driver,
         "const d = document.querySelector('#engine-detail'); \

@@ -185,19 +185,6 @@ const FIELD_MESSAGES: &str = "const out = {}; for (const m of document.querySele
      kind: m.dataset.kind, color: getComputedStyle(m).color, \
      invalid: document.getElementById(m.id.replace(/-error$/, '')).getAttribute('aria-invalid')}; } return out;";
 
-/// Sizes the window so that the page's viewport is `width` x `height` (the window's frame,
-/// if any, added).
-fn set_viewport(driver: &WebDriver, width: u32, height: u32) {
-    driver.set_window_size(width, height).unwrap();
-    let inner = driver.execute("return [window.innerWidth, window.innerHeight];", json!([])).unwrap();
-    let (iw, ih) = (inner[0].as_u64().unwrap() as u32, inner[1].as_u64().unwrap() as u32);
-    if (iw, ih) != (width, height) {
-        driver.set_window_size(width + width.saturating_sub(iw), height + height.saturating_sub(ih)).unwrap();
-    }
-    let inner = driver.execute("return [window.innerWidth, window.innerHeight];", json!([])).unwrap();
-    assert_eq!(inner, json!([width, height]), "the viewport");
-}
-
 fn scroll_to(driver: &WebDriver, css: &str) {
     driver
         .execute("document.querySelector(arguments[0]).scrollIntoView({block: 'start'}); return true;", json!([css]))
@@ -231,7 +218,7 @@ fn the_settings_tab_marks_refused_fields_and_switches_the_llm() {
     for (i, (w, h)) in [(1280u32, 860u32), (390, 844), (1920, 1080)].into_iter().enumerate() {
         let saved_before = config_text(home.path());
         driver.goto(&url).unwrap();
-        set_viewport(&driver, w, h);
+        driver.set_viewport(w, h).unwrap();
         open_settings(&driver);
 
         // Live: each refused field is marked beside itself, in the loader's words.

@@ -25,21 +25,11 @@ fn no_args() -> Value {
     json!([])
 }
 
-/// Resizes the window so that the page's viewport is `width` x `height` (headless Chromium
-/// may keep some of the window for itself), and says what it got.
+/// Makes the page's viewport `width` x `height` and says what it got.
 fn set_viewport(driver: &WebDriver, width: u32, height: u32) -> (i64, i64) {
-    driver.set_window_size(width, height).unwrap();
-    let inner = |d: &WebDriver| {
-        let v = d.execute("return [window.innerWidth, window.innerHeight];", no_args()).unwrap();
-        (v[0].as_i64().unwrap(), v[1].as_i64().unwrap())
-    };
-    let (w, h) = inner(driver);
-    if (w, h) != (i64::from(width), i64::from(height)) {
-        let grow = |want: u32, got: i64| (i64::from(want) * 2 - got).max(1) as u32;
-        driver.set_window_size(grow(width, w), grow(height, h)).unwrap();
-    }
-    std::thread::sleep(Duration::from_millis(300)); // a layout and a ResizeObserver round
-    inner(driver)
+    driver.set_viewport(width, height).unwrap();
+    let v = driver.execute("return [window.innerWidth, window.innerHeight];", no_args()).unwrap();
+    (v[0].as_i64().unwrap(), v[1].as_i64().unwrap())
 }
 
 /// Where the newest turn is and whether the page scrolls, at the current size.
