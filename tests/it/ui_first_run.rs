@@ -136,7 +136,10 @@ fn the_first_run_offers_downloads_and_loads_the_starter_set() {
         // Load and Unload stay on the pill's row at every width.
         let (load_top, pill_top) = (shown["load_top"].as_f64().unwrap(), shown["pill_top"].as_f64().unwrap());
         assert!((load_top - pill_top).abs() < 8.0, "{w}x{h}: Load beside the pill: {shown}");
-        let widths = js(&driver, "return ['first-run', 'panel-talk'].map((id) => document.getElementById(id).getBoundingClientRect().width);");
+        let widths = js(
+            &driver,
+            "return ['first-run', 'panel-talk'].map((id) => document.getElementById(id).getBoundingClientRect().width);",
+        );
         let (card, tab) = (widths[0].as_f64().unwrap(), widths[1].as_f64().unwrap());
         assert!(card > 0.95 * tab, "{w}x{h}: the card spans the tab: {card} of {tab} px");
         save_screenshot(&driver, &format!("first-run-{w}x{h}"));
@@ -235,6 +238,45 @@ fn the_first_run_offers_downloads_and_loads_the_starter_set() {
     {
         assert!(models.join(name).is_file(), "{name} installed");
     }
+
+    // 5. Settings: an LLM that is not installed is downloaded, then switched to, in one step.
+    driver.set_viewport(1280, 860).unwrap();
+    driver.click("#tab-settings").unwrap();
+    driver
+        .wait_for(
+            "the settings",
+            "return document.querySelector('#set-llm_model option[value=\"gemma-3-270m-q4_k_m\"]') !== null;",
+            Duration::from_secs(30),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    js(
+        &driver,
+        "const s = document.getElementById('set-llm_model'); s.value = 'gemma-3-270m-q4_k_m'; \
+         s.dispatchEvent(new Event('change', {bubbles: true})); return true;",
+    );
+    driver
+        .wait_for(
+            "the download offer",
+            "return document.getElementById('settings-save').textContent === 'Download and switch';",
+            Duration::from_secs(10),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    driver.click("#settings-save").unwrap();
+    let done = driver
+        .wait_for(
+            "the download and the switch",
+            "const r = document.getElementById('settings-result'); \
+             const end = r.textContent.startsWith('Switched') || r.dataset.kind === 'error'; \
+             return !r.hidden && end ? {text: r.textContent, kind: r.dataset.kind} : null;",
+            INSTALL_TIMEOUT,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(done["kind"], "info", "{done}");
+    assert!(done["text"].as_str().unwrap().starts_with("Switched to Gemma"), "{done}");
+    assert!(models.join("gemma-3-270m-q4_k_m.gguf").is_file(), "Gemma installed by the switch");
+    let pill = js(&driver, "return document.getElementById('engine-status').title;");
+    assert!(pill.as_str().unwrap().contains("Gemma"), "the engine runs Gemma: {pill}");
+    save_screenshot(&driver, "settings-download-and-switch-1280x860");
     drop(driver);
     drop(app);
 }

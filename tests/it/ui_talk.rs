@@ -257,6 +257,9 @@ fn the_talk_tab_follows_the_newest_turn_and_talks_by_keyboard() {
                for (const dd of d.querySelectorAll('dd[data-fact]')) facts[dd.dataset.fact] = dd.textContent;
                const r = d.getBoundingClientRect();
                const l = document.querySelector('#conversation').getBoundingClientRect();
+               // The scroll into view follows the open (on its toggle event): wait for it.
+               const inView = r.top >= l.top - 1 && r.top < l.bottom && (r.bottom <= l.bottom + 1 || Math.abs(r.top - l.top) <= 2);
+               if (!inView) return null;
                return { rows, facts, top: r.top, bottom: r.bottom, list_top: l.top, list_bottom: l.bottom };"#,
             Duration::from_secs(10),
         )
