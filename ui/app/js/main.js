@@ -10,6 +10,7 @@ import { byId, describeError, showMessage } from "./dom.js";
 import { applyLimits } from "./limits.js";
 import { ModeView } from "./mode.js";
 import { PushToTalk } from "./ptt.js";
+import { CloudKeyForm } from "./cloud_key.js";
 import { SettingsPanel } from "./settings.js";
 import { StatusView } from "./status.js";
 import { FirstRunCard } from "./first_run.js";
@@ -55,6 +56,7 @@ const send = async (command, errorEl) => {
  * @property {Conversation} conversation
  * @property {Charts} charts
  * @property {SettingsPanel} settings
+ * @property {CloudKeyForm} cloudKey
  * @property {BenchPanel} bench
  * @property {Tabs} tabs
  */
@@ -106,7 +108,7 @@ function dispatch(v, m) {
     case "mode":
       v.mode.setMode(m.mode);
       v.mode.setLocalModel(m.local_model);
-      v.settings.showCloud(m.cloud);
+      v.cloudKey.show(m.cloud);
       break;
     case "bench":
       v.bench.render(m.status);
@@ -137,7 +139,7 @@ function apply(v, s) {
   showEngine(v, s.engine);
   v.mode.setMode(s.mode);
   v.mode.setLocalModel(s.local_model);
-  v.settings.showCloud(s.cloud);
+  v.cloudKey.show(s.cloud);
   v.ptt.setState(s.state);
   v.ptt.describe(s.input, s.output, s.shortcut);
   v.conversation.reset(s.turns, s.turn, s.state);
@@ -181,10 +183,11 @@ function showEngine(v, status) {
 function build() {
   const mode = new ModeView(send, () => {
     tabs.show("settings");
-    settings.focusKey();
+    cloudKey.focus();
   });
   const conversation = new Conversation();
-  const settings = new SettingsPanel(send, (cloud) => mode.setCloud(cloud));
+  const cloudKey = new CloudKeyForm(send, (cloud) => mode.setCloud(cloud));
+  const settings = new SettingsPanel(send, (cloud) => cloudKey.show(cloud));
   const tabs = new Tabs((tab) => {
     if (tab === "settings") settings.open();
     if (tab === "talk") conversation.scrollToEnd();
@@ -197,6 +200,7 @@ function build() {
     conversation,
     charts: new Charts(send),
     settings,
+    cloudKey,
     bench: new BenchPanel(send, host),
     tabs,
   };

@@ -1,6 +1,6 @@
 // @ts-check
-// The Settings tab: the settings form (get_settings / set_settings), the write-only cloud
-// API key, and the model catalog with downloads. The form is loaded when the tab opens and
+// The Settings tab: the settings form (get_settings / set_settings) and the model catalog with
+// downloads (the cloud key form beside them is cloud_key.js). The form is loaded when the tab opens and
 // is not overwritten while the user has unsaved edits.
 //
 // Fields are checked by the engine (validate_settings: the config loader's own rules) as the
@@ -92,24 +92,6 @@ function downloadText(s) {
   }
 }
 
-/**
- * Where the key in use is kept, in words (never the key).
- * @param {CloudStatus} cloud
- * @returns {string}
- */
-function keyStateText(cloud) {
-  switch (cloud.key_store) {
-    case "keyring":
-      return "A key is stored in the system keyring.";
-    case "file":
-      return `A key is stored in ${cloud.key_file ?? "the key file"} (readable only by you).`;
-    case "env":
-      return `The key comes from ${cloud.key_env} in voxdeck's environment.`;
-    case "none":
-      return cloud.key_required ? "No key stored." : "No key needed for a server on this machine.";
-  }
-}
-
 export class SettingsPanel {
   /** @readonly */ #form = byId("settings-form", HTMLFormElement);
   /** @readonly */ #error = byId("settings-error");
@@ -117,11 +99,6 @@ export class SettingsPanel {
   /** @readonly */ #reload = byId("settings-reload");
   /** @readonly */ #configPath = byId("settings-path");
   /** @readonly */ #deviceError = byId("device-error");
-  /** @readonly */ #keyForm = byId("cloud-key-form", HTMLFormElement);
-  /** @readonly */ #key = byId("cloud-key", HTMLInputElement);
-  /** @readonly */ #keyState = byId("cloud-key-state");
-  /** @readonly */ #keyWhere = byId("cloud-key-where");
-  /** @readonly */ #keyResult = byId("cloud-key-result");
   /** @readonly */ #models = byId("models");
   /** @readonly */ #saveButton = byId("settings-save", HTMLButtonElement);
   /** @readonly */ #reloadButton = byId("settings-reload-models", HTMLButtonElement);
@@ -161,11 +138,6 @@ export class SettingsPanel {
       void this.#save();
     });
     byId("settings-reload-models").addEventListener("click", () => void this.#reloadModels());
-    this.#keyForm.addEventListener("submit", (e) => {
-      e.preventDefault();
-      void this.#storeKey();
-    });
-    byId("cloud-key-forget").addEventListener("click", () => void this.#forgetKey());
   }
 
   /**
@@ -250,7 +222,7 @@ export class SettingsPanel {
       this.#markFields([]);
     }
     this.#catalog = view.models;
-    this.showCloud(view.cloud);
+    this.#onCloud(view.cloud);
     this.#renderModels(view.models);
     this.#showModelChoice();
   }
@@ -471,60 +443,6 @@ export class SettingsPanel {
     }
     // The saved settings now name the models that run (restored after a refusal).
     if (this.#loaded && !this.#dirty) void this.#load(false);
-  }
-
-  /** @returns {Promise<void>} */
-  async #storeKey() {
-    const key = this.#key.value.trim();
-    if (!key) {
-      showMessage(this.#keyResult, "Type a key first.");
-      return;
-    }
-    const reply = await this.#send({ cmd: "set_cloud_key", key }, this.#keyResult);
-    // On failure the field keeps the key, so it need not be pasted again.
-    if (!reply) return;
-    // Never kept in the page longer than the request.
-    this.#key.value = "";
-    const cloud = reply.kind === "cloud" ? reply.cloud : null;
-    const where = cloud?.key_store === "file" ? `${cloud.key_file} (readable only by you)` : "the system keyring";
-    showMessage(this.#keyResult, `Key stored in ${where}.`, "info");
-    if (cloud) this.showCloud(cloud);
-  }
-
-  /** @returns {Promise<void>} */
-  async #forgetKey() {
-    const reply = await this.#send({ cmd: "forget_cloud_key" }, this.#keyResult);
-    if (!reply) return;
-    const cloud = reply.kind === "cloud" ? reply.cloud : null;
-    const still = cloud?.key_store === "env" ? ` ${cloud.key_env} still holds one: unset it to stop using it.` : "";
-    showMessage(this.#keyResult, `Key forgotten.${still}`, "info");
-    if (cloud) this.showCloud(cloud);
-  }
-
-  /**
-   * Shows the key field and puts the cursor in it (the mode card's "Add key").
-   * @returns {void}
-   */
-  focusKey() {
-    this.#keyForm.scrollIntoView({ block: "center" });
-    this.#key.focus();
-  }
-
-  /**
-   * Also called for `mode` events, which carry the cloud status.
-   * @param {CloudStatus} cloud
-   * @returns {void}
-   */
-  showCloud(cloud) {
-    this.#keyState.textContent = keyStateText(cloud);
-    this.#keyState.dataset.keySet = String(cloud.key_set);
-    this.#keyWhere.textContent = cloud.keyring_available
-      ? "Stored in the system keyring. It is never shown again, here or anywhere."
-      : `This machine has no system keyring (no Secret Service, as over SSH): the key is kept in ` +
-        `${cloud.key_file ?? "a key file"}, readable only by you. Or set ${cloud.key_env} in voxdeck's ` +
-        `environment instead. It is never shown again.`;
-    this.#keyWhere.dataset.keyring = String(cloud.keyring_available);
-    this.#onCloud(cloud);
   }
 
   /**
