@@ -73,6 +73,26 @@ impl View {
     fn line_h(&self) -> i32 {
         (self.px() * 1.5).round() as i32
     }
+
+    /// The plot's builder on `area`, with the margins every live chart uses: a y-label column
+    /// `label_w` wide, one line for the x labels, and `margin_right` for what the right edge
+    /// holds (a last tick label, a "now").
+    fn plot<'a, 'b, DB: DrawingBackend>(
+        &self,
+        area: &'a DrawingArea<DB, Shift>,
+        label_w: i32,
+        margin_right: i32,
+    ) -> ChartBuilder<'a, 'b, DB> {
+        let line_h = self.line_h();
+        let mut builder = ChartBuilder::on(area);
+        builder
+            .margin_left(4)
+            .margin_right(margin_right)
+            .margin_top(line_h / 2)
+            .x_label_area_size(line_h + 4)
+            .y_label_area_size(label_w);
+        builder
+    }
 }
 
 /// Fills the chart, writes the caption row (the unit on the left, `note` on the right) and the
@@ -159,12 +179,8 @@ pub fn tok_s(d: &ChartData, view: &View) -> Result<String, ChartError> {
         let label_w = area.estimate_text_size(&tick_label(top), &view.font())?.0 as i32 + 10;
         let (w, h) = area.dim_in_pixel();
         let line_h = view.line_h();
-        let mut chart = ChartBuilder::on(&area)
-            .margin_left(4)
-            .margin_right(10)
-            .margin_top(line_h / 2)
-            .x_label_area_size(line_h + 4)
-            .y_label_area_size(label_w)
+        let mut chart = view
+            .plot(&area, label_w, 10)
             .build_cartesian_2d(0.0..slots as f64, 0.0..top)?;
         chart
             .configure_mesh()
@@ -255,12 +271,8 @@ pub fn memory(d: &ChartData, view: &View) -> Result<String, ChartError> {
         let label_w = area.estimate_text_size(&tick_label(nice_ceiling(top)), &view.font())?.0 as i32 + 10;
         let (w, h) = area.dim_in_pixel();
         let line_h = view.line_h();
-        let mut chart = ChartBuilder::on(&area)
-            .margin_left(4)
-            .margin_right(18)
-            .margin_top(line_h / 2)
-            .x_label_area_size(line_h + 4)
-            .y_label_area_size(label_w)
+        let mut chart = view
+            .plot(&area, label_w, 18)
             .build_cartesian_2d(-MEMORY_WINDOW_S..0.0, 0.0..top)?;
         chart
             .configure_mesh()
@@ -349,13 +361,8 @@ pub fn latency(d: &ChartData, view: &View) -> Result<String, ChartError> {
             .max()
             .unwrap_or(0);
         let (w, _) = area.dim_in_pixel();
-        let line_h = view.line_h();
-        let mut chart = ChartBuilder::on(&area)
-            .margin_left(4)
-            .margin_right(12)
-            .margin_top(line_h / 2)
-            .x_label_area_size(line_h + 4)
-            .y_label_area_size(widest + 10)
+        let mut chart = view
+            .plot(&area, widest + 10, 12)
             .build_cartesian_2d(0.0..right, 0.0..n)?;
         for (from, to, verdict) in [
             (0.0, t.natural_s, Verdict::Natural),
