@@ -65,7 +65,13 @@ fallback: string | null,
 /**
  * What went wrong, for `outcome: failed` (and warnings such as a cut stream).
  */
-error: string | null, press_ms: number | null, release_ms: number | null, transcript_ms: number | null, first_token_ms: number | null, first_sentence_ms: number | null, first_audio_ms: number | null, last_token_ms: number | null, last_audio_ms: number | null, 
+error: string | null, press_ms: number | null, release_ms: number | null, transcript_ms: number | null, first_token_ms: number | null, first_sentence_ms: number | null, first_audio_ms: number | null, 
+/**
+ * The first answer sample above -40 dBFS leaving the output: what the user hears first.
+ * For the speaker, when the output callback took it; for a WAV file, the write time plus
+ * the piece's leading silence.
+ */
+first_audible_ms: number | null, last_token_ms: number | null, last_audio_ms: number | null, 
 /**
  * The barge-in press that ended this turn, and when playback and generation were stopped.
  */

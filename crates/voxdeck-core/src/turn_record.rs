@@ -74,6 +74,10 @@ pub struct TurnRecord {
     pub first_token_ms: Option<f64>,
     pub first_sentence_ms: Option<f64>,
     pub first_audio_ms: Option<f64>,
+    /// The first answer sample above -40 dBFS leaving the output: what the user hears first.
+    /// For the speaker, when the output callback took it; for a WAV file, the write time plus
+    /// the piece's leading silence.
+    pub first_audible_ms: Option<f64>,
     pub last_token_ms: Option<f64>,
     pub last_audio_ms: Option<f64>,
     /// The barge-in press that ended this turn, and when playback and generation were stopped.
@@ -156,6 +160,7 @@ impl TurnRecord {
             first_token_ms: None,
             first_sentence_ms: None,
             first_audio_ms: None,
+            first_audible_ms: None,
             last_token_ms: None,
             last_audio_ms: None,
             interrupted_ms: None,

@@ -19,10 +19,13 @@ pub struct Utterance {
     pub samples: Vec<f32>,
 }
 
-/// STT -> LLM: what the user asked.
+/// STT -> LLM: what the user asked. While the button is still held, drafts (the transcript of
+/// the audio so far) may come first, so the LLM can prefill them; the final question follows.
 pub struct Question {
     pub turn: u64,
     pub text: String,
+    /// A transcript of the audio so far, not the question: prefill it, don't answer it.
+    pub draft: bool,
 }
 
 /// LLM -> sentence splitter: the answer's text as it is generated, and words for the user

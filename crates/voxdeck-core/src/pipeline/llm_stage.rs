@@ -34,8 +34,8 @@ pub(crate) fn run(
     input: Receiver<Question>,
     output: Sender<AnswerText>,
 ) {
-    for Question { turn, text } in input {
-        if !shared.is_current(turn) {
+    for Question { turn, text, draft } in input {
+        if draft || !shared.is_current(turn) {
             continue;
         }
         if answer(&shared, &answerer, &settings, turn, &text, &output).is_err() {

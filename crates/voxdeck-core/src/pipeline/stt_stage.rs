@@ -57,7 +57,7 @@ pub(crate) fn run(
         }
         shared.bus.send(Event::Transcript { turn, text: text.clone() });
         shared.set_state(turn, TurnState::Thinking);
-        if output.send(Question { turn, text }).is_err() {
+        if output.send(Question { turn, text, draft: false }).is_err() {
             return;
         }
     }

@@ -18,6 +18,8 @@ pub enum Mark {
     FirstToken,
     FirstSentence,
     FirstAudioOut,
+    /// The first answer sample above -40 dBFS left the output (the user hears it).
+    FirstAudible,
     LastToken,
     LastAudioOut,
     /// The next press cut this turn short (barge-in).
@@ -26,7 +28,7 @@ pub enum Mark {
     Silenced,
 }
 
-const MARKS: usize = 10;
+const MARKS: usize = 11;
 
 impl Mark {
     fn index(self) -> usize {
@@ -100,6 +102,7 @@ impl TurnRecord {
         self.first_token_ms = t.ms_from_release(Mark::FirstToken);
         self.first_sentence_ms = t.ms_from_release(Mark::FirstSentence);
         self.first_audio_ms = t.ms_from_release(Mark::FirstAudioOut);
+        self.first_audible_ms = t.ms_from_release(Mark::FirstAudible);
         self.last_token_ms = t.ms_from_release(Mark::LastToken);
         self.last_audio_ms = t.ms_from_release(Mark::LastAudioOut);
         self.interrupted_ms = t.ms_from_release(Mark::Interrupted);
