@@ -178,6 +178,10 @@ pub struct TranscribeRequest {
     pub samples: u64,
     /// Must be [`SAMPLE_RATE`].
     pub sample_rate: u32,
+    /// Compute threads for this request, at most the loaded options' (the engine asks for
+    /// fewer when other work holds cores); 0 = the loaded options'.
+    #[serde(default)]
+    pub threads: u32,
 }
 
 /// A response from the worker.
@@ -521,6 +525,7 @@ mod tests {
             id,
             samples: n as u64,
             sample_rate: SAMPLE_RATE,
+            threads: 0,
         })
     }
 

@@ -146,7 +146,9 @@ impl Model {
             SamplingStrategy::Greedy { best_of: 1 }
         };
         let mut params = FullParams::new(strategy);
-        params.set_n_threads(o.threads as c_int);
+        // Fewer threads when the engine asks (other work holds cores), never more than loaded.
+        let threads = if header.threads > 0 { header.threads.min(o.threads) } else { o.threads };
+        params.set_n_threads(threads as c_int);
         params.set_language(Some(&o.language));
         params.set_translate(false);
         params.set_no_context(true);

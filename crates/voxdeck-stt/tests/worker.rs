@@ -43,6 +43,7 @@ impl Worker {
             id,
             samples: pcm.len() as u64,
             sample_rate,
+            threads: 0,
         });
         self.ask(&header, pcm)
     }
@@ -265,6 +266,7 @@ fn long_noise() -> (Request, Vec<f32>) {
         id: 7,
         samples: pcm.len() as u64,
         sample_rate: SAMPLE_RATE,
+        threads: 0,
     });
     (header, pcm)
 }

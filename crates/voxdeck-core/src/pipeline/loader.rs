@@ -20,7 +20,8 @@ use crate::tts::{self, SpeechSynthesizer};
 /// Threads for each engine. The LLM and the voice run at the same time while an answer is
 /// spoken sentence by sentence; ggml's threads spin-wait on each other, so if together they ask
 /// for more cores than there are, both slow down many times over. The LLM gets every core but
-/// one, the voice that one; Whisper runs alone (before the answer) and gets what it asks for.
+/// one, the voice that one; Whisper runs alone (before the answer) and gets what it asks for,
+/// or with `stt.threads = 0` the cores other work leaves free (`stt` adapts per request).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct ThreadPlan {
     pub llm: u32,

@@ -24,6 +24,8 @@ pub use voxdeck_stt::{DecodeOptions, ErrorKind, ModelInfo, PROTOCOL_VERSION, Pro
 use crate::audio::{AudioBuffer, AudioError, StreamResampler, WavStream, resample::downmix_into, to_mono};
 use crate::config::{Config, SttConfig};
 use crate::models::{Catalog, CatalogError, ModelKind, ResolvedModel};
+use crate::sysmon::family;
+use crate::sysmon::load_watch::LoadWatch;
 pub use gate::EnergyGate;
 pub use worker::{StartTimings, WhisperWorker, WindowResult, WorkerOptions, find_worker};
 
@@ -132,6 +134,9 @@ pub struct Timings {
     /// Windows sent to the worker, and windows the energy gate kept back as silence.
     pub windows: u32,
     pub skipped_windows: u32,
+    /// Compute threads Whisper was asked to use (fewer than configured when other work held
+    /// cores).
+    pub threads: u32,
     /// `total_ms / 1000 / audio_s`: below 1 is faster than real time.
     pub rtf: f64,
 }
@@ -159,6 +164,9 @@ pub struct SttOptions {
     pub energy_gate_dbfs: f32,
     /// Longest wait for the model load and for each 30 s window.
     pub timeout: Duration,
+    /// Ask for only the cores other work leaves free, up to `decode.threads` (`stt.threads`
+    /// = 0, automatic); false = always `decode.threads`.
+    pub adapt_threads: bool,
 }
 
 impl SttOptions {
@@ -176,6 +184,7 @@ impl SttOptions {
             decode: decode_options(stt),
             energy_gate_dbfs: stt.energy_gate_dbfs,
             timeout: Duration::from_secs_f64(stt.timeout_s),
+            adapt_threads: stt.threads == 0,
         })
     }
 }
@@ -257,6 +266,8 @@ pub struct Stt {
     worker: WhisperWorker,
     gate: EnergyGate,
     model_name: String,
+    /// Other processes' CPU use, when threads adapt to it.
+    load: Option<LoadWatch>,
 }
 
 impl Stt {
@@ -279,10 +290,19 @@ impl Stt {
             decode: options.decode,
             timeout: options.timeout,
         })?;
+        let load = if options.adapt_threads && worker.options().decode.threads > 1 {
+            let watch = LoadWatch::spawn(|| {
+                family::members().into_iter().filter(|m| m.role == "stt").map(|m| m.pid).collect()
+            });
+            watch.map_err(|e| tracing::warn!("Whisper's threads will not follow the load: {e}")).ok()
+        } else {
+            None
+        };
         Ok(Stt {
             worker,
             gate: EnergyGate::new(options.energy_gate_dbfs),
             model_name: options.model_name,
+            load,
         })
     }
 
@@ -312,6 +332,7 @@ impl Stt {
             return Err(SttError::BadAudio(format!("sample {i} is not a finite number")));
         }
         let mut acc = Accumulator::default();
+        acc.timings.threads = self.plan_threads();
         for range in gate::plan_windows(samples, WINDOW_SAMPLES, CUT_SEARCH_SAMPLES) {
             self.run_window(&samples[range.clone()], range.start as u64, &mut acc)?;
         }
@@ -345,6 +366,7 @@ impl Stt {
         let mut mono = Vec::with_capacity(chunk_frames);
         let mut offset = 0u64; // absolute index of pending[0], in 16 kHz samples
         let mut acc = Accumulator::default();
+        acc.timings.threads = self.plan_threads();
         loop {
             let chunk = stream.next_chunk(chunk_frames)?;
             let at_end = chunk.is_none();
@@ -381,6 +403,19 @@ impl Stt {
             return Err(SttError::EmptyAudio { path: path.to_owned() });
         }
         Ok(acc.finish(offset, started))
+    }
+
+    /// Asks the worker for the threads the machine can give now: ggml's threads wait for each
+    /// other after every operation, so one that shares a core with other work stalls them all
+    /// ([`LoadWatch`]).
+    /// Returns the threads asked for.
+    fn plan_threads(&mut self) -> u32 {
+        let max = self.worker.options().decode.threads;
+        let Some(load) = &self.load else { return max };
+        let threads = load.threads(max);
+        tracing::debug!(threads, max, busy = ?load.busy_cores(), "Whisper threads");
+        self.worker.set_request_threads(threads);
+        threads
     }
 
     /// Gates one window, and transcribes it if it may hold speech.

@@ -113,6 +113,8 @@ pub struct WhisperWorker {
     last_start: Option<StartTimings>,
     next_id: u64,
     starts: u32,
+    /// Threads the next requests ask for (0 = the loaded options').
+    request_threads: u32,
 }
 
 struct Process {
@@ -136,6 +138,7 @@ impl WhisperWorker {
             last_start: None,
             next_id: 1,
             starts: 0,
+            request_threads: 0,
         };
         worker.ensure_running()?;
         Ok(worker)
@@ -163,6 +166,12 @@ impl WhisperWorker {
 
     pub fn pid(&self) -> Option<u32> {
         self.process.as_ref().map(|p| p.pid)
+    }
+
+    /// Asks for `threads` compute threads from the next request on, at most the loaded
+    /// options' (0 = those).
+    pub fn set_request_threads(&mut self, threads: u32) {
+        self.request_threads = threads;
     }
 
     /// How many times a worker process was started (1 + restarts).
@@ -196,6 +205,7 @@ impl WhisperWorker {
             id,
             samples: samples.len() as u64,
             sample_rate: SAMPLE_RATE,
+            threads: self.request_threads,
         });
         let bytes = voxdeck_stt::encode_request(&request, samples).map_err(SttError::Protocol)?;
         let response = self.exchange(bytes, "a transcription")?;

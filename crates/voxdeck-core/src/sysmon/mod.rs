@@ -17,6 +17,7 @@
 pub mod cpu;
 pub mod family;
 pub mod jetson;
+pub mod load_watch;
 pub mod memory;
 mod monitor;
 pub mod nvml;

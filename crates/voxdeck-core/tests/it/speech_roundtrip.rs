@@ -36,6 +36,7 @@ fn stt() -> Stt {
         decode: stt::decode_options(&config),
         energy_gate_dbfs: config.energy_gate_dbfs,
         timeout: Duration::from_secs(300),
+        adapt_threads: false,
     })
     .unwrap()
 }

@@ -47,6 +47,7 @@ fn options() -> SttOptions {
         }),
         energy_gate_dbfs: SttConfig::default().energy_gate_dbfs,
         timeout: Duration::from_secs(300),
+        adapt_threads: false,
     }
 }
 
@@ -151,6 +152,52 @@ fn espeak_sentences_are_transcribed() {
     assert!(wer <= 0.25, "word error rate {:.1}% over 25%", wer * 100.0);
     // One worker served every request.
     assert_eq!(stt.worker().starts(), 1);
+}
+
+#[test]
+fn whisper_asks_for_fewer_threads_while_other_work_holds_a_core() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+    if cores < 2 {
+        eprintln!("skipped: one core leaves nothing to adapt");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let wav = espeak(dir.path(), "q.wav", SENTENCES[0]);
+    let _guard = crate::exclusive();
+    let mut options = options();
+    options.decode.threads = cores.min(4);
+    options.adapt_threads = true;
+    let mut stt = Stt::start(options).unwrap_or_else(|e| panic!("cannot start STT: {e}"));
+    // Every core but one kept busy by spinning threads of this process (not the worker's).
+    let stop = Arc::new(AtomicBool::new(false));
+    let spinners: Vec<_> = (0..cores - 1)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
+            })
+        })
+        .collect();
+    // The load watch averages over 2 s.
+    std::thread::sleep(Duration::from_millis(2500));
+    let loaded = stt.transcribe_file(&wav);
+    stop.store(true, Ordering::Relaxed);
+    for s in spinners {
+        let _ = s.join();
+    }
+    let loaded = loaded.unwrap();
+    assert!(
+        loaded.timings.threads < cores.min(4),
+        "{} threads asked for with {} of {cores} cores taken",
+        loaded.timings.threads,
+        cores - 1
+    );
+    let (r, h) = (normalise(SENTENCES[0]), normalise(&loaded.text));
+    assert!(word_errors(&r, &h) * 4 <= r.len(), "{:?} -> {:?}", SENTENCES[0], loaded.text);
 }
 
 #[test]
