@@ -501,6 +501,10 @@ pub struct PipelineConfig {
     /// The first thing spoken may be a clause rather than a sentence: a break at `,` `;` `:` or
     /// a dash after at least this many words starts speech early. 0 = whole sentences only.
     pub clause_min_words: u32,
+    /// The first thing spoken is cut after about this many words when no clause break or
+    /// sentence end came first (before a word such as "and", "which", "of"; never beside a
+    /// number). 0 = off. Later pieces are whole sentences.
+    pub first_piece_max_words: u32,
     /// Utterances shorter than this (milliseconds) are "didn't catch that", with no
     /// transcription and no LLM call.
     pub min_utterance_ms: u32,
@@ -516,7 +520,8 @@ impl Default for PipelineConfig {
     fn default() -> Self {
         PipelineConfig {
             stream_sentences: true,
-            clause_min_words: 6,
+            clause_min_words: 3,
+            first_piece_max_words: 8,
             min_utterance_ms: 250,
             history: true,
             history_path: String::new(),
@@ -529,6 +534,7 @@ impl PipelineConfig {
     /// Checks the `[pipeline]` values.
     fn validate(&self) -> Result<(), Invalid> {
         bounds::PIPELINE_CLAUSE_MIN_WORDS.check(self.clause_min_words)?;
+        bounds::PIPELINE_FIRST_PIECE_MAX_WORDS.check(self.first_piece_max_words)?;
         bounds::PIPELINE_MIN_UTTERANCE_MS.check(self.min_utterance_ms)?;
         bounds::PIPELINE_CONTEXT_TURNS.check(self.context_turns)?;
         Ok(())
