@@ -32,6 +32,23 @@ fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// Milliseconds before the first sample above -40 dBFS (|s| > 0.01 of full scale) of a 16-bit
+/// PCM WAV file: the leading silence a listener waits through.
+fn leading_silence_ms(wav: &Path) -> f64 {
+    let bytes = std::fs::read(wav).unwrap();
+    let u32_at = |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+    let (channels, rate) = (u64::from(u16::from_le_bytes([bytes[22], bytes[23]])), u32_at(24));
+    let mut at = 12;
+    while &bytes[at..at + 4] != b"data" {
+        at += 8 + u32_at(at + 4) as usize;
+    }
+    let first = bytes[at + 8..]
+        .chunks_exact(2)
+        .position(|s| i16::from_le_bytes([s[0], s[1]]).unsigned_abs() > 327)
+        .expect("an audible sample");
+    first as f64 / channels as f64 * 1000.0 / f64::from(rate)
+}
+
 fn ms(v: &serde_json::Value, key: &str) -> f64 {
     v[key].as_f64().unwrap_or_else(|| panic!("{key} is not a number in {v}"))
 }
@@ -77,6 +94,11 @@ fn a_spoken_question_gets_a_spoken_answer_with_its_timeline() {
     assert!(ms(t, "stt_ms") <= ms(t, "transcript_ms") + 1.0, "{t}");
     // Audio can only start after its sentence was synthesised.
     assert!(ms(t, "first_audio_ms") >= ms(t, "first_sentence_ms") + ms(t, "first_sentence_tts_ms") - 1.0, "{t}");
+    // Heard: the answer file's leading silence after the first piece was written.
+    let lead = leading_silence_ms(&a);
+    let heard_after = ms(t, "first_audible_ms") - ms(t, "first_audio_ms");
+    eprintln!("answer file starts with {lead:.1} ms of silence; heard {heard_after:.1} ms after first audio");
+    assert!(heard_after >= 0.0 && (heard_after - lead).abs() < 5.0, "lead {lead} ms: {t}");
 
     // The answer audio says the answer: Whisper writes it back.
     let r = run(voxdeck(home.path()).args(["transcribe", "--json", "--threads", "1"]).arg(&a));

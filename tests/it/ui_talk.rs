@@ -239,6 +239,9 @@ fn the_talk_tab_follows_the_newest_turn_and_talks_by_keyboard() {
         assert_eq!(stats["ttft"]["text"], format!("first token {}", seconds(f("ttft_ms"))));
         assert_eq!(stats["first_audio"]["text"], format!("first audio {}", seconds(f("first_audio_ms"))));
         assert!(f("ttft_ms") > 0.0 && f("first_audio_ms") > f("ttft_ms"), "{record}");
+        // Heard: the first audible sample, after it was handed over (by the voice's lead-in).
+        assert_eq!(stats["heard"]["text"], format!("heard {}", seconds(f("first_audible_ms"))));
+        assert!(f("first_audible_ms") >= f("first_audio_ms"), "{record}");
     }
     save_screenshot(&driver, "talk-five-turns-1280x860");
 
@@ -265,7 +268,7 @@ fn the_talk_tab_follows_the_newest_turn_and_talks_by_keyboard() {
         )
         .unwrap_or_else(|e| panic!("{e}"));
     eprintln!("breakdown: {stages}");
-    for stage in ["listen", "transcribe", "first token", "first sentence", "first audio", "done"] {
+    for stage in ["listen", "transcribe", "first token", "first sentence", "first audio", "heard", "done"] {
         assert!(stages["rows"][stage].is_object(), "no {stage} stage: {stages}");
     }
     let f = |k: &str| last[k].as_f64().unwrap();
@@ -273,6 +276,11 @@ fn the_talk_tab_follows_the_newest_turn_and_talks_by_keyboard() {
     assert_eq!(transcribe["duration"].as_f64().unwrap(), (f("transcript_ms") - f("release_ms")).round(), "{stages}");
     let audio = &stages["rows"]["first audio"];
     assert_eq!(audio["duration"].as_f64().unwrap(), (f("first_audio_ms") - f("first_sentence_ms")).round(), "{stages}");
+    // "heard" follows "first audio": it starts where the audio was handed over and ends later.
+    let heard = &stages["rows"]["heard"];
+    assert_eq!(heard["start"].as_f64().unwrap(), f("first_audio_ms").round(), "{stages}");
+    assert_eq!(heard["duration"].as_f64().unwrap(), (f("first_audible_ms") - f("first_audio_ms")).round(), "{stages}");
+    assert!(heard["duration"].as_f64().unwrap() >= 0.0, "{stages}");
     assert_eq!(stages["facts"]["route"], "mode local", "{stages}");
     // Scrolled to: all of it if it fits the list, else from its stats line down.
     let g = |k: &str| stages[k].as_f64().unwrap();

@@ -195,6 +195,9 @@ fn turn_block(r: &TurnRecord) -> String {
     if let Some(ms) = r.first_audio_ms {
         figures.push(format!("first audio {ms:.0} ms"));
     }
+    if let Some(ms) = r.first_audible_ms {
+        figures.push(format!("heard {ms:.0} ms"));
+    }
     match (r.gen_tokens, r.gen_tok_s) {
         (Some(n), Some(rate)) => figures.push(format!("gen {n} tok at {rate:.1} tok/s")),
         (None, Some(rate)) => figures.push(format!("gen {rate:.1} tok/s")),
@@ -253,6 +256,7 @@ mod tests {
         r.engine = Some("local".into());
         r.model = Some("Llama 3.2 3B".into());
         r.first_audio_ms = Some(640.4);
+        r.first_audible_ms = Some(702.6);
         r.gen_tokens = Some(31);
         r.gen_tok_s = Some(27.24);
         assert_eq!(
@@ -260,7 +264,7 @@ mod tests {
             "2025-11-13 14:05:09 UTC  conversation c1, turn 2\n\
              \x20 you: What time is it?\n\
              \x20 assistant (local, Llama 3.2 3B): It is [interrupted]\n\
-             \x20 first audio 640 ms | gen 31 tok at 27.2 tok/s\n"
+             \x20 first audio 640 ms | heard 703 ms | gen 31 tok at 27.2 tok/s\n"
         );
         let mut silent = TurnRecord::new("c1", 3);
         silent.started_unix_ms = 0;

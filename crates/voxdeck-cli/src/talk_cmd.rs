@@ -179,13 +179,14 @@ fn report(record: &TurnRecord, json: bool) -> anyhow::Result<()> {
     }
     let ms = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.0} ms"));
     let mut line = format!(
-        "\n[turn {} {:?}] stt {} | first token {} | first sentence {} | first audio {} | last audio {}",
+        "\n[turn {} {:?}] stt {} | first token {} | first sentence {} | first audio {} | heard {} | last audio {}",
         record.turn,
         record.outcome,
         ms(record.stt_ms),
         ms(record.first_token_ms),
         ms(record.first_sentence_ms),
         ms(record.first_audio_ms),
+        ms(record.first_audible_ms),
         ms(record.last_audio_ms),
     );
     if let (Some(n), Some(rate)) = (record.gen_tokens, record.gen_tok_s) {

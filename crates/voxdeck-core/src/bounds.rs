@@ -171,6 +171,7 @@ pub const STT_TIMEOUT_S: Bound = Bound::new("stt.timeout_s", 0.1, 86_400.0);
 
 // [pipeline]
 pub const PIPELINE_CLAUSE_MIN_WORDS: Bound = Bound::new("pipeline.clause_min_words", 0.0, 100.0);
+pub const PIPELINE_FIRST_PIECE_MAX_WORDS: Bound = Bound::new("pipeline.first_piece_max_words", 0.0, 100.0);
 pub const PIPELINE_MIN_UTTERANCE_MS: Bound = Bound::new("pipeline.min_utterance_ms", 0.0, 10_000.0);
 pub const PIPELINE_CONTEXT_TURNS: Bound = Bound::new("pipeline.context_turns", 0.0, 1000.0);
 

@@ -1,6 +1,6 @@
 // @ts-check
 // A finished turn's figures: the one-line stats under the answer (tok/s, tokens, the LLM's
-// time to first token, first audio) and the per-stage breakdown it discloses, both from the
+// time to first token, first audio, when the first sound was heard) and the per-stage breakdown it discloses, both from the
 // TurnRecord. Times are in seconds with two decimals, the unit the charts use.
 
 import { el, formatBytes } from "./dom.js";
@@ -39,6 +39,9 @@ export function statsOf(r) {
   if (r.first_audio_ms !== null) {
     out.push({ key: "first_audio", text: `first audio ${seconds(r.first_audio_ms)}`, value: r.first_audio_ms });
   }
+  if (r.first_audible_ms !== null) {
+    out.push({ key: "heard", text: `heard ${seconds(r.first_audible_ms)}`, value: r.first_audible_ms });
+  }
   return out;
 }
 
@@ -64,6 +67,8 @@ export function stagesOf(r) {
     ["first token", r.first_token_ms],
     ["first sentence", r.first_sentence_ms],
     ["first audio", r.first_audio_ms],
+    // The first sample above -40 dBFS reaching the listener: the wait the user feels.
+    ["heard", r.first_audible_ms],
     ["done", r.interrupted_ms ?? r.last_audio_ms ?? r.last_token_ms],
   ];
   /** @type {Stage[]} */

@@ -63,6 +63,20 @@ pub fn to_dbfs(amplitude: f64) -> f32 {
     ((20.0 * amplitude.log10()) as f32).max(DBFS_FLOOR)
 }
 
+/// The level a sample must exceed to count as heard: -40 dBFS. The one rule for "the first
+/// audible sample" (the `first_audible_ms` milestone, and Piper's leading-silence trim): quieter
+/// than this is the noise floor of speech synthesis and inaudible over a room.
+pub const AUDIBLE_DBFS: f32 = -40.0;
+
+/// [`AUDIBLE_DBFS`] as an amplitude (full scale 1.0), so the scan needs no logarithm per sample.
+const AUDIBLE_AMPLITUDE: f32 = 0.01;
+
+/// Index of the first sample louder than [`AUDIBLE_DBFS`] (absolute value), `None` when the slice
+/// is silent. Interleaved input gives a sample index: divide by the channel count for the frame.
+pub fn first_audible(samples: &[f32]) -> Option<usize> {
+    samples.iter().position(|s| s.abs() > AUDIBLE_AMPLITUDE)
+}
+
 /// Amplitude of the `freq_hz` component of `samples` at `rate` (a single-bin DFT): how loud one
 /// tone is, for checking what a device or resampler did to a test signal.
 pub fn tone_amplitude(samples: &[f32], freq_hz: f32, rate: u32) -> f32 {
@@ -103,5 +117,14 @@ mod tests {
         assert_eq!(Level::of(&[]), Level::SILENCE);
         assert_eq!(rms_dbfs(&[f32::NAN, 1.0]), 0.0);
         assert_eq!(to_dbfs(f64::NAN), DBFS_FLOOR);
+    }
+
+    #[test]
+    fn first_audible_is_the_first_sample_above_minus_40_dbfs() {
+        assert!((to_dbfs(f64::from(AUDIBLE_AMPLITUDE)) - AUDIBLE_DBFS).abs() < 1e-4);
+        assert_eq!(first_audible(&[]), None);
+        assert_eq!(first_audible(&[0.0, 0.009, -0.01, 0.0]), None);
+        assert_eq!(first_audible(&[0.0, 0.005, -0.02, 0.5]), Some(2));
+        assert_eq!(first_audible(&[f32::NAN, 0.3]), Some(1));
     }
 }

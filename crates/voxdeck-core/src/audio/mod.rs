@@ -30,7 +30,7 @@ pub use level::{DBFS_FLOOR, Level, peak_dbfs, rms_dbfs};
 pub use output_file::check_output_file;
 pub use playback::Player;
 pub use resample::{StreamResampler, downmix, to_mono};
-pub use sink::{AudioSink, WavSink};
+pub use sink::{AudioSink, Heard, WavSink};
 pub use source::{AudioSource, CHUNK_SAMPLES, EndReason, SourceEvent, WavPlaylist, WavSource, collect};
 pub use wav::{WavStream, read_wav, read_wav_mono, write_wav};
 

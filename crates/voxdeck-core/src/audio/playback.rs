@@ -12,6 +12,13 @@
 //! playing (at most a few ms) at its next frame, so the speaker is silent within the device's
 //! buffer (the player asks for about 40 ms); what is enqueued afterwards plays normally.
 //!
+//! Each write reports when its first audible sample is heard ([`super::sink::Heard`]): the queue
+//! keeps the frame number of that sample, and the source sets the time when the output
+//! callback pulls it, with one `Instant::now()` and a `OnceLock` write (no lock, no allocation).
+//! That is the moment the sample leaves voxdeck for the device. rodio's mixer does not pass on
+//! cpal's callback timestamps, so the device's own buffer (about 40 ms asked, but the size
+//! granted is not reported back) is NOT added: the real sound comes up to one buffer later.
+//!
 //! The output stream lives on its own thread (cpal streams cannot move between threads on every
 //! platform), so a `Player` is `Send + Sync` and can be shared by the thread that speaks and the
 //! one that interrupts.
@@ -27,8 +34,9 @@ use cpal::traits::DeviceTrait;
 use rodio::{OutputStreamBuilder, Source};
 
 use super::devices::{DeviceKind, StreamFormat, config_error, find_device};
+use super::level::first_audible;
 use super::resample::to_mono;
-use super::sink::AudioSink;
+use super::sink::{AudioSink, Heard};
 use super::{AudioBuffer, AudioError};
 
 /// Device buffer asked for, in milliseconds: short, so that stop is heard at once.
@@ -59,6 +67,12 @@ struct QueueState {
     queue: VecDeque<f32>,
     /// Frames in the block the source is playing (0 once it has played out).
     in_block: usize,
+    /// Frames ever added to the queue, and ever taken out (played or dropped by a stop): frame
+    /// numbers for `marks`.
+    pushed: u64,
+    popped: u64,
+    /// The first audible frame of each buffer that has one, oldest first, to report when heard.
+    marks: VecDeque<(u64, Heard)>,
 }
 
 impl Shared {
@@ -81,7 +95,13 @@ struct QueueSource {
     /// Frames of silence to play before looking at the queue again (so an idle player does not
     /// take the lock every frame).
     idle: usize,
+    /// Marks that fall in `block`: (position in the block, what to tell), in order. Room for a
+    /// few is reserved up front so the callback does not allocate.
+    marks: VecDeque<(usize, Heard)>,
 }
+
+/// Marks reserved per block (more than one buffer starting within 6 ms is rare).
+const BLOCK_MARKS: usize = 4;
 
 /// Frames between looks at an empty queue (about 1.5 ms at 44.1 kHz).
 const IDLE_FRAMES: usize = 64;
@@ -95,6 +115,8 @@ impl Iterator for QueueSource {
             if generation != self.generation {
                 self.generation = generation;
                 self.pos = self.block.len();
+                // Dropped unheard: the stop's turn learns nothing, the next turn has its own.
+                self.marks.clear();
             }
             if self.pos >= self.block.len() {
                 if self.idle > 0 {
@@ -106,10 +128,27 @@ impl Iterator for QueueSource {
                     let n = state.queue.len().min(BLOCK_FRAMES);
                     self.block.extend(state.queue.drain(..n));
                     state.in_block = n;
+                    let first = state.popped;
+                    state.popped += n as u64;
+                    while let Some((frame, _)) = state.marks.front()
+                        && *frame < state.popped
+                    {
+                        if let Some((frame, heard)) = state.marks.pop_front()
+                            && frame >= first
+                        {
+                            self.marks.push_back(((frame - first) as usize, heard));
+                        }
+                    }
                     if n == 0 {
                         self.idle = IDLE_FRAMES;
                     }
                 }
+            }
+            if let Some((at, _)) = self.marks.front()
+                && *at == self.pos
+                && let Some((_, heard)) = self.marks.pop_front()
+            {
+                heard.set(std::time::Instant::now());
             }
             self.current = match self.block.get(self.pos) {
                 Some(&s) => {
@@ -153,6 +192,9 @@ impl Player {
             state: Mutex::new(QueueState {
                 queue: VecDeque::new(),
                 in_block: 0,
+                pushed: 0,
+                popped: 0,
+                marks: VecDeque::new(),
             }),
             generation: AtomicU64::new(0),
         });
@@ -174,6 +216,7 @@ impl Player {
                             current: 0.0,
                             generation: 0,
                             idle: 0,
+                            marks: VecDeque::with_capacity(BLOCK_MARKS),
                         });
                         if ready_tx.send(Ok((name, format))).is_err() {
                             return;
@@ -240,14 +283,26 @@ impl Player {
         }
     }
 
-    fn try_enqueue(&self, buf: AudioBuffer) -> Result<(), AudioError> {
+    fn try_enqueue(&self, buf: AudioBuffer) -> Result<Heard, AudioError> {
         buf.validate()?;
         if buf.samples.is_empty() {
-            return Ok(());
+            return Ok(Heard::never());
         }
         let samples = to_mono(&buf, self.format.sample_rate)?;
-        self.shared.lock().queue.extend(samples);
-        Ok(())
+        let audible = first_audible(&samples);
+        let mut state = self.shared.lock();
+        let heard = match audible {
+            Some(i) => {
+                let heard = Heard::pending();
+                let frame = state.pushed + i as u64;
+                state.marks.push_back((frame, heard.clone()));
+                heard
+            }
+            None => Heard::never(),
+        };
+        state.pushed += samples.len() as u64;
+        state.queue.extend(samples);
+        Ok(heard)
     }
 
     /// Stops at once: drops everything queued and playing. Later buffers play normally.
@@ -256,6 +311,8 @@ impl Player {
         self.shared.generation.fetch_add(1, Ordering::AcqRel);
         state.queue.clear();
         state.in_block = 0;
+        state.popped = state.pushed;
+        state.marks.clear();
         drop(state);
         tracing::debug!("playback stopped");
     }
@@ -297,7 +354,7 @@ impl Player {
 }
 
 impl AudioSink for Player {
-    fn write(&self, buf: AudioBuffer) -> Result<(), AudioError> {
+    fn write(&self, buf: AudioBuffer) -> Result<Heard, AudioError> {
         self.try_enqueue(buf)
     }
 

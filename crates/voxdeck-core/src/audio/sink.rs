@@ -3,20 +3,68 @@
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use hound::{SampleFormat, WavSpec, WavWriter};
 
+use super::level::first_audible;
 use super::resample::to_mono;
 use super::wav::f32_to_i16;
 use super::{AudioBuffer, AudioError};
 use crate::sync::lock;
 
+/// When a written buffer's first audible sample (above
+/// [`super::level::AUDIBLE_DBFS`]) reaches the listener. A file knows at once (the write time
+/// plus the buffer's leading silence); a speaker learns it later, on its output callback, which
+/// sets it without blocking (a `OnceLock` only it writes). A buffer dropped by
+/// [`AudioSink::stop`] before it was heard never sets it, so a barge-in leaves no stale time: each
+/// write has its own handle and the turn that wrote it keeps it. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct Heard(Option<Arc<OnceLock<Instant>>>);
+
+impl Heard {
+    /// A buffer with nothing audible in it: it will never be heard.
+    pub fn never() -> Heard {
+        Heard(None)
+    }
+
+    /// Heard at `at` (already known).
+    pub fn at(at: Instant) -> Heard {
+        let slot = OnceLock::new();
+        let _ = slot.set(at);
+        Heard(Some(Arc::new(slot)))
+    }
+
+    /// Not heard yet; [`Heard::set`] tells when.
+    pub fn pending() -> Heard {
+        Heard(Some(Arc::new(OnceLock::new())))
+    }
+
+    /// Records the moment it was heard; the first call wins. Never blocks when one thread sets.
+    pub fn set(&self, at: Instant) {
+        if let Some(slot) = &self.0 {
+            let _ = slot.set(at);
+        }
+    }
+
+    /// When it was heard, if it has been.
+    pub fn get(&self) -> Option<Instant> {
+        self.0.as_ref().and_then(|s| s.get().copied())
+    }
+
+    /// Whether the buffer has anything audible (so it is, or may yet be, heard).
+    pub fn audible(&self) -> bool {
+        self.0.is_some()
+    }
+}
+
 /// Something that takes audio in order: a speaker queue, a WAV file. Shared between the thread
 /// that produces speech and the one that interrupts it, hence `&self` and `Sync`.
 pub trait AudioSink: Send + Sync {
-    /// Queues (or writes) a buffer after the ones before it.
-    fn write(&self, buf: AudioBuffer) -> Result<(), AudioError>;
+    /// Queues (or writes) a buffer after the ones before it. Returns when its first audible
+    /// sample is (or will be) heard.
+    fn write(&self, buf: AudioBuffer) -> Result<Heard, AudioError>;
     /// Drops whatever is queued and not yet heard (barge-in). Later writes play normally.
     fn stop(&self);
     /// Blocks until everything written has been played (or is safely in the file).
@@ -78,8 +126,11 @@ impl WavSink {
 }
 
 impl AudioSink for WavSink {
-    fn write(&self, buf: AudioBuffer) -> Result<(), AudioError> {
+    /// Heard at the write time plus the buffer's leading silence: a file plays from where it
+    /// was written, so its listener hears the first audible sample that much later.
+    fn write(&self, buf: AudioBuffer) -> Result<Heard, AudioError> {
         buf.validate()?;
+        let lead_s = first_audible(&buf.samples).map(|i| (i / usize::from(buf.channels)) as f64 / f64::from(buf.sample_rate));
         let mut guard = lock(&self.writer);
         if guard.is_none() {
             let (sample_rate, channels) = self.format.unwrap_or((buf.sample_rate, buf.channels));
@@ -115,7 +166,7 @@ impl AudioSink for WavSink {
         for &s in samples {
             writer.write_sample(f32_to_i16(s)).map_err(|e| self.write_err(e))?;
         }
-        Ok(())
+        Ok(lead_s.map_or_else(Heard::never, |s| Heard::at(Instant::now() + Duration::from_secs_f64(s))))
     }
 
     /// Nothing to take back from a file: what was written stays.
@@ -171,6 +222,30 @@ mod tests {
         assert_eq!(back.samples.len(), 3200);
         assert!((back.samples[100] - 0.25).abs() < 1e-3);
         assert!((back.samples[2400] - 0.5).abs() < 1e-2);
+    }
+
+    #[test]
+    fn a_file_hears_the_first_audible_sample_after_its_leading_silence() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = WavSink::create(&dir.path().join("h.wav"));
+        // 100 ms below -40 dBFS (a hiss at -46 dBFS), then speech.
+        let mut samples = vec![0.005f32; 1600];
+        samples.extend(vec![0.3f32; 800]);
+        let before = Instant::now();
+        let heard = sink.write(AudioBuffer::mono(samples, 16_000)).unwrap();
+        let after = Instant::now();
+        let at = heard.get().expect("a file knows at once");
+        assert!(at >= before + Duration::from_millis(100) && at <= after + Duration::from_millis(100), "{:?}", at - before);
+        // Stereo 8 kHz: 0.1 s of silence is 800 frames, 1600 samples.
+        let mut samples = vec![0.0f32; 1600];
+        samples.extend(vec![0.3f32; 100]);
+        let t0 = Instant::now();
+        let heard = sink.write(AudioBuffer { samples, sample_rate: 8_000, channels: 2 }).unwrap();
+        let lead = heard.get().unwrap() - t0;
+        assert!(lead >= Duration::from_millis(100) && lead < Duration::from_millis(200), "{lead:?}");
+        // Nothing audible: never heard.
+        let heard = sink.write(AudioBuffer::mono(vec![0.001; 800], 16_000)).unwrap();
+        assert!(!heard.audible() && heard.get().is_none());
     }
 
     #[test]

@@ -85,11 +85,13 @@ pub struct TurnPoint {
     pub engine: Option<String>,
     pub gen_tok_s: Option<f64>,
     pub prompt_tok_s: Option<f64>,
-    /// Milliseconds from the release: transcript, first token, first sentence, first audio.
+    /// Milliseconds from the release: transcript, first token, first sentence, first audio, and
+    /// the first audible sample heard.
     pub transcript_ms: Option<f64>,
     pub first_token_ms: Option<f64>,
     pub first_sentence_ms: Option<f64>,
     pub first_audio_ms: Option<f64>,
+    pub first_audible_ms: Option<f64>,
 }
 
 impl TurnPoint {
@@ -104,6 +106,7 @@ impl TurnPoint {
             first_token_ms: r.first_token_ms,
             first_sentence_ms: r.first_sentence_ms,
             first_audio_ms: r.first_audio_ms,
+            first_audible_ms: r.first_audible_ms,
         }
     }
 }

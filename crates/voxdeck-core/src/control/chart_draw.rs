@@ -329,7 +329,8 @@ pub fn budget_line(d: &ChartData) -> Option<u64> {
 }
 
 /// Per turn since the last model load (newest at the bottom): release to transcript, first
-/// token, first sentence and first audio, in seconds over the voice bands.
+/// token, first sentence, first audio and the first audible sample heard, in seconds over the
+/// voice bands.
 pub fn latency(d: &ChartData, view: &View) -> Result<String, ChartError> {
     let rows: Vec<_> = d.turns.iter().rev().take(6).collect();
     let t = &d.thresholds;
@@ -339,6 +340,7 @@ pub fn latency(d: &ChartData, view: &View) -> Result<String, ChartError> {
         ("1st token", theme.series[0]),
         ("1st sentence", theme.series[2]),
         ("1st audio", theme.series[3]),
+        ("heard", theme.series[1]),
     ];
     let note = d.load.as_ref().map(|l| l.text()).unwrap_or_default();
     svg_string("latency", view.size, |root| {
@@ -348,7 +350,7 @@ pub fn latency(d: &ChartData, view: &View) -> Result<String, ChartError> {
         }
         let longest = rows
             .iter()
-            .filter_map(|r| r.first_audio_ms.or(r.first_sentence_ms).or(r.first_token_ms))
+            .filter_map(|r| r.first_audible_ms.or(r.first_audio_ms).or(r.first_sentence_ms).or(r.first_token_ms))
             .fold(0.0f64, f64::max)
             / 1000.0;
         let right = nice_ceiling((longest * 1.1).max(t.unusable_s * 1.15));
@@ -395,7 +397,9 @@ pub fn latency(d: &ChartData, view: &View) -> Result<String, ChartError> {
             let y1 = i as f64 + 0.8;
             let mut from = 0.0;
             for (end, (_, color)) in
-                [r.transcript_ms, r.first_token_ms, r.first_sentence_ms, r.first_audio_ms].into_iter().zip(stages)
+                [r.transcript_ms, r.first_token_ms, r.first_sentence_ms, r.first_audio_ms, r.first_audible_ms]
+                    .into_iter()
+                    .zip(stages)
             {
                 let Some(end) = end.map(|ms| ms / 1000.0).filter(|v| v.is_finite() && *v >= from) else { continue };
                 chart.draw_series(std::iter::once(Rectangle::new([(from, y0), (end.min(right), y1)], color.filled())))?;

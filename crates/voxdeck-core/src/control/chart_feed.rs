@@ -354,6 +354,7 @@ fn latency_figures(d: &ChartData) -> Vec<Figure> {
         stage("first token", |t| t.first_token_ms),
         stage("first sentence", |t| t.first_sentence_ms),
         stage("first audio", |t| t.first_audio_ms),
+        stage("heard", |t| t.first_audible_ms),
     ]
 }
 
@@ -373,6 +374,7 @@ mod tests {
         r.first_token_ms = Some(330.0 / scale);
         r.first_sentence_ms = Some(420.0 / scale);
         r.first_audio_ms = Some(600.0 / scale);
+        r.first_audible_ms = Some(660.0 / scale);
         r
     }
 
@@ -407,12 +409,13 @@ mod tests {
         assert_eq!(g.median, Some(150.0), "median of the three");
         assert_eq!(fig(&set.latency, "first audio").current, Some(0.3), "seconds, as the chart");
         assert_eq!(fig(&set.latency, "first audio").unit, "s");
+        assert_eq!(fig(&set.latency, "heard").current, Some(0.33));
         assert_eq!(fig(&set.memory, "RAM used").current, Some(400.0 / 1024.0));
         assert_eq!(fig(&set.memory, "models").current, Some(300.0 / 1024.0));
         assert_eq!(
             set.latency.summary,
             "Latency per turn (load 1 · SmolLM2 135M): transcript 0.08 s, median 0.16 s; first token 0.17 s, \
-             median 0.33 s; first sentence 0.21 s, median 0.42 s; first audio 0.30 s, median 0.60 s"
+             median 0.33 s; first sentence 0.21 s, median 0.42 s; first audio 0.30 s, median 0.60 s; heard 0.33 s, median 0.66 s"
         );
         assert!(set.tok_s.summary.starts_with("Tokens per second (load 1 · SmolLM2 135M): generation 300.0 tok/s"));
         assert!(!set.memory.figures.iter().any(|f| f.label == "VRAM used"), "no GPU, no VRAM figure");

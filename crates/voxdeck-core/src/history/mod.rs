@@ -340,6 +340,7 @@ mod tests {
         r.press_ms = Some(-812.5);
         r.release_ms = Some(0.0);
         r.first_audio_ms = Some(640.25);
+        r.first_audible_ms = Some(702.5);
         r.gen_tokens = Some(31);
         r.gen_tok_s = Some(118.0);
         r.utterance_s = 1.25;

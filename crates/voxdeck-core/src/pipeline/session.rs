@@ -71,6 +71,7 @@ impl SessionOptions {
             split: SplitSettings {
                 stream: config.pipeline.stream_sentences,
                 clause_min_words: config.pipeline.clause_min_words as usize,
+                first_piece_max_words: config.pipeline.first_piece_max_words as usize,
             },
             min_utterance_ms: config.pipeline.min_utterance_ms,
             resume: None,

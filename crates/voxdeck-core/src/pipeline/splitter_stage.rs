@@ -1,5 +1,6 @@
 //! Stage 4, the sentence splitter: turns the streamed answer into pieces to speak. The first
-//! piece may be a clause (a comma after enough words) so speech starts early; later pieces are
+//! piece may be a clause (a comma after enough words, or a cut after about 8 words where a
+//! phrase starts) so speech starts early; later pieces are
 //! whole sentences, for natural prosody. Markdown that slipped past the system prompt is
 //! stripped here, before it reaches the voice.
 
@@ -21,6 +22,8 @@ pub struct SplitSettings {
     pub stream: bool,
     /// Words before a clause break may end the first piece (0 = sentences only).
     pub clause_min_words: usize,
+    /// Words after which the first piece is cut when nothing ended it (0 = no cut).
+    pub first_piece_max_words: usize,
 }
 
 /// The splitting state of the answer being spoken.
@@ -36,7 +39,9 @@ impl Answer {
     fn new(turn: u64, settings: SplitSettings) -> Answer {
         Answer {
             turn,
-            splitter: SentenceSplitter::with_clause_breaks(settings.clause_min_words),
+            splitter: SentenceSplitter::with_clause_breaks(settings.clause_min_words)
+                .with_word_cut(settings.first_piece_max_words)
+                .first_piece_only(),
             stripper: MarkdownStripper::new(),
             whole: String::new(),
             index: 0,
@@ -55,7 +60,9 @@ impl Answer {
     fn emit_stripped(&mut self, shared: &Shared, text: String, output: &Sender<SpeakText>) -> Result<(), ()> {
         if self.index == 0 {
             shared.mark(self.turn, Mark::FirstSentence);
+            // An aside (a spoken notice) can be the first piece: the answer after it is not.
             self.splitter.set_clause_breaks(0);
+            self.splitter.set_word_cut(0);
         }
         let (turn, index) = (self.turn, self.index);
         self.index += 1;

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use super::events::{Event, EventBus, TurnState};
 use super::timeline::{Mark, Outcome, Timeline, TurnRecord};
-use crate::audio::sink::AudioSink;
+use crate::audio::sink::{AudioSink, Heard};
 use crate::history::History;
 use crate::llm::CancelToken;
 use crate::sysmon::{self, GpuProbe, family};
@@ -34,6 +34,9 @@ pub(crate) struct ActiveTurn {
     /// Some of the answer could not be played (or written to the file): the person did not
     /// get it, so the turn cannot end as answered.
     pub undelivered: bool,
+    /// When the first audible piece written is heard: set by the sink (a speaker's output
+    /// callback sets it later), read into [`Mark::FirstAudible`] as the turn closes.
+    pub heard: Option<Heard>,
     pub state: TurnState,
 }
 
@@ -139,6 +142,7 @@ impl Shared {
             cancel: None,
             spoken: Vec::new(),
             undelivered: false,
+            heard: None,
             state: TurnState::Listening,
         });
         drop(guard);
@@ -207,6 +211,12 @@ impl Shared {
 
     /// Files a finished turn: timeline into the record, history, context, event, idle.
     fn close(&self, mut turn: ActiveTurn) {
+        // Unheard (cut before its first audible sample played): no mark. Never before the audio
+        // was handed over: the speaker may pull a sample before the stage marks the hand-over.
+        if let Some(at) = turn.heard.as_ref().and_then(Heard::get) {
+            let handed = turn.timeline.get(Mark::FirstAudioOut).unwrap_or(at);
+            turn.timeline.mark_at(Mark::FirstAudible, at.max(handed));
+        }
         turn.record.fill_times(&turn.timeline);
         turn.record.gpu.reading = lock(&self.gpu).as_mut().and_then(|g| g.sample(&family::members()));
         let record = turn.record;

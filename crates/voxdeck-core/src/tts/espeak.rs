@@ -5,7 +5,7 @@
 //! sentence. The rate is espeak-ng's default 175 words per minute times `tts.rate` (espeak-ng
 //! accepts 80 to 450).
 
-use super::{Engine, SpeechSynthesizer, TtsError, espeak_ng, sentences};
+use super::{Engine, SpeechSynthesizer, TtsError, espeak_ng, lead_in, sentences};
 use crate::audio::AudioBuffer;
 
 /// espeak-ng's normal speed, words per minute.
@@ -18,6 +18,8 @@ pub struct EspeakSynthesizer {
     name: String,
     words_per_minute: u32,
     sample_rate: u32,
+    /// Trim each sentence's leading silence ([`lead_in`]).
+    trim: bool,
 }
 
 impl EspeakSynthesizer {
@@ -32,7 +34,15 @@ impl EspeakSynthesizer {
             name: format!("espeak-ng {} {voice}", espeak.version()),
             words_per_minute: (NORMAL_WPM * rate).round().clamp(80.0, 450.0) as u32,
             sample_rate: espeak.sample_rate(),
+            trim: true,
         })
+    }
+
+    /// Whether each sentence's leading silence is trimmed to a few ms (`tts.trim_leading_silence`,
+    /// on unless turned off here).
+    pub fn trim_leading_silence(mut self, trim: bool) -> EspeakSynthesizer {
+        self.trim = trim;
+        self
     }
 
     /// The espeak-ng voice, e.g. "en-us".
@@ -75,7 +85,10 @@ impl SpeechSynthesizer for EspeakSynthesizer {
                 continue;
             }
             delivered += 1;
-            let samples = samples.iter().map(|&s| f32::from(s) / 32768.0).collect();
+            let mut samples: Vec<f32> = samples.iter().map(|&s| f32::from(s) / 32768.0).collect();
+            if self.trim {
+                lead_in::trim_leading_silence(&mut samples, self.sample_rate);
+            }
             if !on_sentence(AudioBuffer::mono(samples, self.sample_rate)) {
                 break;
             }

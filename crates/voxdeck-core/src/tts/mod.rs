@@ -17,6 +17,7 @@
 
 pub mod espeak;
 mod espeak_ng;
+pub mod lead_in;
 mod library_file;
 mod list_marker;
 pub mod markup;
@@ -152,17 +153,22 @@ pub fn open_with(
     models_dir: &Path,
 ) -> Result<Box<dyn SpeechSynthesizer>, TtsError> {
     match tts.engine {
-        TtsEngine::Espeak => Ok(Box::new(EspeakSynthesizer::new(&tts.espeak_voice, tts.rate)?)),
+        TtsEngine::Espeak => Ok(Box::new(espeak(tts)?)),
         TtsEngine::Piper => Ok(Box::new(open_piper(tts, catalog, models_dir)?)),
         TtsEngine::Auto => match open_piper(tts, catalog, models_dir) {
             Ok(piper) => Ok(Box::new(piper)),
             Err(e) if e.is_unavailable() => {
                 tracing::warn!("{e}; speaking with espeak-ng ({}) instead", tts.espeak_voice);
-                Ok(Box::new(EspeakSynthesizer::new(&tts.espeak_voice, tts.rate)?))
+                Ok(Box::new(espeak(tts)?))
             }
             Err(e) => Err(e),
         },
     }
+}
+
+/// espeak-ng as `[tts]` sets it up.
+fn espeak(tts: &TtsConfig) -> Result<EspeakSynthesizer, TtsError> {
+    Ok(EspeakSynthesizer::new(&tts.espeak_voice, tts.rate)?.trim_leading_silence(tts.trim_leading_silence))
 }
 
 /// Loads the Piper voice `tts.voice` on the ONNX Runtime [`find_onnxruntime`] finds.

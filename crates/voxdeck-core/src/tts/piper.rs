@@ -18,7 +18,7 @@ use ort::session::Session;
 use ort::value::Tensor;
 use serde::Deserialize;
 
-use super::{Engine, SpeechSynthesizer, TtsError, VoiceFiles, library_file, phonemize};
+use super::{Engine, SpeechSynthesizer, TtsError, VoiceFiles, lead_in, library_file, phonemize};
 use crate::audio::AudioBuffer;
 use crate::config::TtsConfig;
 
@@ -234,6 +234,8 @@ pub struct PiperSynthesizer {
     speaker_input: bool,
     /// noise_scale, length_scale, noise_w.
     scales: [f32; 3],
+    /// Trim each sentence's leading silence ([`lead_in`], `tts.trim_leading_silence`).
+    trim: bool,
 }
 
 impl std::fmt::Debug for PiperSynthesizer {
@@ -248,7 +250,9 @@ impl std::fmt::Debug for PiperSynthesizer {
 
 impl PiperSynthesizer {
     /// Loads `voice` on the ONNX Runtime at `onnxruntime`, with `[tts]`'s rate, noise scales
-    /// (absent: the voice's own) and thread count.
+    /// (absent: the voice's own), threads and session settings. ONNX Runtime already applies all
+    /// graph optimizations by default and runs Piper's single-stream graph sequentially (no
+    /// inter-op threads), so spinning and subnormals are the settings left to choose.
     pub fn load(voice: &VoiceFiles, tts: &TtsConfig, onnxruntime: &Path) -> Result<PiperSynthesizer, TtsError> {
         if !voice.onnx.is_file() {
             return Err(TtsError::VoiceFileMissing {
@@ -274,6 +278,10 @@ impl PiperSynthesizer {
             builder = builder
                 .with_intra_threads(tts.threads as usize)
                 .map_err(|e| model_err(e.to_string()))?;
+        }
+        builder = builder.with_intra_op_spinning(tts.spin_threads).map_err(|e| model_err(e.to_string()))?;
+        if tts.denormal_as_zero {
+            builder = builder.with_flush_to_zero().map_err(|e| model_err(e.to_string()))?;
         }
         let session = builder
             .commit_from_file(&voice.onnx)
@@ -302,6 +310,7 @@ impl PiperSynthesizer {
             session: Mutex::new(session),
             speaker_input,
             scales,
+            trim: tts.trim_leading_silence,
         })
     }
 
@@ -389,6 +398,9 @@ impl SpeechSynthesizer for PiperSynthesizer {
         for ids in sentences {
             let mut samples = self.infer(&ids)?;
             normalize(&mut samples);
+            if self.trim {
+                lead_in::trim_leading_silence(&mut samples, self.config.sample_rate);
+            }
             delivered += 1;
             if !on_sentence(AudioBuffer::mono(samples, self.config.sample_rate)) {
                 break;

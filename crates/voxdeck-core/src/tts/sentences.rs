@@ -26,6 +26,12 @@
 //! "e.g.," or "i.e.," (what follows belongs to them), not in a spaced number range ("3 - 5"),
 //! and not when the clause is only numbers.
 //!
+//! A word cut ([`SentenceSplitter::with_word_cut`]) ends a piece that has run to `max_words`
+//! words without a break: before the next word that opens a phrase ("and", "which", "of", ...)
+//! or, if none comes within [`WORD_CUT_SLACK`] more words, where it stands. Never after a word
+//! with a digit or a full stop ("2.5 miles", "Mr. Smith") nor before a number or a lone mark.
+//! The voice loop uses both for the first piece only: speech starts after a few words.
+//!
 //! Pieces with nothing to say (no letter or digit) are dropped, except that the streaming
 //! splitter keeps code fences ("```") so a markdown stripper after it can follow code blocks.
 
@@ -53,6 +59,16 @@ fn is_terminal(c: char) -> bool {
 fn is_clause_mark(c: char) -> bool {
     matches!(c, ',' | ';' | ':' | '，' | '；' | '：' | '、')
 }
+
+/// Words a speaker can pause before: a word cut prefers to fall before one of them.
+const PHRASE_OPENERS: &[&str] = &[
+    "and", "but", "or", "so", "because", "which", "that", "who", "whose", "where", "when", "while", "if", "although",
+    "though", "since", "as", "of", "to", "in", "on", "at", "for", "with", "from", "by", "about", "into", "than",
+    "like", "after", "before", "until",
+];
+
+/// Words past a word cut's limit to wait for a phrase opener before cutting anyway.
+pub const WORD_CUT_SLACK: usize = 4;
 
 fn is_dash(c: char) -> bool {
     matches!(c, '-' | '–' | '—')
@@ -160,16 +176,62 @@ fn clause_break(text: &str, from: usize, mark: usize, end: usize, complete: bool
     Clause::Break(end, text.len() - after_space.len())
 }
 
+/// Whether the piece that starts at `from` is cut at the whitespace at `space` (which ends a
+/// word), given that a word cut applies from `max_words` words on.
+fn word_cut(text: &str, from: usize, space: usize, complete: bool, max_words: usize) -> Clause {
+    let piece = text[from..space].trim_start();
+    let piece = &piece[list_marker_len(piece)..];
+    let words = piece.split_whitespace().filter(|w| speakable(w)).count();
+    if words < max_words {
+        return Clause::Continue;
+    }
+    let after = text[space..].trim_start_matches(is_space);
+    let Some(next_len) = after.find(char::is_whitespace) else {
+        // The next word is not complete yet (or the text ends, which ends the piece anyway).
+        return if complete { Clause::Continue } else { Clause::Wait };
+    };
+    let next = &after[..next_len];
+    let last = piece.split_whitespace().next_back().unwrap_or_default();
+    let last = last.trim_end_matches(|c: char| CLOSERS.contains(&c) || MARKUP.contains(&c));
+    let bad_last = last.chars().any(|c| c.is_ascii_digit())
+        || last.ends_with(|c: char| c == '.' || is_clause_mark(c) || is_dash(c));
+    let bare = next.trim_matches(|c: char| !c.is_alphanumeric());
+    let bad_next = !speakable(next) || next.trim_start_matches(MARKUP).starts_with(|c: char| c.is_ascii_digit());
+    if bad_last || bad_next {
+        return Clause::Continue;
+    }
+    let opener = PHRASE_OPENERS.iter().any(|w| w.eq_ignore_ascii_case(bare));
+    if opener || words >= max_words + WORD_CUT_SLACK {
+        Clause::Break(space, text.len() - after.len())
+    } else {
+        Clause::Continue
+    }
+}
+
 /// Where the piece that starts at `from` ends: `Some((end, next))` with the piece in
 /// `text[from..end]` and the next one starting at `next`. `complete`: no more text will come,
 /// so the end of `text` ends the piece; otherwise a boundary needs to see what follows it.
 /// `clause_words`: end at a clause mark after this many words (0: only at sentence ends).
-fn next_boundary(text: &str, from: usize, complete: bool, clause_words: usize) -> Option<(usize, usize)> {
+/// `max_words`: a word cut from this many words on ([`word_cut`]; 0: none).
+fn next_boundary(
+    text: &str,
+    from: usize,
+    complete: bool,
+    clause_words: usize,
+    max_words: usize,
+) -> Option<(usize, usize)> {
     let bytes_len = text.len();
     let mut iter = text[from..].char_indices().map(|(i, c)| (i + from, c)).peekable();
     while let Some((i, c)) = iter.next() {
         if c == '\n' {
             return Some((i, i + 1));
+        }
+        if max_words > 0 && is_space(c) && !text[from..i].ends_with(is_space) && !text[from..i].trim().is_empty() {
+            match word_cut(text, from, i, complete, max_words) {
+                Clause::Break(end, next) => return Some((end, next)),
+                Clause::Continue => {}
+                Clause::Wait => return None,
+            }
         }
         let dash = is_dash(c) && text[from..i].ends_with(is_space);
         if clause_words > 0 && (is_clause_mark(c) || dash) {
@@ -259,7 +321,7 @@ pub fn split_sentences(text: &str) -> Vec<&str> {
     let mut sentences = Vec::new();
     let mut from = 0;
     while from < text.len() {
-        let Some((end, next)) = next_boundary(text, from, true, 0) else {
+        let Some((end, next)) = next_boundary(text, from, true, 0, 0) else {
             break;
         };
         let sentence = text[from..end].trim();
@@ -297,6 +359,10 @@ pub struct SentenceSplitter {
     buffer: String,
     /// Words a clause needs before its comma ends a piece; 0: clause breaks off.
     clause_words: usize,
+    /// Words after which a piece with no break is cut ([`word_cut`]); 0: off.
+    max_words: usize,
+    /// Clause breaks and the word cut end once a piece has been handed out.
+    first_only: bool,
 }
 
 impl SentenceSplitter {
@@ -311,7 +377,28 @@ impl SentenceSplitter {
         SentenceSplitter {
             buffer: String::new(),
             clause_words: min_words,
+            max_words: 0,
+            first_only: false,
         }
+    }
+
+    /// Clause breaks and the word cut apply to the first piece only: later ones are whole
+    /// sentences, even those completed by the same [`SentenceSplitter::push`].
+    pub fn first_piece_only(mut self) -> SentenceSplitter {
+        self.first_only = true;
+        self
+    }
+
+    /// Also cuts a piece that runs to `max_words` words without a break (see the module docs);
+    /// 0 turns the cut off.
+    pub fn with_word_cut(mut self, max_words: usize) -> SentenceSplitter {
+        self.max_words = max_words;
+        self
+    }
+
+    /// Turns the word cut on (`max_words` > 0) or off (0) for the text still to be handed out.
+    pub fn set_word_cut(&mut self, max_words: usize) {
+        self.max_words = max_words;
     }
 
     /// Turns clause breaks on (`min_words` > 0) or off (0) for the text still to be handed out.
@@ -324,10 +411,14 @@ impl SentenceSplitter {
         self.buffer.push_str(piece);
         let mut sentences = Vec::new();
         let mut from = 0;
-        while let Some((end, next)) = next_boundary(&self.buffer, from, false, self.clause_words) {
+        while let Some((end, next)) = next_boundary(&self.buffer, from, false, self.clause_words, self.max_words) {
             let sentence = self.buffer[from..end].trim();
             if worth_handing_out(sentence) {
                 sentences.push(sentence.to_owned());
+                if self.first_only {
+                    self.clause_words = 0;
+                    self.max_words = 0;
+                }
             }
             from = next.max(end).max(from + 1).min(self.buffer.len());
             if from >= self.buffer.len() {
@@ -597,6 +688,77 @@ mod tests {
             let mut s = SentenceSplitter::with_clause_breaks(0);
             assert_eq!(stream(&mut s, text, &[3]), split_sentences(text), "{text:?}");
         }
+    }
+
+    /// The voice loop's first piece: clause breaks after 3 words and a word cut at 8, for the
+    /// first piece only.
+    fn first_piece_then_sentences(text: &str, sizes: &[usize]) -> Vec<String> {
+        let chars: Vec<char> = text.chars().collect();
+        let mut s = SentenceSplitter::with_clause_breaks(3).with_word_cut(8).first_piece_only();
+        let mut got: Vec<String> = Vec::new();
+        let mut at = 0;
+        for &size in sizes.iter().cycle() {
+            if at >= chars.len() {
+                break;
+            }
+            let end = (at + size).min(chars.len());
+            got.extend(s.push(&chars[at..end].iter().collect::<String>()));
+            at = end;
+        }
+        got.extend(s.finish());
+        got
+    }
+
+    #[test]
+    fn word_cut_ends_a_long_first_piece_where_a_phrase_starts() {
+        let cases: &[(&str, &[&str])] = &[
+            // Before a phrase opener once 8 words are in.
+            (
+                "One fun fact about cars is that they are made of a material called carbon fiber, which is derived from trees.",
+                &["One fun fact about cars is that they are made", "of a material called carbon fiber, which is derived from trees."],
+            ),
+            // A sentence that ends within the slack stays whole; so does a short one.
+            (
+                "The sky is blue because of a process called Rayleigh scattering today. It is.",
+                &["The sky is blue because of a process called Rayleigh scattering today.", "It is."],
+            ),
+            ("The capital of France is Paris.", &["The capital of France is Paris."]),
+            // No opener within 4 more words: cut where it stands.
+            (
+                "Cats sleep twelve hours every day mostly dozing lightly near warm windows happily enough.",
+                &["Cats sleep twelve hours every day mostly dozing lightly near warm windows", "happily enough."],
+            ),
+            // Never beside a number or after an abbreviation.
+            (
+                "The distance from here to there is about 2.5 miles by car.",
+                &["The distance from here to there is about 2.5 miles", "by car."],
+            ),
+            (
+                "My friend and neighbour across the road is Mr. Smith from the bakery.",
+                &["My friend and neighbour across the road is Mr. Smith", "from the bakery."],
+            ),
+            // A comma after 3 words comes first; later pieces are whole sentences.
+            (
+                "Sure thing, friend, the capital of France is Paris and it is big. Then more words come here for you and me.",
+                &["Sure thing, friend,", "the capital of France is Paris and it is big.", "Then more words come here for you and me."],
+            ),
+        ];
+        for (text, want) in cases {
+            for sizes in [&[1][..], &[2, 3, 4], &[100]] {
+                assert_eq!(first_piece_then_sentences(text, sizes), *want, "{text:?} {sizes:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn word_cut_waits_for_the_next_word() {
+        let mut s = SentenceSplitter::new().with_word_cut(8);
+        assert!(s.push("One two three four five six seven eight ").is_empty());
+        assert!(s.push("of").is_empty(), "\"of\" may be \"often\"");
+        assert_eq!(s.push(" it"), ["One two three four five six seven eight"]);
+        s.set_word_cut(0);
+        assert!(s.push(" one two three four five six seven eight nine ten eleven twelve and").is_empty());
+        assert_eq!(s.finish().as_deref(), Some("of it one two three four five six seven eight nine ten eleven twelve and"));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::alsa_env::*;
 use voxdeck_core::audio::level::tone_amplitude;
-use voxdeck_core::audio::{AudioBuffer, AudioError, AudioSource, DeviceKind, EndReason, MicSource, Player, SourceEvent, find_device, list_devices};
+use voxdeck_core::audio::{AudioBuffer, AudioError, AudioSink, AudioSource, DeviceKind, EndReason, MicSource, Player, SourceEvent, find_device, list_devices};
 
 #[test]
 fn devices_lists_the_test_devices() {
@@ -264,4 +264,43 @@ fn player_stop_cuts_playback_short() {
     assert!((22_000..=22_100).contains(&len2), "second tone {len2} samples");
     let f2 = frequency(&rest[s2 + 1_000..e2 - 1_000], OUT_RATE);
     assert!((f2 - 1000.0).abs() < 10.0, "{f2} Hz");
+}
+
+/// A write reports when its first audible sample is pulled by the output callback: 300 ms of
+/// silence then a tone is heard about 300 ms after the write (less the little the device has
+/// already pulled ahead of real time); a stop before that never reports it, and the next
+/// write reports its own time.
+#[test]
+fn player_reports_when_the_first_audible_sample_is_heard() {
+    let (_g, dir) = setup();
+    let reader = PacedReader::spawn_tight(&dir.join("out.fifo"), BYTES_PER_S);
+    let player = Player::open(None).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut samples = vec![0.0f32; 4_800];
+    samples.extend(sine(440.0, 16_000, 0.3, 0.5));
+    let written = Instant::now();
+    let heard = AudioSink::write(&player, AudioBuffer::mono(samples.clone(), 16_000)).unwrap();
+    assert!(heard.audible() && heard.get().is_none(), "not heard at the write");
+    player.wait_until_done();
+    let lead = heard.get().expect("heard once played") - written;
+    eprintln!("first audible sample pulled {lead:?} after the write");
+    assert!(lead >= Duration::from_millis(200) && lead <= Duration::from_millis(500), "{lead:?}");
+
+    // Stopped during its leading silence: never heard.
+    let cut = AudioSink::write(&player, AudioBuffer::mono(samples.clone(), 16_000)).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    player.stop();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(cut.get(), None, "a stopped buffer was reported heard");
+    // Silence is never heard; the next audible write is, at its own time.
+    let quiet = AudioSink::write(&player, AudioBuffer::mono(vec![0.001; 1_600], 16_000)).unwrap();
+    assert!(!quiet.audible());
+    let written = Instant::now();
+    let next = AudioSink::write(&player, AudioBuffer::mono(samples, 16_000)).unwrap();
+    player.wait_until_done();
+    let lead = next.get().expect("the next write is heard") - written;
+    assert!(lead >= Duration::from_millis(200), "{lead:?}");
+    assert_eq!(cut.get(), None);
+    drop(player);
+    drop(reader);
 }

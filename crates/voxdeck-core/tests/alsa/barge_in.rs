@@ -59,6 +59,10 @@ fn a_press_while_speaking_silences_the_speaker_within_100_ms() {
     let silenced = record.silenced_ms.unwrap() - record.interrupted_ms.unwrap();
     eprintln!("press() returned in {press_ms:.1} ms; playback stopped and generation cancelled {silenced:.1} ms after the press");
     assert!(silenced < 100.0, "stop took {silenced} ms");
+    // The interrupted turn was heard (it spoke for 1.2 s), after it was handed to the speaker
+    // and before the press.
+    let (audio, audible) = (record.first_audio_ms.unwrap(), record.first_audible_ms.expect("heard"));
+    assert!(audible >= audio && audible <= record.interrupted_ms.unwrap(), "{record:?}");
 
     // What reached the device after the press: at most its buffer and the FIFO's.
     std::thread::sleep(Duration::from_millis(800));
@@ -78,6 +82,7 @@ fn a_press_while_speaking_silences_the_speaker_within_100_ms() {
     // The new turn heard only silence.
     let record = Session::wait_for_turn(&mut events, next, TURN).expect("the next turn ends");
     assert_eq!(record.outcome, Outcome::NoSpeech, "{record:?}");
+    assert_eq!(record.first_audible_ms, None, "nothing stale from the interrupted turn");
     drop(session);
     drop(reader);
 }

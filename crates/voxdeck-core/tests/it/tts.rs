@@ -107,6 +107,40 @@ fn piper_is_deterministic_with_noise_off() {
     assert!(a.samples == c.samples, "1 and 2 threads differ");
 }
 
+/// Milliseconds before the first sample above -40 dBFS.
+fn lead_ms(audio: &AudioBuffer) -> f64 {
+    let first = voxdeck_core::audio::level::first_audible(&audio.samples).expect("audible");
+    first as f64 * 1000.0 / f64::from(audio.sample_rate)
+}
+
+/// Each sentence starts speaking within 10 ms: the voice's own lead-in silence is cut (faded
+/// in), and what follows is the same audio (the same length for espeak-ng).
+#[test]
+fn leading_silence_is_trimmed_to_10_ms() {
+    let _heavy = crate::heavy();
+    let untrimmed_piper = open_piper(&TtsConfig { trim_leading_silence: false, ..piper_config() });
+    let espeak = |trim| open(&TtsConfig { engine: TtsEngine::Espeak, trim_leading_silence: trim, ..TtsConfig::default() }).unwrap();
+    let (espeak_on, espeak_off) = (espeak(true), espeak(false));
+    for text in ["Paris is the capital of France.", "The capital of France is Paris, a city of two million people.", "Hello there."] {
+        for (engine, on, off) in [("piper", piper() as &dyn SpeechSynthesizer, &untrimmed_piper as &dyn SpeechSynthesizer), ("espeak", &*espeak_on, &*espeak_off)] {
+            let (a, b) = (on.synthesize(text).unwrap(), off.synthesize(text).unwrap());
+            let (lead_on, lead_off) = (lead_ms(&a), lead_ms(&b));
+            eprintln!("{engine} {text:?}: leading silence {lead_off:.1} ms, trimmed {lead_on:.1} ms");
+            assert!((lead_on - 10.0).abs() < 0.1 || lead_on <= lead_off, "{engine}: {lead_on} ms");
+            // From the first sound on, the same audio.
+            let audible = |x: &AudioBuffer| voxdeck_core::audio::level::first_audible(&x.samples).unwrap();
+            let (sa, sb) = (&a.samples[audible(&a)..], &b.samples[audible(&b)..]);
+            let n = sa.len().min(sb.len());
+            let same = sa[..n].iter().zip(&sb[..n]).filter(|(x, y)| (*x - *y).abs() < 1e-4).count();
+            // Piper with its noise off is deterministic; espeak-ng differs a little run to run.
+            if engine == "piper" {
+                assert!(same * 100 >= n * 99, "{engine}: the speech itself changed ({same} of {n} samples equal)");
+            }
+            assert!(sa.len().abs_diff(sb.len()) < 2_205, "{engine}: {} vs {} samples", sa.len(), sb.len());
+        }
+    }
+}
+
 #[test]
 fn piper_streams_one_buffer_per_sentence() {
     let _heavy = crate::heavy();
@@ -427,4 +461,45 @@ fn unknown_espeak_voice_is_a_clear_error() {
     .unwrap();
     assert!(matches!(err, TtsError::EspeakVoice { .. }), "{err}");
     assert!(err.to_string().contains("xx-nowhere"), "{err}");
+}
+
+/// Piper's synthesis time on a short clause with each ONNX Runtime session setting, a few
+/// repeats each, interleaved (in a rotating order) so load on the machine hits them alike. Run
+/// by hand:
+/// `cargo test --release -p voxdeck-core --test it piper_session_tuning -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn piper_session_tuning() {
+    let voice = tts::resolve_voice(JOE, &Catalog::builtin(), &models_dir()).unwrap();
+    let ort = tts::find_onnxruntime(&piper_config(), &Catalog::builtin(), &models_dir()).unwrap();
+    let text = "The capital of France is Paris,";
+    let mut variants = Vec::new();
+    for threads in [1, 2] {
+        for (spin_threads, denormal_as_zero) in [(true, false), (false, false), (false, true), (true, true)] {
+            let tts = TtsConfig { threads, spin_threads, denormal_as_zero, ..piper_config() };
+            let piper = PiperSynthesizer::load(&voice, &tts, &ort).unwrap();
+            piper.synthesize(text).unwrap(); // warm up
+            variants.push((format!("threads {threads}, spin_threads {spin_threads}, denormal_as_zero {denormal_as_zero}"), piper, Vec::new()));
+        }
+    }
+    let n = variants.len();
+    for round in 0..8 {
+        // Each round starts with another variant: none is always first after a pause.
+        for i in 0..n {
+            let (_, piper, times) = &mut variants[(i + round) % n];
+            let t = std::time::Instant::now();
+            piper.synthesize(text).unwrap();
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    let base = {
+        let mut t = variants[0].2.clone();
+        t.sort_by(f64::total_cmp);
+        t[t.len() / 2]
+    };
+    for (name, _, times) in &mut variants {
+        times.sort_by(f64::total_cmp);
+        let median = times[times.len() / 2];
+        eprintln!("{name}: median {median:.1} ms, min {:.1} ms ({:.2}x the first)", times[0], median / base);
+    }
 }
