@@ -8,6 +8,7 @@
 //! queue), so they are threads rather than async tasks; the event stream is a tokio broadcast
 //! that async front ends await and the CLI reads blocking.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::{Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -52,6 +53,8 @@ pub struct SessionOptions {
     pub answer: AnswerSettings,
     pub split: SplitSettings,
     pub min_utterance_ms: u32,
+    /// Transcribe while the button is held (`pipeline.incremental_stt`).
+    pub incremental_stt: bool,
     /// Continue this conversation (its turns are the context), or start a new one.
     pub resume: Option<String>,
     /// System metrics samples per second on the event stream; `None` = no sampling.
@@ -67,12 +70,14 @@ impl SessionOptions {
                 context_turns: config.pipeline.context_turns as usize,
                 n_ctx: config.llm.n_ctx,
                 ignore_eos: false,
+                draft_prefill: config.pipeline.draft_prefill,
             },
             split: SplitSettings {
                 stream: config.pipeline.stream_sentences,
                 clause_min_words: config.pipeline.clause_min_words as usize,
             },
             min_utterance_ms: config.pipeline.min_utterance_ms,
+            incremental_stt: config.pipeline.incremental_stt,
             resume: None,
             metrics_hz: Some(config.metrics.hz),
         }
@@ -114,10 +119,19 @@ impl Session {
                 .spawn(f)
                 .map_err(PipelineError::Thread)
         };
+        // Set while a pass over the audio so far runs, so the next is never queued behind it.
+        let busy = Arc::new(AtomicBool::new(false));
+        let drafting = options.incremental_stt.then(|| capture_stage::Drafting {
+            threshold_dbfs: parts.stt.gate().threshold_dbfs,
+            busy: busy.clone(),
+        });
         let s = shared.clone();
-        threads.push(spawn("capture", Box::new(move || capture_stage::run(s, capture_rx, utterance_tx)))?);
+        threads.push(spawn("capture", Box::new(move || capture_stage::run(s, drafting, capture_rx, utterance_tx)))?);
         let (s, stt, min_ms) = (shared.clone(), parts.stt, options.min_utterance_ms);
-        threads.push(spawn("stt-stage", Box::new(move || stt_stage::run(s, stt, min_ms, utterance_rx, question_tx)))?);
+        threads.push(spawn(
+            "stt-stage",
+            Box::new(move || stt_stage::run(s, stt, min_ms, busy, utterance_rx, question_tx)),
+        )?);
         let (s, answerer, answer) = (shared.clone(), parts.answerer.clone(), options.answer.clone());
         threads.push(spawn("answer", Box::new(move || llm_stage::run(s, answerer, answer, question_rx, text_tx)))?);
         let (s, split) = (shared.clone(), options.split);
