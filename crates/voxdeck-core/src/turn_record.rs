@@ -86,7 +86,8 @@ pub struct TurnRecord {
 
     /// Seconds of speech captured.
     pub utterance_s: f64,
-    /// Speech to text wall time (of the pass whose transcript was kept).
+    /// Speech to text wall time after the release (0 when a pass made while the button was
+    /// held was kept).
     pub stt_ms: Option<f64>,
     /// Whisper passes made while the button was held (`pipeline.incremental_stt`).
     pub stt_passes: u32,

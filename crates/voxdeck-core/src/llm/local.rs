@@ -138,9 +138,12 @@ impl Shared {
     /// Whether prefill job `generation` must stop: an answer waits, a newer prefill came, or
     /// the model is being dropped.
     fn prefill_must_yield(&self, generation: u64) -> bool {
-        self.shutdown.load(Ordering::Acquire)
-            || self.answers_waiting.load(Ordering::Acquire) > 0
-            || self.prefills.load(Ordering::Acquire) != generation
+        self.answer_waits() || self.prefills.load(Ordering::Acquire) != generation
+    }
+
+    /// Whether an answer waits (or the model is being dropped): every prefill gives way.
+    fn answer_waits(&self) -> bool {
+        self.shutdown.load(Ordering::Acquire) || self.answers_waiting.load(Ordering::Acquire) > 0
     }
 }
 
@@ -330,9 +333,9 @@ fn worker_main(
             }
             Job::Reset => {
                 session.clear_cache();
+                // Gives way to answers only: a prefill queued after the reset comes after it.
                 if let Some(messages) = &warm {
-                    let generation = shared.prefills.load(Ordering::Acquire);
-                    let _ = session.prefill_messages(messages, &|| shared.prefill_must_yield(generation));
+                    let _ = session.prefill_messages(messages, &|| shared.answer_waits());
                 }
             }
         }

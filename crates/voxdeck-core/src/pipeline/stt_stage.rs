@@ -15,7 +15,7 @@ use super::frames::{Question, Utterance};
 use super::timeline::{Mark, Outcome};
 use super::turn::Shared;
 use crate::audio::CAPTURE_RATE;
-use crate::stt::Stt;
+use crate::stt::{EnergyGate, Stt};
 
 /// What the user hears when nothing was understood.
 pub const DIDNT_CATCH: &str = "Sorry, I didn't catch that.";
@@ -26,7 +26,6 @@ struct Draft {
     /// Samples it covered (the utterance's first ones).
     samples: usize,
     text: String,
-    stt_ms: f64,
 }
 
 pub(crate) fn run(
@@ -74,13 +73,16 @@ pub(crate) fn run(
             no_speech(&shared, turn, &format!("the utterance was {:.0} ms long", seconds * 1000.0));
             continue;
         }
-        // Only silence after the last pass made while held: its transcript is the answer's.
+        // Only silence after the last pass made while held (not one frame at the gate's level):
+        // its transcript is the utterance's.
+        let silence = EnergyGate { min_active_frames: 1, ..stt.gate() };
         let reused = last
             .take()
-            .filter(|d| d.turn == turn && d.samples <= samples.len() && !stt.gate().is_open(&samples[d.samples..]));
+            .filter(|d| d.turn == turn && d.samples <= samples.len() && !silence.is_open(&samples[d.samples..]));
         let stt_reused = reused.is_some();
         let (text, stt_ms) = match reused {
-            Some(d) => (d.text, d.stt_ms),
+            // Nothing was transcribed after the release.
+            Some(d) => (d.text, 0.0),
             None => match stt.transcribe(&samples) {
                 Ok(t) => (t.text.trim().to_owned(), t.timings.total_ms),
                 Err(e) => {
@@ -124,7 +126,7 @@ fn draft_pass(shared: &Shared, stt: &mut Stt, turn: u64, samples: &[f32]) -> Opt
         Ok(t) => {
             shared.with_turn(turn, |t| t.record.stt_passes += 1)?;
             tracing::debug!(turn, audio_s = t.timings.audio_s, ms = t.timings.total_ms, text = %t.text, "draft pass");
-            Some(Draft { turn, samples: samples.len(), text: t.text.trim().to_owned(), stt_ms: t.timings.total_ms })
+            Some(Draft { turn, samples: samples.len(), text: t.text.trim().to_owned() })
         }
         Err(e) => {
             tracing::warn!(turn, "a pass while the button was held failed: {e}");
