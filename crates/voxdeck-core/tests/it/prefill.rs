@@ -2,7 +2,7 @@
 //! a first question reuses, a draft's prefill leaves only the changed tail to decode, and a
 //! prefill never holds up an answer.
 
-use crate::common::{SMOLLM2, conversation, test_config, test_model};
+use crate::common::{GEMMA3, SMOLLM2, conversation, test_config, test_model};
 use voxdeck_core::llm::{AnswerMetrics, ChatEngine, ChatMessage, ChatRequest, LocalLlm};
 
 /// The system prompt of [`conversation`], up to where the question goes (an empty question).
@@ -40,6 +40,16 @@ fn the_warm_prompt_is_exactly_the_prefix_a_first_question_reuses() {
     llm.reset().unwrap();
     let again = llm.warm_prompt(warm()).unwrap().wait().unwrap();
     assert_eq!((again.cached_tokens, again.decoded_tokens), (warmed.cached_tokens, 0), "{again:?}");
+}
+
+#[test]
+fn the_warm_prompt_matches_gemma_whose_template_folds_the_system_prompt_into_the_question() {
+    let _heavy = crate::heavy();
+    let llm = LocalLlm::load(&test_model(GEMMA3), &test_config()).unwrap();
+    let warmed = llm.warm_prompt(warm()).unwrap().wait().unwrap();
+    let (_, first) = ask(&llm, conversation("What is two plus two?"));
+    assert!(warmed.cached_tokens > 10, "{warmed:?}");
+    assert_eq!(first.cached_tokens, warmed.cached_tokens);
 }
 
 #[test]
