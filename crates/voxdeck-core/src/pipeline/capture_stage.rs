@@ -5,12 +5,11 @@
 //! due, so speech to text can work before the release.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 use std::time::Instant;
 
 use super::events::{Event, TurnState};
-use super::draft_plan::DraftPlanner;
+use super::draft_plan::{DraftPlanner, DraftState};
 use super::frames::{CaptureStarted, Utterance};
 use super::timeline::{Mark, Outcome};
 use super::turn::Shared;
@@ -20,8 +19,8 @@ use crate::audio::source::{EndReason, SourceEvent};
 pub(crate) struct Drafting {
     /// The energy gate's threshold: frames at or above it are speech.
     pub threshold_dbfs: f32,
-    /// A pass is running (set here when one is asked for, cleared by speech to text).
-    pub busy: Arc<AtomicBool>,
+    /// Whether a pass may be asked for (none running, the machine keeping up).
+    pub state: Arc<DraftState>,
 }
 
 pub(crate) fn run(
@@ -39,9 +38,8 @@ pub(crate) fn run(
                 SourceEvent::Audio(chunk) => {
                     samples.extend_from_slice(&chunk);
                     if let (Some(planner), Some(d)) = (planner.as_mut(), drafting.as_ref()) {
-                        let idle = !d.busy.load(Ordering::Acquire);
-                        if planner.due(&samples, Instant::now(), idle) && shared.is_current(turn) {
-                            d.busy.store(true, Ordering::Release);
+                        if planner.due(&samples, Instant::now(), d.state.ready()) && shared.is_current(turn) {
+                            d.state.begin();
                             let draft = Utterance { turn, samples: samples.clone(), draft: true };
                             if output.send(draft).is_err() {
                                 return;

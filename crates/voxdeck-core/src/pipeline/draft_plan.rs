@@ -6,8 +6,13 @@
 //! pass over more would make a final pass that needs to follow it wait too long), and a source
 //! that delivers faster than real time (a file read at once) gets no drafts at all: nobody is
 //! speaking, and the whole utterance is there before a draft could be of use.
+//!
+//! The Whisper worker serves one request at a time, so the utterance waits for a pass that is
+//! running at release. [`DraftState`] keeps that wait short: one pass at a time, and none while
+//! the machine is too busy for passes to keep up with speech.
 
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use crate::audio::rms_dbfs;
 use crate::stt::SAMPLE_RATE;
@@ -23,6 +28,49 @@ const EVERY_SAMPLES: usize = SAMPLE_RATE as usize;
 pub const DRAFT_MAX_SAMPLES: usize = 15 * SAMPLE_RATE as usize;
 /// Audio ahead of the wall clock by more than this is not being spoken now.
 const LIVE_SLACK_S: f64 = 0.5;
+/// A pass slower than this share of its audio falls behind speech. Audio shorter than
+/// [`SLOW_FLOOR_S`] counts as that long: with `stt.fit_audio_ctx` Whisper encodes at least 10 s
+/// whatever is sent, so a short draft costs about what the final pass would.
+const SLOW_SHARE: f64 = 0.5;
+const SLOW_FLOOR_S: f64 = 2.0;
+
+/// What capture and speech to text share about passes made while the button is held.
+#[derive(Debug, Default)]
+pub(crate) struct DraftState {
+    /// A pass was asked for and has not finished (or been dropped).
+    busy: AtomicBool,
+    /// The last pass (made while held or at release) was slow: the machine is too busy to
+    /// draft. The next pass that keeps up clears it.
+    slow: AtomicBool,
+}
+
+impl DraftState {
+    /// Whether a pass may be asked for now.
+    pub fn ready(&self) -> bool {
+        !self.busy.load(Ordering::Acquire) && !self.slow.load(Ordering::Acquire)
+    }
+
+    /// A pass was asked for.
+    pub fn begin(&self) {
+        self.busy.store(true, Ordering::Release);
+    }
+
+    /// The pass asked for finished, or was dropped.
+    pub fn end(&self) {
+        self.busy.store(false, Ordering::Release);
+    }
+
+    /// A pass over `samples` samples took `took`.
+    pub fn measured(&self, samples: usize, took: Duration) {
+        let audio_s = (samples as f64 / f64::from(SAMPLE_RATE)).max(SLOW_FLOOR_S);
+        let slow = took.as_secs_f64() > SLOW_SHARE * audio_s;
+        if slow != self.slow.swap(slow, Ordering::AcqRel) {
+            let ms = took.as_secs_f64() * 1000.0;
+            let now = if slow { "off: passes are slower than speech" } else { "on again" };
+            tracing::info!(ms, audio_s, "transcribing while the button is held: {now}");
+        }
+    }
+}
 
 /// Watches an utterance grow and says when a draft pass is due.
 #[derive(Debug)]
@@ -132,6 +180,23 @@ mod tests {
         let asked = passes(&tone(16_000 * 40), |_| true);
         assert!(asked.iter().all(|&n| n <= DRAFT_MAX_SAMPLES), "{asked:?}");
         assert!((10..=15).contains(&asked.len()), "{asked:?}");
+    }
+
+    #[test]
+    fn a_slow_pass_stops_drafting_until_one_keeps_up() {
+        let state = DraftState::default();
+        assert!(state.ready());
+        state.begin();
+        assert!(!state.ready());
+        state.end();
+        state.measured(16_000, Duration::from_millis(1_200));
+        assert!(!state.ready(), "1.2 s for 1 s of audio");
+        state.measured(64_000, Duration::from_millis(1_900));
+        assert!(state.ready(), "1.9 s for 4 s of audio");
+        state.measured(96_000, Duration::from_millis(3_100));
+        assert!(!state.ready(), "3.1 s for 6 s of audio");
+        state.measured(1_600, Duration::from_millis(900));
+        assert!(state.ready(), "short audio counts as 2 s");
     }
 
     #[test]

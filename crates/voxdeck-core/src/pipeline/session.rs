@@ -8,7 +8,6 @@
 //! queue), so they are threads rather than async tasks; the event stream is a tokio broadcast
 //! that async front ends await and the CLI reads blocking.
 
-use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::{Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -17,6 +16,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 
 use super::events::{Event, EventBus, StreamWaiter, TurnState};
+use super::draft_plan::DraftState;
 use super::frames::CaptureStarted;
 use super::llm_stage::AnswerSettings;
 use super::splitter_stage::SplitSettings;
@@ -119,18 +119,18 @@ impl Session {
                 .spawn(f)
                 .map_err(PipelineError::Thread)
         };
-        // Set while a pass over the audio so far runs, so the next is never queued behind it.
-        let busy = Arc::new(AtomicBool::new(false));
+        // Passes over the audio so far: one at a time, none while they cannot keep up.
+        let drafts = Arc::new(DraftState::default());
         let drafting = options.incremental_stt.then(|| capture_stage::Drafting {
             threshold_dbfs: parts.stt.gate().threshold_dbfs,
-            busy: busy.clone(),
+            state: drafts.clone(),
         });
         let s = shared.clone();
         threads.push(spawn("capture", Box::new(move || capture_stage::run(s, drafting, capture_rx, utterance_tx)))?);
         let (s, stt, min_ms) = (shared.clone(), parts.stt, options.min_utterance_ms);
         threads.push(spawn(
             "stt-stage",
-            Box::new(move || stt_stage::run(s, stt, min_ms, busy, utterance_rx, question_tx)),
+            Box::new(move || stt_stage::run(s, stt, min_ms, drafts, utterance_rx, question_tx)),
         )?);
         let (s, answerer, answer) = (shared.clone(), parts.answerer.clone(), options.answer.clone());
         threads.push(spawn("answer", Box::new(move || llm_stage::run(s, answerer, answer, question_rx, text_tx)))?);

@@ -4,18 +4,20 @@
 //! With `pipeline.incremental_stt` the capture stage also sends the audio so far while the
 //! button is held (see `draft_plan`): each such pass is sent on as a draft question (for the
 //! LLM to prefill), and when nothing but silence followed the last one, its transcript is the
-//! utterance's, with no pass after the release. A draft never runs ahead of a newer frame.
+//! utterance's, with no pass after the release. A draft never runs ahead of a newer frame, and
+//! every pass tells [`DraftState`] how fast it was, so drafting stops while passes are slow.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
+use std::time::Instant;
 
+use super::draft_plan::DraftState;
 use super::events::{Event, TurnState};
 use super::frames::{Question, Utterance};
 use super::timeline::{Mark, Outcome};
 use super::turn::Shared;
 use crate::audio::CAPTURE_RATE;
-use crate::stt::{EnergyGate, Stt};
+use crate::stt::{EnergyGate, Stt, SttError, Transcript};
 
 /// What the user hears when nothing was understood.
 pub const DIDNT_CATCH: &str = "Sorry, I didn't catch that.";
@@ -32,7 +34,7 @@ pub(crate) fn run(
     shared: Arc<Shared>,
     mut stt: Stt,
     min_utterance_ms: u32,
-    busy: Arc<AtomicBool>,
+    drafts: Arc<DraftState>,
     input: Receiver<Utterance>,
     output: Sender<Question>,
 ) {
@@ -50,12 +52,12 @@ pub(crate) fn run(
         if draft {
             // Never ahead of something newer: the utterance itself must not wait for a draft.
             if let Ok(next) = input.try_recv() {
-                busy.store(false, Ordering::Release);
+                drafts.end();
                 queued = Some(next);
                 continue;
             }
-            last = draft_pass(&shared, &mut stt, turn, &samples);
-            busy.store(false, Ordering::Release);
+            last = draft_pass(&shared, &mut stt, &drafts, turn, &samples);
+            drafts.end();
             let text = last.as_ref().filter(|d| d.turn == turn).map(|d| d.text.clone()).unwrap_or_default();
             if text.chars().any(char::is_alphanumeric) && shared.is_current(turn) {
                 if output.send(Question { turn, text, draft: true }).is_err() {
@@ -83,7 +85,7 @@ pub(crate) fn run(
         let (text, stt_ms) = match reused {
             // Nothing was transcribed after the release.
             Some(d) => (d.text, 0.0),
-            None => match stt.transcribe(&samples) {
+            None => match timed(&mut stt, &drafts, &samples) {
                 Ok(t) => (t.text.trim().to_owned(), t.timings.total_ms),
                 Err(e) => {
                     let message = format!("speech to text failed: {e}");
@@ -118,11 +120,11 @@ pub(crate) fn run(
 
 /// A pass over the audio so far of turn `turn`, counted in its record; `None` when the turn
 /// has ended or the pass failed (the utterance is then transcribed whole at release).
-fn draft_pass(shared: &Shared, stt: &mut Stt, turn: u64, samples: &[f32]) -> Option<Draft> {
+fn draft_pass(shared: &Shared, stt: &mut Stt, drafts: &DraftState, turn: u64, samples: &[f32]) -> Option<Draft> {
     if !shared.is_current(turn) {
         return None;
     }
-    match stt.transcribe(samples) {
+    match timed(stt, drafts, samples) {
         Ok(t) => {
             shared.with_turn(turn, |t| t.record.stt_passes += 1)?;
             tracing::debug!(turn, audio_s = t.timings.audio_s, ms = t.timings.total_ms, text = %t.text, "draft pass");
@@ -133,6 +135,16 @@ fn draft_pass(shared: &Shared, stt: &mut Stt, turn: u64, samples: &[f32]) -> Opt
             None
         }
     }
+}
+
+/// A pass, its speed told to `drafts` (slow passes stop drafting).
+fn timed(stt: &mut Stt, drafts: &DraftState, samples: &[f32]) -> Result<Transcript, SttError> {
+    let started = Instant::now();
+    let result = stt.transcribe(samples);
+    if result.is_ok() {
+        drafts.measured(samples.len(), started.elapsed());
+    }
+    result
 }
 
 fn no_speech(shared: &Shared, turn: u64, why: &str) {

@@ -83,7 +83,9 @@ fn the_first_turn_after_load_reuses_the_warm_system_prompt() {
 
 #[test]
 fn a_pause_is_transcribed_while_held_and_its_draft_prefilled() {
-    let _heavy = crate::heavy();
+    // Alone: passes slower than speech (other tests' models competing for the cores) would
+    // rightly turn drafting off.
+    let _exclusive = crate::exclusive();
     let dir = tempfile::tempdir().unwrap();
     // The pause before the release leaves time for a pass (and a prefill) on a busy machine.
     let q = espeak_question(dir.path(), "q.wav", "What is the capital of France?", 1.5);
