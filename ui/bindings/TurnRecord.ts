@@ -81,9 +81,19 @@ interrupted_ms: number | null, silenced_ms: number | null,
  */
 utterance_s: number, 
 /**
- * Speech to text wall time.
+ * Speech to text wall time after the release (0 when a pass made while the button was
+ * held was kept).
  */
 stt_ms: number | null, 
+/**
+ * Whisper passes made while the button was held (`pipeline.incremental_stt`).
+ */
+stt_passes: number, 
+/**
+ * The transcript is the last pass made while the button was held (only silence came
+ * after it), so none was needed after release.
+ */
+stt_reused: boolean, 
 /**
  * The LLM's figures: new prompt tokens, reused cached ones, their rates.
  */

@@ -154,6 +154,9 @@ pub struct LlmConfig {
     /// Sampling seed; 0 = a new random seed per answer.
     pub seed: u32,
     pub system_prompt: String,
+    /// Prefill the system prompt into the KV cache as soon as the model loads (and again after a
+    /// reset), so the first question decodes only its own tokens.
+    pub warm_prompt: bool,
 }
 
 impl Default for LlmConfig {
@@ -175,6 +178,7 @@ impl Default for LlmConfig {
             min_p: 0.05,
             seed: 0,
             system_prompt: DEFAULT_SYSTEM_PROMPT.to_owned(),
+            warm_prompt: true,
         }
     }
 }
@@ -528,6 +532,12 @@ pub struct PipelineConfig {
     pub history_path: String,
     /// Earlier turns offered to the LLM as context at most (fewer when they do not fit n_ctx).
     pub context_turns: u32,
+    /// Transcribe while the button is held (at each pause, or every second of new speech), so
+    /// that at release the last pass is the transcript when only silence followed it.
+    pub incremental_stt: bool,
+    /// Prefill the conversation with each transcript made while the button is held (local model
+    /// only), so that at release only what the final question changes is decoded.
+    pub draft_prefill: bool,
 }
 
 impl Default for PipelineConfig {
@@ -540,6 +550,8 @@ impl Default for PipelineConfig {
             history: true,
             history_path: String::new(),
             context_turns: 16,
+            incremental_stt: true,
+            draft_prefill: true,
         }
     }
 }

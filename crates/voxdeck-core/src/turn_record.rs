@@ -86,8 +86,14 @@ pub struct TurnRecord {
 
     /// Seconds of speech captured.
     pub utterance_s: f64,
-    /// Speech to text wall time.
+    /// Speech to text wall time after the release (0 when a pass made while the button was
+    /// held was kept).
     pub stt_ms: Option<f64>,
+    /// Whisper passes made while the button was held (`pipeline.incremental_stt`).
+    pub stt_passes: u32,
+    /// The transcript is the last pass made while the button was held (only silence came
+    /// after it), so none was needed after release.
+    pub stt_reused: bool,
     /// The LLM's figures: new prompt tokens, reused cached ones, their rates.
     pub prompt_tokens: Option<u32>,
     pub cached_tokens: Option<u32>,
@@ -167,6 +173,8 @@ impl TurnRecord {
             silenced_ms: None,
             utterance_s: 0.0,
             stt_ms: None,
+            stt_passes: 0,
+            stt_reused: false,
             prompt_tokens: None,
             cached_tokens: None,
             prompt_tok_s: None,

@@ -3,11 +3,16 @@
 //! llama.cpp's context borrows its model and is not thread-safe, so one thread owns both and
 //! takes jobs from a channel. It keeps the tokens already in the KV cache, so a new turn decodes
 //! only what differs from the previous prompt (the system prompt and history stay cached).
+//!
+//! Prefill jobs ([`LocalLlm::prefill`], [`LocalLlm::warm_prompt`]) fill the cache ahead of a
+//! question (the system prompt at load, a draft transcript while the button is held) without
+//! generating. They give way to answers: an answer that arrives while one runs stops it at the
+//! next small chunk, and a newer prefill supersedes an older one.
 
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -28,7 +33,7 @@ use super::load_log::{self, LoadLog};
 use super::utf8::Utf8Assembler;
 use super::{
     AnswerMetrics, AnswerStream, CancelToken, ChatEngine, ChatMessage, ChatRequest, FinishReason, LlmError,
-    LlmEvent, per_second,
+    LlmEvent, Role, per_second,
 };
 use crate::config::{FlashAttn, LlmConfig};
 use crate::gguf;
@@ -71,11 +76,46 @@ pub struct PromptBench {
     pub tok_s: f64,
 }
 
+/// Tokens decoded per step of a prefill job: small, so an answer that arrives meanwhile waits
+/// for at most one step (about 16 tokens of prompt processing) before it takes over.
+const PREFILL_CHUNK: usize = 16;
+
+/// What a prefill job did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PrefillStats {
+    /// Tokens of the rendered prompt the cache now holds from this job (reused + decoded).
+    pub cached_tokens: u32,
+    /// Tokens decoded by this job.
+    pub decoded_tokens: u32,
+    /// False when an answer or a newer prefill cut it short (what it decoded stays cached).
+    pub completed: bool,
+}
+
+/// A prefill job queued on the inference thread; dropping it does not cancel the job.
+pub struct Prefilling {
+    done: mpsc::Receiver<Result<PrefillStats, LlmError>>,
+}
+
+impl Prefilling {
+    /// Blocks until the job has finished, given way or failed.
+    pub fn wait(self) -> Result<PrefillStats, LlmError> {
+        self.done.recv().map_err(|_| LlmError::WorkerGone)?
+    }
+}
+
 enum Job {
     Chat {
         request: ChatRequest,
         events: UnboundedSender<LlmEvent>,
         cancel: CancelToken,
+    },
+    Prefill {
+        messages: Vec<ChatMessage>,
+        /// Remember these messages and prefill them again after every reset.
+        warm: bool,
+        /// The job's number in [`Shared::prefills`]; a newer one supersedes it.
+        generation: u64,
+        done: mpsc::Sender<Result<PrefillStats, LlmError>>,
     },
     PromptBench {
         tokens: u32,
@@ -84,11 +124,34 @@ enum Job {
     Reset,
 }
 
+/// What the callers and the inference thread both see: when a prefill job must give way.
+#[derive(Default)]
+struct Shared {
+    shutdown: AtomicBool,
+    /// Answers sent and not yet taken up by the inference thread.
+    answers_waiting: AtomicUsize,
+    /// The number of the latest prefill job.
+    prefills: AtomicU64,
+}
+
+impl Shared {
+    /// Whether prefill job `generation` must stop: an answer waits, a newer prefill came, or
+    /// the model is being dropped.
+    fn prefill_must_yield(&self, generation: u64) -> bool {
+        self.answer_waits() || self.prefills.load(Ordering::Acquire) != generation
+    }
+
+    /// Whether an answer waits (or the model is being dropped): every prefill gives way.
+    fn answer_waits(&self) -> bool {
+        self.shutdown.load(Ordering::Acquire) || self.answers_waiting.load(Ordering::Acquire) > 0
+    }
+}
+
 /// A loaded local model. Dropping it stops the inference thread and frees the model.
 pub struct LocalLlm {
     jobs: Option<mpsc::Sender<Job>>,
     info: ModelInfo,
-    shutdown: Arc<AtomicBool>,
+    shared: Arc<Shared>,
     worker: Option<JoinHandle<()>>,
 }
 
@@ -103,22 +166,22 @@ impl LocalLlm {
         let header = gguf::inspect(&model.path)?;
         backend()?;
 
-        let shutdown = Arc::new(AtomicBool::new(false));
+        let shared = Arc::new(Shared::default());
         let (jobs_tx, jobs_rx) = mpsc::channel();
         let (ready_tx, ready_rx) = mpsc::channel();
-        let worker_shutdown = shutdown.clone();
+        let worker_shared = shared.clone();
         let model = model.clone();
         let config = config.clone();
         let worker = std::thread::Builder::new()
             .name("voxdeck-llm".into())
-            .spawn(move || worker_main(model, header, config, jobs_rx, ready_tx, worker_shutdown))
+            .spawn(move || worker_main(model, header, config, jobs_rx, ready_tx, worker_shared))
             .map_err(|e| LlmError::Backend(format!("cannot start the inference thread: {e}")))?;
 
         match ready_rx.recv() {
             Ok(Ok(info)) => Ok(LocalLlm {
                 jobs: Some(jobs_tx),
                 info,
-                shutdown,
+                shared,
                 worker: Some(worker),
             }),
             Ok(Err(e)) => {
@@ -144,9 +207,33 @@ impl LocalLlm {
             .map_err(|_| LlmError::WorkerGone)
     }
 
-    /// Forgets the conversation cache; the next answer processes its whole prompt.
+    /// Forgets the conversation cache; the next answer processes its whole prompt, apart from
+    /// the warm prompt ([`LocalLlm::warm_prompt`]), which is prefilled again right away.
     pub fn reset(&self) -> Result<(), LlmError> {
         self.send(Job::Reset)
+    }
+
+    /// Processes the prompt `messages` render to into the cache without answering, so that an
+    /// answer to a conversation starting the same way decodes only the rest (the longest common
+    /// prefix is reused). A last user message with empty content stands for the question to
+    /// come: the prompt is cut where its text would start (no end-of-turn, no assistant
+    /// header), so exactly the tokens a real question shares are cached. Returns at once; the
+    /// job gives way to any answer and to any newer prefill (see [`PrefillStats::completed`]).
+    pub fn prefill(&self, messages: Vec<ChatMessage>) -> Result<Prefilling, LlmError> {
+        self.queue_prefill(messages, false)
+    }
+
+    /// [`LocalLlm::prefill`] of the conversation every answer starts with (the system prompt
+    /// and an empty user message), remembered so that it is prefilled again after a reset.
+    pub fn warm_prompt(&self, messages: Vec<ChatMessage>) -> Result<Prefilling, LlmError> {
+        self.queue_prefill(messages, true)
+    }
+
+    fn queue_prefill(&self, messages: Vec<ChatMessage>, warm: bool) -> Result<Prefilling, LlmError> {
+        let generation = self.shared.prefills.fetch_add(1, Ordering::AcqRel) + 1;
+        let (done, rx) = mpsc::channel();
+        self.send(Job::Prefill { messages, warm, generation, done })?;
+        Ok(Prefilling { done: rx })
     }
 
     /// Processes `tokens` prompt tokens from an empty cache and reports the rate (llama-bench's
@@ -162,18 +249,28 @@ impl ChatEngine for LocalLlm {
     fn chat(&self, request: ChatRequest) -> Result<AnswerStream, LlmError> {
         let (events, rx) = tokio::sync::mpsc::unbounded_channel();
         let cancel = CancelToken::new();
-        self.send(Job::Chat {
+        // Counted before it is queued, so a prefill running now gives way at its next step.
+        self.shared.answers_waiting.fetch_add(1, Ordering::AcqRel);
+        let sent = self.send(Job::Chat {
             request,
             events,
             cancel: cancel.clone(),
-        })?;
+        });
+        if sent.is_err() {
+            self.shared.answers_waiting.fetch_sub(1, Ordering::AcqRel);
+        }
+        sent?;
         Ok(AnswerStream { events: rx, cancel })
+    }
+
+    fn prefill(&self, messages: Vec<ChatMessage>) -> Result<bool, LlmError> {
+        LocalLlm::prefill(self, messages).map(|_| true)
     }
 }
 
 impl Drop for LocalLlm {
     fn drop(&mut self) {
-        self.shutdown.store(true, Ordering::Release);
+        self.shared.shutdown.store(true, Ordering::Release);
         self.jobs.take();
         if let Some(worker) = self.worker.take() {
             let _ = worker.join();
@@ -187,7 +284,7 @@ fn worker_main(
     config: LlmConfig,
     jobs: mpsc::Receiver<Job>,
     ready: mpsc::Sender<Result<ModelInfo, LlmError>>,
-    shutdown: Arc<AtomicBool>,
+    shared: Arc<Shared>,
 ) {
     let started = Instant::now();
     load_log::start_capture();
@@ -210,17 +307,37 @@ fn worker_main(
         return;
     }
     tracing::info!(model = %session.info.name, load_ms = session.info.load_ms, "model loaded");
+    // The conversation every answer starts with, prefilled again after a reset.
+    let mut warm: Option<Vec<ChatMessage>> = None;
     while let Ok(job) = jobs.recv() {
         match job {
             Job::Chat { request, events, cancel } => {
-                if let Err(e) = session.answer(&request, &events, &cancel, &shutdown) {
+                shared.answers_waiting.fetch_sub(1, Ordering::AcqRel);
+                if let Err(e) = session.answer(&request, &events, &cancel, &shared.shutdown) {
                     let _ = events.send(LlmEvent::Error(e));
                 }
+            }
+            Job::Prefill { messages, warm: remember, generation, done } => {
+                let yield_now = || shared.prefill_must_yield(generation);
+                let result = session.prefill_messages(&messages, &yield_now);
+                if let Err(e) = &result {
+                    tracing::warn!("prefill failed: {e}");
+                }
+                if remember {
+                    warm = Some(messages);
+                }
+                let _ = done.send(result);
             }
             Job::PromptBench { tokens, reply } => {
                 let _ = reply.send(session.bench_prompt(tokens));
             }
-            Job::Reset => session.clear_cache(),
+            Job::Reset => {
+                session.clear_cache();
+                // Gives way to answers only: a prefill queued after the reset comes after it.
+                if let Some(messages) = &warm {
+                    let _ = session.prefill_messages(messages, &|| shared.answer_waits());
+                }
+            }
         }
     }
 }
@@ -343,10 +460,10 @@ impl<'m> Session<'m> {
             .map_err(|e| LlmError::Template(e.to_string()))
     }
 
-    /// Decodes `tokens` after what the cache holds, in `n_batch` chunks; logits for the last
-    /// token only. Returns false if cancelled between chunks.
-    fn prefill(&mut self, tokens: &[LlamaToken], cancel: &dyn Fn() -> bool) -> Result<bool, LlmError> {
-        let n_batch = self.info.n_batch as usize;
+    /// Decodes `tokens` after what the cache holds, in chunks of `chunk` tokens (at most
+    /// `n_batch`); logits for the last token only. Returns false if cancelled between chunks.
+    fn prefill(&mut self, tokens: &[LlamaToken], chunk: usize, cancel: &dyn Fn() -> bool) -> Result<bool, LlmError> {
+        let n_batch = chunk.clamp(1, self.info.n_batch as usize);
         let chunks = tokens.chunks(n_batch).count();
         for (i, chunk) in tokens.chunks(n_batch).enumerate() {
             if cancel() {
@@ -365,6 +482,68 @@ impl<'m> Session<'m> {
             self.cache.extend_from_slice(chunk);
         }
         Ok(true)
+    }
+
+    /// Keeps the cache's longest common prefix with `tokens`, at most `limit` tokens of it, and
+    /// drops the rest; returns how many tokens stay cached.
+    fn keep_prefix(&mut self, tokens: &[LlamaToken], limit: usize) -> Result<usize, LlmError> {
+        let common = self.cache.iter().zip(tokens).take_while(|(a, b)| a == b).count();
+        let keep = common.min(limit);
+        if keep < self.cache.len() {
+            let removed = self
+                .ctx
+                .clear_kv_cache_seq(Some(0), Some(keep as u32), None)
+                .map_err(|e| LlmError::Decode(e.to_string()))?;
+            if removed {
+                self.cache.truncate(keep);
+            } else {
+                // Some memory types (recurrent, SWA) cannot drop a suffix: start over.
+                self.clear_cache();
+            }
+        }
+        Ok(self.cache.len())
+    }
+
+    /// The tokens of the prompt `messages` render to, for a prefill (see [`LocalLlm::prefill`]
+    /// for the empty last user message).
+    fn prefill_tokens(&self, messages: &[ChatMessage]) -> Result<Vec<LlamaToken>, LlmError> {
+        // Invisible separators: no template trims or escapes them, no question contains them.
+        const MARK: &str = "\u{2063}voxdeck-question\u{2063}";
+        let open = messages.last().is_some_and(|m| m.role == Role::User && m.content.is_empty());
+        let prompt = if open {
+            let mut marked = messages.to_vec();
+            if let Some(last) = marked.last_mut() {
+                last.content = MARK.to_owned();
+            }
+            let rendered = self.render(&marked)?;
+            let cut = rendered
+                .find(MARK)
+                .ok_or_else(|| LlmError::Template("the template dropped the question".into()))?;
+            rendered[..cut].to_owned()
+        } else {
+            self.render(messages)?
+        };
+        Ok(self.model.vocab().tokenize(prompt.as_bytes(), true, true))
+    }
+
+    /// A prefill job: the cache keeps its common prefix with `messages`' prompt and decodes the
+    /// rest in small steps, stopping when `yield_now` says so.
+    fn prefill_messages(
+        &mut self,
+        messages: &[ChatMessage],
+        yield_now: &dyn Fn() -> bool,
+    ) -> Result<PrefillStats, LlmError> {
+        if yield_now() {
+            return Ok(PrefillStats { cached_tokens: 0, decoded_tokens: 0, completed: false });
+        }
+        let tokens = self.prefill_tokens(messages)?;
+        if tokens.len() >= self.info.n_ctx as usize {
+            return Err(LlmError::PromptTooLong { prompt_tokens: tokens.len(), n_ctx: self.info.n_ctx });
+        }
+        let cached = self.keep_prefix(&tokens, tokens.len())?;
+        let completed = self.prefill(&tokens[cached..], PREFILL_CHUNK, yield_now)?;
+        let now = self.cache.len().min(tokens.len());
+        Ok(PrefillStats { cached_tokens: now as u32, decoded_tokens: (now - cached) as u32, completed })
     }
 
     fn decode(&mut self) -> Result<(), LlmError> {
@@ -445,23 +624,9 @@ impl<'m> Session<'m> {
         }
 
         // Reuse the longest common prefix; at least one token must be decoded for fresh logits.
-        let common = self.cache.iter().zip(&tokens).take_while(|(a, b)| a == b).count();
-        let keep = common.min(tokens.len() - 1);
-        if keep < self.cache.len() {
-            let removed = self
-                .ctx
-                .clear_kv_cache_seq(Some(0), Some(keep as u32), None)
-                .map_err(|e| LlmError::Decode(e.to_string()))?;
-            if removed {
-                self.cache.truncate(keep);
-            } else {
-                // Some memory types (recurrent, SWA) cannot drop a suffix: start over.
-                self.clear_cache();
-            }
-        }
-        let cached = self.cache.len();
+        let cached = self.keep_prefix(&tokens, tokens.len() - 1)?;
         let prefill_start = Instant::now();
-        let completed = self.prefill(&tokens[cached..], &stop)?;
+        let completed = self.prefill(&tokens[cached..], usize::MAX, &stop)?;
         let prompt_ms = ms(prefill_start.elapsed());
         let prompt_tokens = (tokens.len() - cached) as u32;
 
@@ -558,7 +723,7 @@ impl<'m> Session<'m> {
         let tokens = filler_tokens(self.model, n as usize);
         self.clear_cache();
         let start = Instant::now();
-        let result = self.prefill(&tokens, &|| false);
+        let result = self.prefill(&tokens, tokens.len(), &|| false);
         let elapsed = ms(start.elapsed());
         self.clear_cache();
         result?;

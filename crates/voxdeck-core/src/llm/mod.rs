@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 pub use backend::{gpu_offload_supported, host_cpu_name};
 pub use cloud::{CloudError, CloudLlm, CloudSettings};
 pub use load_log::{DeviceBuffer, LoadLog};
-pub use local::{LocalLlm, ModelInfo};
+pub use local::{LocalLlm, ModelInfo, PrefillStats, Prefilling};
 
 /// Errors from an LLM engine.
 #[derive(Debug, thiserror::Error)]
@@ -219,6 +219,14 @@ impl AnswerStream {
 pub trait ChatEngine: Send + Sync {
     /// Starts an answer; tokens arrive on the returned stream.
     fn chat(&self, request: ChatRequest) -> Result<AnswerStream, LlmError>;
+
+    /// Starts processing the prompt of `messages` ahead of the question, without answering, so
+    /// that an answer starting the same way begins sooner. Returns whether the engine does
+    /// this (engines without a cache of their own, such as the cloud, do nothing).
+    fn prefill(&self, messages: Vec<ChatMessage>) -> Result<bool, LlmError> {
+        let _ = messages;
+        Ok(false)
+    }
 }
 
 /// Rate in units per second, 0 where the duration is zero.

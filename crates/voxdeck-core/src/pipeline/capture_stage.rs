@@ -1,24 +1,52 @@
 //! Stage 1, capture: drains the audio source started by a press into one utterance, shows the
 //! input level while listening, and hands the utterance to speech to text when the source ends
-//! (release, end of file, length limit or a failed device).
+//! (release, end of file, length limit or a failed device). With `pipeline.incremental_stt`
+//! it also hands over the audio so far while listening, when [`DraftPlanner`] says a pass is
+//! due, so speech to text can work before the release.
 
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender};
 use std::time::Instant;
 
 use super::events::{Event, TurnState};
+use super::draft_plan::{DraftPlanner, DraftState};
 use super::frames::{CaptureStarted, Utterance};
 use super::timeline::{Mark, Outcome};
 use super::turn::Shared;
 use crate::audio::source::{EndReason, SourceEvent};
 
-pub(crate) fn run(shared: Arc<Shared>, input: Receiver<CaptureStarted>, output: Sender<Utterance>) {
+/// Transcribing while the button is held.
+pub(crate) struct Drafting {
+    /// The energy gate's threshold: frames at or above it are speech.
+    pub threshold_dbfs: f32,
+    /// Whether a pass may be asked for (none running, the machine keeping up).
+    pub state: Arc<DraftState>,
+}
+
+pub(crate) fn run(
+    shared: Arc<Shared>,
+    drafting: Option<Drafting>,
+    input: Receiver<CaptureStarted>,
+    output: Sender<Utterance>,
+) {
     for CaptureStarted { turn, events } in input {
         let mut samples = Vec::new();
         let mut reason = None;
+        let mut planner = drafting.as_ref().map(|d| DraftPlanner::new(d.threshold_dbfs, Instant::now()));
         for event in &events {
             match event {
-                SourceEvent::Audio(chunk) => samples.extend_from_slice(&chunk),
+                SourceEvent::Audio(chunk) => {
+                    samples.extend_from_slice(&chunk);
+                    if let (Some(planner), Some(d)) = (planner.as_mut(), drafting.as_ref()) {
+                        if planner.due(&samples, Instant::now(), d.state.ready()) && shared.is_current(turn) {
+                            d.state.begin();
+                            let draft = Utterance { turn, samples: samples.clone(), draft: true };
+                            if output.send(draft).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
                 SourceEvent::Level(level) => {
                     if shared.is_current(turn) {
                         shared.bus.send(Event::InputLevel {
@@ -65,7 +93,7 @@ pub(crate) fn run(shared: Arc<Shared>, input: Receiver<CaptureStarted>, output: 
             }
         }
         shared.set_state(turn, TurnState::Transcribing);
-        if output.send(Utterance { turn, samples }).is_err() {
+        if output.send(Utterance { turn, samples, draft: false }).is_err() {
             return;
         }
     }

@@ -13,10 +13,13 @@ pub struct CaptureStarted {
     pub events: Receiver<SourceEvent>,
 }
 
-/// capture -> STT: the whole utterance, 16 kHz mono.
+/// capture -> STT: the whole utterance, 16 kHz mono. While the button is held, drafts (the
+/// audio so far) may come first, to be transcribed ahead of the release.
 pub struct Utterance {
     pub turn: u64,
     pub samples: Vec<f32>,
+    /// The audio so far, not the utterance: transcribe it only if nothing newer is waiting.
+    pub draft: bool,
 }
 
 /// STT -> LLM: what the user asked. While the button is still held, drafts (the transcript of

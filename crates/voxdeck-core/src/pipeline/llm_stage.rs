@@ -2,6 +2,11 @@
 //! question), lets the [`Answerer`] route it (local or cloud, with fallback), and streams the
 //! text to the sentence splitter and to the front ends as it is generated. A barge-in cancels
 //! it through the turn's cancel token.
+//!
+//! Drafts (transcripts of the audio so far, sent while the button is held) are not answered:
+//! with `pipeline.draft_prefill` the conversation they would make is prefilled into the local
+//! model, so at release only what the final question changes is decoded. Only the newest draft
+//! counts, and none once the final question is queued.
 
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender};
@@ -11,7 +16,7 @@ use super::events::Event;
 use super::frames::{AnswerText, Question};
 use super::timeline::{Mark, Outcome};
 use super::turn::Shared;
-use crate::llm::{ChatRequest, FinishReason};
+use crate::llm::{ChatMessage, ChatRequest, FinishReason};
 use crate::router::answerer::{AnswerEvent, Answerer};
 
 /// How answers are asked for.
@@ -25,6 +30,8 @@ pub struct AnswerSettings {
     pub n_ctx: u32,
     /// Generate exactly `max_tokens` (benchmarks that compare fixed answer lengths).
     pub ignore_eos: bool,
+    /// Prefill drafts into the local model (`pipeline.draft_prefill`).
+    pub draft_prefill: bool,
 }
 
 pub(crate) fn run(
@@ -34,14 +41,50 @@ pub(crate) fn run(
     input: Receiver<Question>,
     output: Sender<AnswerText>,
 ) {
-    for Question { turn, text, draft } in input {
-        if draft || !shared.is_current(turn) {
+    let mut queued: Option<Question> = None;
+    loop {
+        let question = match queued.take() {
+            Some(q) => q,
+            None => match input.recv() {
+                Ok(q) => q,
+                Err(_) => return,
+            },
+        };
+        if question.draft {
+            // A draft is worth prefilling only if nothing newer is waiting: a later draft
+            // supersedes it, and the final question must never wait behind it.
+            let mut newest = question;
+            while let Ok(next) = input.try_recv() {
+                if next.draft {
+                    newest = next;
+                } else {
+                    queued = Some(next);
+                    break;
+                }
+            }
+            if queued.is_none() && settings.draft_prefill && shared.is_current(newest.turn) {
+                let messages = conversation(&shared, &settings, &newest.text);
+                let started = answerer.prefill(messages, &newest.text);
+                tracing::debug!(turn = newest.turn, started, "draft prefill");
+            }
             continue;
         }
-        if answer(&shared, &answerer, &settings, turn, &text, &output).is_err() {
+        if !shared.is_current(question.turn) {
+            continue;
+        }
+        if answer(&shared, &answerer, &settings, question.turn, &question.text, &output).is_err() {
             return; // the splitter is gone: shutting down
         }
     }
+}
+
+/// The conversation sent for `question`: the system prompt, the turns that fit, the question.
+/// Drafts are prefilled with the same messages, so the final question shares their prefix.
+fn conversation(shared: &Shared, settings: &AnswerSettings, question: &str) -> Vec<ChatMessage> {
+    let past = shared.past();
+    // Leave room for the answer and the template's own tokens.
+    let budget = (settings.n_ctx as usize).saturating_sub(settings.max_tokens as usize + 32);
+    build_messages(&settings.system_prompt, &past, question, settings.context_turns, budget)
 }
 
 /// Streams one answer. `Err` only when the next stage has gone away.
@@ -53,10 +96,7 @@ fn answer(
     question: &str,
     output: &Sender<AnswerText>,
 ) -> Result<(), ()> {
-    let past = shared.past();
-    // Leave room for the answer and the template's own tokens.
-    let budget = (settings.n_ctx as usize).saturating_sub(settings.max_tokens as usize + 32);
-    let messages = build_messages(&settings.system_prompt, &past, question, settings.context_turns, budget);
+    let messages = conversation(shared, settings, question);
     let mut request = ChatRequest::new(messages);
     request.max_tokens = Some(settings.max_tokens);
     request.ignore_eos = settings.ignore_eos;

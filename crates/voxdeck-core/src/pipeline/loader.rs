@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::PipelineError;
 use crate::config::{Config, TtsEngine};
-use crate::llm::LocalLlm;
+use crate::llm::{ChatMessage, LocalLlm};
 use crate::llm::cloud::{CloudLlm, CloudSettings, is_loopback_url};
 use crate::memory_fit::session::{Part, SessionParts, detect_gpu, llm_layers};
 use crate::memory_fit::{self, Budget};
@@ -104,6 +104,9 @@ pub fn load_engines(config: &Config, progress: &mut dyn FnMut(&str)) -> Result<L
     let tts: Arc<dyn SpeechSynthesizer> = Arc::from(tts::open(&config)?);
     progress(&format!("loading {}", model.name));
     let local = Arc::new(LocalLlm::load(&model, &config.llm)?);
+    if config.llm.warm_prompt {
+        warm_prompt(&local, &config.llm.system_prompt);
+    }
     let answerer = Arc::new(build_answerer(&config, local.clone(), &model.name));
     Ok(LoadedEngines {
         answerer,
@@ -112,6 +115,20 @@ pub fn load_engines(config: &Config, progress: &mut dyn FnMut(&str)) -> Result<L
         tts,
         threads,
     })
+}
+
+/// Starts prefilling what every conversation begins with (the system prompt, up to where the
+/// first question goes) into the local model's cache, in the background: the first answer then
+/// decodes only its question. The messages are those [`super::context::build_messages`] makes.
+pub fn warm_prompt(local: &LocalLlm, system_prompt: &str) {
+    let mut messages = Vec::with_capacity(2);
+    if !system_prompt.trim().is_empty() {
+        messages.push(ChatMessage::system(system_prompt));
+    }
+    messages.push(ChatMessage::user(""));
+    if let Err(e) = local.warm_prompt(messages) {
+        tracing::warn!("the system prompt could not be prefilled: {e}");
+    }
 }
 
 /// What the memory check weighs for `config`'s session: Whisper, the voice (when Piper speaks

@@ -17,6 +17,7 @@
 pub mod assemble;
 pub mod capture_stage;
 pub mod context;
+pub(crate) mod draft_plan;
 pub mod events;
 pub mod frames;
 pub mod llm_stage;

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 
 use super::events::{Event, EventBus, StreamWaiter, TurnState};
+use super::draft_plan::DraftState;
 use super::frames::CaptureStarted;
 use super::llm_stage::AnswerSettings;
 use super::splitter_stage::SplitSettings;
@@ -52,6 +53,8 @@ pub struct SessionOptions {
     pub answer: AnswerSettings,
     pub split: SplitSettings,
     pub min_utterance_ms: u32,
+    /// Transcribe while the button is held (`pipeline.incremental_stt`).
+    pub incremental_stt: bool,
     /// Continue this conversation (its turns are the context), or start a new one.
     pub resume: Option<String>,
     /// System metrics samples per second on the event stream; `None` = no sampling.
@@ -67,6 +70,7 @@ impl SessionOptions {
                 context_turns: config.pipeline.context_turns as usize,
                 n_ctx: config.llm.n_ctx,
                 ignore_eos: false,
+                draft_prefill: config.pipeline.draft_prefill,
             },
             split: SplitSettings {
                 stream: config.pipeline.stream_sentences,
@@ -74,6 +78,7 @@ impl SessionOptions {
                 first_piece_max_words: config.pipeline.first_piece_max_words as usize,
             },
             min_utterance_ms: config.pipeline.min_utterance_ms,
+            incremental_stt: config.pipeline.incremental_stt,
             resume: None,
             metrics_hz: Some(config.metrics.hz),
         }
@@ -115,10 +120,19 @@ impl Session {
                 .spawn(f)
                 .map_err(PipelineError::Thread)
         };
+        // Passes over the audio so far: one at a time, none while they cannot keep up.
+        let drafts = Arc::new(DraftState::default());
+        let drafting = options.incremental_stt.then(|| capture_stage::Drafting {
+            threshold_dbfs: parts.stt.gate().threshold_dbfs,
+            state: drafts.clone(),
+        });
         let s = shared.clone();
-        threads.push(spawn("capture", Box::new(move || capture_stage::run(s, capture_rx, utterance_tx)))?);
+        threads.push(spawn("capture", Box::new(move || capture_stage::run(s, drafting, capture_rx, utterance_tx)))?);
         let (s, stt, min_ms) = (shared.clone(), parts.stt, options.min_utterance_ms);
-        threads.push(spawn("stt-stage", Box::new(move || stt_stage::run(s, stt, min_ms, utterance_rx, question_tx)))?);
+        threads.push(spawn(
+            "stt-stage",
+            Box::new(move || stt_stage::run(s, stt, min_ms, drafts, utterance_rx, question_tx)),
+        )?);
         let (s, answerer, answer) = (shared.clone(), parts.answerer.clone(), options.answer.clone());
         threads.push(spawn("answer", Box::new(move || llm_stage::run(s, answerer, answer, question_rx, text_tx)))?);
         let (s, split) = (shared.clone(), options.split);

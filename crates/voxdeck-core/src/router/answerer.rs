@@ -149,6 +149,22 @@ impl Answerer {
         self.router.route(question, self.mode(), &self.state())
     }
 
+    /// Prefills `messages` (a conversation ending with a draft of `question`, made while the
+    /// button is held) into the local model, when the router would send `question` there now;
+    /// for the cloud nothing is done. Returns at once; whether a prefill was started.
+    pub fn prefill(&self, messages: Vec<crate::llm::ChatMessage>, question: &str) -> bool {
+        if self.route(question).target != Target::Local {
+            return false;
+        }
+        match self.local.engine.prefill(messages) {
+            Ok(started) => started,
+            Err(e) => {
+                tracing::debug!("draft prefill not started: {e}");
+                false
+            }
+        }
+    }
+
     /// Answers `request`, whose last message is `question`, reporting progress to `on`.
     /// Blocks until the answer is complete, cancelled through a `Started` token, or failed.
     pub fn answer(&self, request: ChatRequest, question: &str, on: &mut dyn FnMut(AnswerEvent)) -> Answer {
