@@ -10,6 +10,7 @@ use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 mod cli_ask;
 mod cli_bench;
+mod cli_bench_latency;
 mod cli_bounds;
 mod cli_errors;
 mod cli_speech;
