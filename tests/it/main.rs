@@ -22,6 +22,7 @@ mod ui_first_run;
 mod ui_cloud;
 mod ui_charts;
 mod ui_bench;
+mod ui_bench_latency;
 mod ui_serve;
 mod ui_talk;
 mod ui_settings;

@@ -3,8 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Order statistics of one figure; all `None` when no turn had it (n = 0).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, ts_rs::TS)]
-#[ts(export)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Stat {
     pub n: u32,
     pub min: Option<f64>,
