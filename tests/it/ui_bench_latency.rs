@@ -1,6 +1,7 @@
 //! The Bench tab's latency benchmark in headless Chromium: a run on a 2-question subset (the
 //! first question, in each voice), turn N of M while it runs, then the p50 / p90 table and the
-//! dark chart. Screenshots `latency-result-<size>` at 1280x860 and 390x844.
+//! dark chart. Screenshots `latency-result-<size>` and `latency-chart-<size>` at 1280x860 and
+//! 390x844.
 
 use std::time::Duration;
 
@@ -100,6 +101,8 @@ fn the_bench_tab_runs_the_latency_benchmark_and_shows_its_table_and_chart() {
             driver.execute("return document.documentElement.scrollWidth > window.innerWidth + 1;", json!([])).unwrap();
         assert_eq!(page_scrolls, false, "{w}x{h}: the page scrolls sideways");
         panel::save_screenshot(&driver, &format!("latency-result-{w}x{h}"));
+        driver.execute("document.querySelector('#latency-chart').scrollIntoView(); return true;", json!([])).unwrap();
+        panel::save_screenshot(&driver, &format!("latency-chart-{w}x{h}"));
     }
     drop(driver);
     let _ = app.kill();

@@ -170,13 +170,15 @@ pub fn run(
     })
 }
 
-/// The sessions to run, in order: per answer mode, the single questions (all passes, after a
-/// warm-up), then the conversation once per pass and voice.
+/// The sessions to run, in order: per answer mode, the single questions voice by voice (all
+/// passes, after a warm-up), then the conversation once per pass and voice.
 fn plans<'a>(set: &'a QuestionSet, options: &LatencyOptions) -> Vec<Plan<'a>> {
     let modes: &[AnswerMode] =
         if options.streaming_only { &[AnswerMode::Streaming] } else { &[AnswerMode::Streaming, AnswerMode::Whole] };
     let repeat = options.repeat.max(1);
-    let singles = set.of(QuestionKind::Single, None);
+    // Voice by voice: the same question in the next voice right after would find its whole
+    // prompt in the LLM's cache, which a user never asks for.
+    let singles: Vec<&Question> = set.voices().iter().flat_map(|v| set.of(QuestionKind::Single, Some(v))).collect();
     let mut plans = Vec::new();
     for &mode in modes {
         if !singles.is_empty() {
