@@ -34,8 +34,8 @@ pub struct BenchArgs {
 #[derive(clap::Subcommand)]
 enum BenchCommand {
     /// Release -> first audible word: the spoken question set through the whole voice loop
-    /// (paced at real time), streaming and whole answers; p50/p90 of every milestone as
-    /// Markdown, JSON and a chart.
+    /// (paced at real time), mode local unless --mode, streaming and whole answers; p50/p90 of
+    /// every milestone as Markdown, JSON and a chart.
     Latency(crate::bench_latency_cmd::LatencyArgs),
 }
 
