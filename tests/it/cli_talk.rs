@@ -351,3 +351,28 @@ fn history_skips_and_counts_a_row_it_cannot_read() {
         .unwrap();
     assert_eq!(kind, "blob", "the row is left as it was");
 }
+
+#[test]
+fn realtime_input_is_released_at_its_end_like_a_microphone() {
+    let _heavy = crate::heavy();
+    let home = tempfile::tempdir().unwrap();
+    write_config(home.path(), CONFIG);
+    // A question of the shipped latency set: its length is known, and needs no voice to make.
+    let q = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/questions/espeak/q03.wav");
+    // The set's files are plain 16 kHz mono 16-bit WAV: a 44-byte header, then the samples.
+    let bytes = std::fs::metadata(&q).unwrap().len();
+    let duration_ms = (bytes - 44) as f64 / 32.0;
+    let a = home.path().join("a.wav");
+
+    let r = run(voxdeck(home.path()).args(["talk", "--json", "--realtime", "--input"]).arg(&q).arg("--output").arg(&a));
+    assert!(r.status.success(), "{r}");
+    let turns = json_lines(&r.stdout);
+    assert_eq!(turns.len(), 1, "{r}");
+    let t = &turns[0];
+    assert_eq!(t["outcome"], "answered", "{r}");
+    // Pressed when the file starts, released when its last sample has been delivered at real
+    // time: the press is the file's length before the release (plus a little scheduling).
+    let press = ms(t, "press_ms");
+    assert!(press <= -duration_ms + 30.0 && press >= -duration_ms - 400.0, "press_ms {press} for {duration_ms} ms: {t}");
+    assert!((ms(t, "utterance_s") * 1000.0 - duration_ms).abs() < 50.0, "{t}");
+}

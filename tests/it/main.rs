@@ -10,6 +10,7 @@ use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 mod cli_ask;
 mod cli_bench;
+mod cli_bench_latency;
 mod cli_bounds;
 mod cli_errors;
 mod cli_speech;
@@ -21,6 +22,7 @@ mod ui_first_run;
 mod ui_cloud;
 mod ui_charts;
 mod ui_bench;
+mod ui_bench_latency;
 mod ui_serve;
 mod ui_talk;
 mod ui_settings;

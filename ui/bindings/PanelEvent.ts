@@ -4,6 +4,7 @@ import type { ChartSet } from "./ChartSet";
 import type { CloudStatus } from "./CloudStatus";
 import type { DownloadStatus } from "./DownloadStatus";
 import type { EngineStatus } from "./EngineStatus";
+import type { LatencyStatus } from "./LatencyStatus";
 import type { Mode } from "./Mode";
 import type { StarterView } from "./StarterView";
 import type { SwitchStatus } from "./SwitchStatus";
@@ -11,4 +12,4 @@ import type { SwitchStatus } from "./SwitchStatus";
 /**
  * The panel's events. Tagged by `type`, like the engine's.
  */
-export type PanelEvent = { "type": "charts", charts: ChartSet, } | { "type": "engine", status: EngineStatus, } | { "type": "mode", mode: Mode, cloud: CloudStatus, local_model: string, } | { "type": "bench", status: BenchStatus, } | { "type": "download", status: DownloadStatus, } | { "type": "switch", status: SwitchStatus, } | { "type": "starter", starter: StarterView, };
+export type PanelEvent = { "type": "charts", charts: ChartSet, } | { "type": "engine", status: EngineStatus, } | { "type": "mode", mode: Mode, cloud: CloudStatus, local_model: string, } | { "type": "bench", status: BenchStatus, } | { "type": "latency_bench", status: LatencyStatus, } | { "type": "download", status: DownloadStatus, } | { "type": "switch", status: SwitchStatus, } | { "type": "starter", starter: StarterView, };

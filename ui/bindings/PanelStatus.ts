@@ -3,6 +3,7 @@ import type { BenchStatus } from "./BenchStatus";
 import type { ChartSet } from "./ChartSet";
 import type { CloudStatus } from "./CloudStatus";
 import type { EngineStatus } from "./EngineStatus";
+import type { LatencyStatus } from "./LatencyStatus";
 import type { Limit } from "./Limit";
 import type { Mode } from "./Mode";
 import type { StarterView } from "./StarterView";
@@ -21,7 +22,7 @@ local_model: string, turn: number, state: TurnState,
 /**
  * This conversation's turns so far.
  */
-turns: Array<TurnRecord>, charts: ChartSet | null, bench: BenchStatus, 
+turns: Array<TurnRecord>, charts: ChartSet | null, bench: BenchStatus, latency: LatencyStatus, 
 /**
  * What push-to-talk listens to ("microphone (default)", "file q.wav").
  */

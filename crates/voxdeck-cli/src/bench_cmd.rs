@@ -1,4 +1,5 @@
-//! `voxdeck bench`: the model benchmark with a progress bar, a report, JSON and charts.
+//! `voxdeck bench`: the model benchmark with a progress bar, a report, JSON and charts;
+//! `voxdeck bench latency` is the voice loop's (`bench_latency_cmd`).
 
 use std::path::PathBuf;
 
@@ -12,7 +13,10 @@ use voxdeck_core::models::Catalog;
 use crate::bounded::within;
 
 #[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct BenchArgs {
+    #[command(subcommand)]
+    command: Option<BenchCommand>,
     /// Model to measure: catalog id or GGUF path; repeat for several (default: every installed LLM).
     #[arg(long, short)]
     model: Vec<String>,
@@ -27,7 +31,18 @@ pub struct BenchArgs {
     out: PathBuf,
 }
 
+#[derive(clap::Subcommand)]
+enum BenchCommand {
+    /// Release -> first audible word: the spoken question set through the whole voice loop
+    /// (paced at real time), mode local unless --mode, streaming and whole answers; p50/p90 of
+    /// every milestone as Markdown, JSON and a chart.
+    Latency(crate::bench_latency_cmd::LatencyArgs),
+}
+
 pub fn run(args: BenchArgs, mut config: Config) -> anyhow::Result<()> {
+    if let Some(BenchCommand::Latency(latency)) = args.command {
+        return crate::bench_latency_cmd::run(latency, config);
+    }
     if let Some(runs) = args.runs {
         config.bench.runs = runs;
     }

@@ -3,6 +3,7 @@
 
 mod ask_cmd;
 mod bench_cmd;
+mod bench_latency_cmd;
 mod bounded;
 mod cloud_cmd;
 mod devices_cmd;
@@ -36,7 +37,8 @@ struct Cli {
 enum Command {
     /// Ask the local LLM one question; the answer streams to stdout.
     Ask(ask_cmd::AskArgs),
-    /// Benchmark LLMs for voice: tok/s, memory, response times, verdicts, report and charts.
+    /// Benchmark LLMs for voice: tok/s, memory, response times, verdicts, report and charts;
+    /// `bench latency`: release to first audible word over spoken questions.
     Bench(bench_cmd::BenchArgs),
     /// Transcribe a WAV file with Whisper (in its worker process).
     Transcribe(transcribe_cmd::TranscribeArgs),

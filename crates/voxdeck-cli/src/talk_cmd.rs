@@ -1,5 +1,6 @@
 //! `voxdeck talk`: the voice loop. With `--input`, one turn per WAV file, headless (the file
-//! is the utterance, its end the release); without, the microphone with Enter as push-to-talk.
+//! is the utterance, its end the release; `--realtime` feeds it as a microphone would);
+//! without, the microphone with Enter as push-to-talk.
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -10,7 +11,7 @@ use anyhow::Context;
 use crate::bounded::within;
 use crate::engine_args::EngineArgs;
 use voxdeck_core::{Config, bounds};
-use voxdeck_core::audio::{open_input, open_output};
+use voxdeck_core::audio::{open_input_paced, open_output};
 use voxdeck_core::history::History;
 use voxdeck_core::pipeline::{
     Event, Outcome, PipelineError, Session, SessionIo, SessionOptions, TurnRecord, TurnState, assemble,
@@ -34,6 +35,10 @@ pub struct TalkArgs {
     /// Wait for the whole answer before speaking (for comparison with sentence streaming).
     #[arg(long)]
     whole_answer: bool,
+    /// Feed each --input file at real time, as a microphone would, released at its end (so
+    /// press_ms is about minus its length, and work done while "held" counts as it would live).
+    #[arg(long, requires = "input")]
+    realtime: bool,
     /// Continue the last conversation in history (its turns are the context).
     #[arg(long = "continue")]
     resume: bool,
@@ -70,7 +75,7 @@ pub fn run(args: TalkArgs, mut config: Config) -> anyhow::Result<()> {
         None => "opening the speaker (use --output FILE to write the answers to a WAV file)".to_owned(),
     })?;
     // One file per press, each capped at audio.max_utterance_s like the microphone.
-    let source = open_input(&args.input, &config.audio);
+    let source = open_input_paced(&args.input, &config.audio, args.realtime);
     let history = History::open_configured(&config.pipeline)?;
     let resume = match (&history, args.resume) {
         (Some(h), true) => h.last_conversation()?,

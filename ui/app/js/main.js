@@ -14,6 +14,7 @@ import { CloudKeyForm } from "./cloud_key.js";
 import { SettingsPanel } from "./settings.js";
 import { StatusView } from "./status.js";
 import { FirstRunCard } from "./first_run.js";
+import { LatencyPanel } from "./latency_bench.js";
 import { Tabs } from "./tabs.js";
 import { connect, detectHost, replyOf } from "./transport.js";
 
@@ -58,6 +59,7 @@ const send = async (command, errorEl) => {
  * @property {SettingsPanel} settings
  * @property {CloudKeyForm} cloudKey
  * @property {BenchPanel} bench
+ * @property {LatencyPanel} latency
  * @property {Tabs} tabs
  */
 
@@ -113,6 +115,9 @@ function dispatch(v, m) {
     case "bench":
       v.bench.render(m.status);
       break;
+    case "latency_bench":
+      v.latency.render(m.status);
+      break;
     case "download":
       v.settings.download(m.status);
       break;
@@ -145,6 +150,7 @@ function apply(v, s) {
   v.conversation.reset(s.turns, s.turn, s.state);
   v.charts.reset(s.charts);
   v.bench.render(s.bench);
+  v.latency.render(s.latency);
   applyLimits(s.limits);
   v.settings.switchStatus(s.switch);
 }
@@ -202,6 +208,7 @@ function build() {
     settings,
     cloudKey,
     bench: new BenchPanel(send, host),
+    latency: new LatencyPanel(send),
     tabs,
   };
 }

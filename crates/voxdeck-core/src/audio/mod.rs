@@ -39,10 +39,18 @@ pub use wav::{WavStream, read_wav, read_wav_mono, write_wav};
 /// file or the microphone, stops at `audio.max_utterance_s`: this is the one place that rule is
 /// applied to files.
 pub fn open_input(files: &[PathBuf], config: &crate::config::AudioConfig) -> Box<dyn AudioSource> {
+    open_input_paced(files, config, false)
+}
+
+/// [`open_input`], with the files fed at real time when `realtime` is set: as a microphone
+/// would deliver them, so work done while the button is held (capture, drafts) takes as long
+/// as it would live, and each file's end is its release (`press_ms` is about minus its length).
+pub fn open_input_paced(files: &[PathBuf], config: &crate::config::AudioConfig, realtime: bool) -> Box<dyn AudioSource> {
     if files.is_empty() {
         return Box::new(MicSource::from_config(config));
     }
-    let sources = files.iter().map(|path| WavSource::new(path).max_seconds(config.max_utterance_s));
+    let sources =
+        files.iter().map(|path| WavSource::new(path).max_seconds(config.max_utterance_s).realtime(realtime));
     Box::new(WavPlaylist::new(sources.collect()))
 }
 

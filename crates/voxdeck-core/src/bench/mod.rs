@@ -3,9 +3,11 @@
 //! [`runner`] measures (reporting [`progress`]), [`recommend`] picks the model for voice,
 //! [`report`] writes the Markdown report and [`table`] the panel's result rows (numbers formatted
 //! by `format` for both), [`charts`] draws the PNG/SVG charts; `bench.json` is [`BenchReport`]
-//! serialised (schema in the README).
+//! serialised (schema in the README). [`latency`] is `voxdeck bench latency`: release to first
+//! audible word over the spoken question set.
 
 pub mod charts;
+pub mod latency;
 #[cfg(test)]
 pub(crate) mod fixtures;
 mod format;

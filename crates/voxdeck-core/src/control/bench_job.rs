@@ -37,6 +37,9 @@ pub enum BenchJobError {
     Export(#[from] BenchError),
     #[error("cannot read {}: {source}", path.display())]
     ReadExport { path: PathBuf, source: std::io::Error },
+    /// The latency benchmark's question set could not be read or filtered.
+    #[error(transparent)]
+    Latency(#[from] crate::bench::latency::LatencyError),
 }
 
 /// What the bench thread and the tab share.

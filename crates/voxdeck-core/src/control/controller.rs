@@ -11,6 +11,7 @@ use tokio::sync::broadcast;
 use tracing::info;
 
 use super::bench_job::{BenchJob, BenchJobError};
+use super::latency_job::LatencyJob;
 use super::chart_feed::ChartFeed;
 use super::cloud_status::CloudKeyError;
 use super::downloads::{DownloadError, Downloads};
@@ -85,6 +86,7 @@ struct Inner {
     /// The voice loop; dropping it stops the session.
     engine: Arc<EngineSlot>,
     bench: BenchJob,
+    latency: LatencyJob,
     downloads: Downloads,
     settings: SettingsStore,
     swap: ModelSwap,
@@ -120,6 +122,7 @@ impl Controller {
         );
         let inner = Inner {
             bench: BenchJob::new(config.clone(), publisher.clone(), data_dir),
+            latency: LatencyJob::new(config.clone(), publisher.clone()),
             starter: Arc::new(Starter::new(config.clone(), publisher.clone(), engine.clone(), toggle.clone())),
             downloads,
             settings,
@@ -180,6 +183,14 @@ impl Controller {
                 Ok(Reply::Ok)
             }
             Command::ExportBench { format } => Ok(inner.bench.export(format)?),
+            Command::RunLatencyBench { limit, voice } => {
+                inner.latency.start(limit, voice)?;
+                Ok(Reply::Ok)
+            }
+            Command::CancelLatencyBench => {
+                inner.latency.cancel();
+                Ok(Reply::Ok)
+            }
             Command::GetSettings => {
                 Ok(Reply::Settings { view: Box::new(inner.settings.view(inner.toggle.cloud_status())) })
             }
@@ -241,6 +252,7 @@ impl Controller {
             turns,
             charts: inner.charts.latest(),
             bench: inner.bench.status(),
+            latency: inner.latency.status(),
             input: inner.engine.describe_input(),
             output: inner.engine.describe_output(),
             shortcut: inner.config.get().ui.global_shortcut,
@@ -254,6 +266,7 @@ impl Controller {
     /// for status.
     pub fn shutdown(&self) {
         self.inner.bench.cancel();
+        self.inner.latency.cancel();
         self.inner.engine.unload();
     }
 

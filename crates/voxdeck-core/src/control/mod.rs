@@ -28,6 +28,7 @@ mod config_edit;
 mod controller;
 mod downloads;
 mod engine_slot;
+mod latency_job;
 mod forwarder;
 mod mode_toggle;
 mod model_swap;

@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use crate::bench::latency::report::LatencyTable;
 use crate::bench::table::BenchTable;
 use crate::bounds::Limit;
 use crate::config::{CloudProvider, Mode, TtsEngine};
@@ -37,6 +38,12 @@ pub enum Command {
     CancelBench,
     /// Writes the last bench result as Markdown, JSON or PNG charts and returns it.
     ExportBench { format: ExportFormat },
+    /// Runs the latency benchmark (release -> first audible word) on the embedded question
+    /// set: the first `limit` questions and conversation turns, one `voice` if given
+    /// (progress as `latency_bench` events).
+    RunLatencyBench { limit: Option<u32>, voice: Option<String> },
+    /// Stops the latency benchmark after the turn in flight. Nothing running: no-op.
+    CancelLatencyBench,
     /// The settings, the model catalog with install state, and the audio devices.
     GetSettings,
     /// Changes settings and saves them to the config file; `invalid` names the fields that
@@ -129,6 +136,8 @@ pub enum PanelEvent {
     Mode { mode: Mode, cloud: CloudStatus, local_model: String },
     /// Benchmark progress, then its result or its failure.
     Bench { status: BenchStatus },
+    /// The latency benchmark's progress, then its result or its failure.
+    LatencyBench { status: LatencyStatus },
     /// A model download's progress, then its end.
     Download { status: DownloadStatus },
     /// Switching the loaded models (`reload_models`, `switch_models`).
@@ -270,6 +279,28 @@ pub enum BenchStatus {
     Cancelled { elapsed_s: f64 },
 }
 
+/// The latency benchmark's state in the Bench tab.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "state", rename_all = "snake_case")]
+#[ts(export)]
+pub enum LatencyStatus {
+    Idle,
+    Running {
+        /// What it is doing: "streaming · single · q03 (espeak)".
+        step: String,
+        /// Turns done (warm-ups included) of `total`; 0 of 0 while loading.
+        done: u32,
+        total: u32,
+        fraction: f64,
+        elapsed_s: f64,
+        cancelling: bool,
+    },
+    /// The p50 / p90 table, the chart (dark SVG), and the report as Markdown and JSON.
+    Done { table: LatencyTable, chart_svg: String, markdown: String, json: String },
+    Failed { message: String },
+    Cancelled { elapsed_s: f64 },
+}
+
 /// A model download.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]
@@ -297,6 +328,7 @@ pub struct PanelStatus {
     pub turns: Vec<TurnRecord>,
     pub charts: Option<ChartSet>,
     pub bench: BenchStatus,
+    pub latency: LatencyStatus,
     /// What push-to-talk listens to ("microphone (default)", "file q.wav").
     pub input: String,
     /// Where answers are spoken.
