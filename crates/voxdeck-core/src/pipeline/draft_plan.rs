@@ -1,5 +1,5 @@
 //! When to transcribe while the button is held (`pipeline.incremental_stt`): at each pause
-//! after speech (300 ms under the energy gate), or after each second of new audio with speech
+//! after speech (160 ms under the energy gate), or after each second of new audio with speech
 //! in it, and only while no pass is running, so passes never queue up.
 //!
 //! Drafting is bounded: it stops once the utterance is longer than [`DRAFT_MAX_SAMPLES`] (a
@@ -18,8 +18,10 @@ use crate::audio::rms_dbfs;
 use crate::stt::SAMPLE_RATE;
 use crate::stt::gate::FRAME;
 
-/// A pause: this many quiet 20 ms frames after speech (300 ms).
-const PAUSE_FRAMES: u32 = 15;
+/// A pause: this many quiet 20 ms frames after speech (160 ms). Short, because a pass takes
+/// about 300 ms here and people let go of the button 150-500 ms after their last word: a pass
+/// that starts at the pause is then done, or nearly, when they do.
+const PAUSE_FRAMES: u32 = 8;
 /// Speech: at least this many active frames since the last pass (100 ms, as the energy gate).
 const MIN_SPEECH_FRAMES: u32 = 5;
 /// Without a pause, a pass after this much new audio (1 s).
@@ -152,12 +154,12 @@ mod tests {
 
     #[test]
     fn a_pause_after_speech_asks_for_one_pass() {
-        // 0.6 s of speech, then 1 s of silence: one pass, about 300 ms into the silence.
+        // 0.6 s of speech, then 1 s of silence: one pass, about 160 ms into the silence.
         let mut audio = tone(9_600);
         audio.extend(vec![0.0; 16_000]);
         let asked = passes(&audio, |_| true);
         assert_eq!(asked.len(), 1, "{asked:?}");
-        assert!((9_600 + 4_800..9_600 + 4_800 + 1_024).contains(&asked[0]), "{asked:?}");
+        assert!((9_600 + 2_560..9_600 + 2_560 + 1_024).contains(&asked[0]), "{asked:?}");
     }
 
     #[test]

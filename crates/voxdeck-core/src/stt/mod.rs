@@ -291,9 +291,9 @@ impl Stt {
             timeout: options.timeout,
         })?;
         let load = if options.adapt_threads && worker.options().decode.threads > 1 {
-            let watch = LoadWatch::spawn(|| {
-                family::members().into_iter().filter(|m| m.role == "stt").map(|m| m.pid).collect()
-            });
+            // voxdeck's own work is not load: its stages take turns (the answer follows the
+            // transcript), and the last turn's speech must not cost the next one its threads.
+            let watch = LoadWatch::spawn(|| family::members().into_iter().map(|m| m.pid).collect());
             watch.map_err(|e| tracing::warn!("Whisper's threads will not follow the load: {e}")).ok()
         } else {
             None
