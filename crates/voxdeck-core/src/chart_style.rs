@@ -321,6 +321,30 @@ pub fn draw_inline_legend<DB: DrawingBackend>(
     draw_legend(area, &s.text(theme, 15.0), y, s.px(20.0), items)
 }
 
+/// The bar charts' mesh (the model bench's tokens per second, the latency benchmark's
+/// milestones): no vertical grid and no x labels (the bars are labelled), `y_desc` on the value
+/// axis with [`tick_label`] ticks, in `theme`.
+pub fn draw_bar_mesh<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>,
+    theme: &Theme,
+    s: Scale,
+    y_desc: &str,
+) -> DrawResult<(), DB> {
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(0)
+        .y_labels(8)
+        .y_desc(y_desc)
+        .y_label_formatter(&|v| tick_label(*v))
+        .label_style(s.text(theme, 14.0))
+        .axis_desc_style(s.text(theme, 15.0))
+        .bold_line_style(theme.grid)
+        .light_line_style(theme.background)
+        .axis_style(theme.muted)
+        .draw()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,7 +25,8 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{BenchReport, ModelBench};
 use crate::chart_style::{
-    ChartError, Scale, Theme, draw_header, draw_inline_legend, model_color, nice_ceiling, register_fonts, svg_string,
+    ChartError, Scale, Theme, draw_bar_mesh, draw_header, draw_inline_legend, model_color, nice_ceiling, register_fonts,
+    svg_string,
     tick_label, verdict_color, with_color,
 };
 use crate::voice_latency::{Verdict, VoiceThresholds};
@@ -292,19 +293,7 @@ fn draw_tok_s<DB: DrawingBackend>(
         .x_label_area_size(s.px(14.0) + line_h * (name_lines + 1))
         .y_label_area_size(y_label_w)
         .build_cartesian_2d(0.0..slots as f64, 0.0..y_max)?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(0)
-        .y_labels(8)
-        .y_desc("tokens / s")
-        .y_label_formatter(&|v| tick_label(*v))
-        .label_style(s.text(theme, 14.0))
-        .axis_desc_style(s.text(theme, 15.0))
-        .bold_line_style(theme.grid)
-        .light_line_style(theme.background)
-        .axis_style(theme.muted)
-        .draw()?;
+    draw_bar_mesh(&mut chart, theme, s, "tokens / s")?;
 
     // Bars: at most ~35 % of a slot each, and never wider than 110 px.
     let plot_w = chart.plotting_area().dim_in_pixel().0.max(1) as f64;

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use tracing::info;
 
+use super::job_slot::{JobSlot, JobSlotError, JobStatus};
 use super::protocol::{BenchStatus, ExportFormat, PanelEvent, Reply};
 use super::publisher::Publisher;
 use super::shared_config::SharedConfig;
@@ -16,7 +17,6 @@ use crate::bounds::{self, OutOfRange};
 use crate::bench::progress::BenchProgress;
 use crate::bench::table::BenchTable;
 use crate::bench::{BenchReport, charts, report, runner};
-use crate::llm::CancelToken;
 use crate::models::{Catalog, CatalogError};
 use crate::sync::lock;
 
@@ -27,10 +27,8 @@ pub enum BenchJobError {
     Runs(#[from] OutOfRange),
     #[error("{0} (or download one in Settings)")]
     NoModels(#[source] CatalogError),
-    #[error("a benchmark is already running")]
-    AlreadyRunning,
-    #[error("cannot start the benchmark thread: {0}")]
-    Thread(std::io::Error),
+    #[error(transparent)]
+    Start(#[from] JobSlotError),
     #[error("no benchmark has finished yet: run one first")]
     NoResult,
     #[error(transparent)]
@@ -42,40 +40,46 @@ pub enum BenchJobError {
     Latency(#[from] crate::bench::latency::LatencyError),
 }
 
-/// What the bench thread and the tab share.
-#[derive(Default)]
-struct BenchState {
-    status: Mutex<Option<BenchStatus>>,
-    report: Mutex<Option<Arc<BenchReport>>>,
-    /// The running benchmark's cancel switch; `None` when none runs.
-    cancel: Mutex<Option<CancelToken>>,
-}
+impl JobStatus for BenchStatus {
+    fn idle() -> Self {
+        BenchStatus::Idle
+    }
 
-impl BenchState {
-    /// Sets the status and tells the front ends, under one lock so that a cancel's "cancelling"
-    /// and the thread's own reports reach them in the order they were set.
-    fn publish(&self, publisher: &Publisher, status: BenchStatus) {
-        let mut current = lock(&self.status);
-        *current = Some(status.clone());
-        publisher.panel(PanelEvent::Bench { status });
+    fn failed(message: String) -> Self {
+        BenchStatus::Failed { message }
+    }
+
+    fn event(self) -> PanelEvent {
+        PanelEvent::Bench { status: self }
+    }
+
+    fn set_cancelling(&mut self) -> bool {
+        match self {
+            BenchStatus::Running { cancelling, .. } => {
+                *cancelling = true;
+                true
+            }
+            _ => false,
+        }
     }
 }
 
 pub(super) struct BenchJob {
-    state: Arc<BenchState>,
+    slot: Arc<JobSlot<BenchStatus>>,
+    /// The last finished result, for exports.
+    report: Arc<Mutex<Option<Arc<BenchReport>>>>,
     config: SharedConfig,
-    publisher: Publisher,
     /// Exports go to `data_dir/bench/`.
     data_dir: PathBuf,
 }
 
 impl BenchJob {
     pub(super) fn new(config: SharedConfig, publisher: Publisher, data_dir: PathBuf) -> BenchJob {
-        BenchJob { state: Arc::default(), config, publisher, data_dir }
+        BenchJob { slot: JobSlot::new(publisher), report: Arc::default(), config, data_dir }
     }
 
     pub(super) fn status(&self) -> BenchStatus {
-        lock(&self.state.status).clone().unwrap_or(BenchStatus::Idle)
+        self.slot.status()
     }
 
     /// Starts a benchmark of every installed LLM, unless one is running. It loads its own copy
@@ -88,14 +92,6 @@ impl BenchJob {
         let models = Catalog::builtin()
             .resolve_installed_llms(&config.models_dir())
             .map_err(BenchJobError::NoModels)?;
-        let cancel = CancelToken::new();
-        {
-            let mut running = lock(&self.state.cancel);
-            if running.is_some() {
-                return Err(BenchJobError::AlreadyRunning);
-            }
-            *running = Some(cancel.clone());
-        }
         let starting = BenchStatus::Running {
             model: models.first().map(|m| m.name.clone()).unwrap_or_default(),
             model_index: 0,
@@ -106,17 +102,16 @@ impl BenchJob {
             elapsed_s: 0.0,
             cancelling: false,
         };
-        self.state.publish(&self.publisher, starting);
-        let (state, publisher) = (self.state.clone(), self.publisher.clone());
-        let spawned = std::thread::Builder::new().name("voxdeck-bench".into()).spawn(move || {
+        let kept = self.report.clone();
+        let started = self.slot.spawn("voxdeck-bench", starting, move |cancel, publish| {
             let started = Instant::now();
-            let result = runner::run(&models, &config, &cancel, &mut |p| {
-                state.publish(&publisher, running(&p, cancel.is_cancelled()));
+            let result = runner::run(&models, &config, cancel, &mut |p| {
+                publish(running(&p, cancel.is_cancelled()));
             });
-            let status = match result {
+            match result {
                 Ok(report) => match finished(&report) {
                     Ok(status) => {
-                        *lock(&state.report) = Some(Arc::new(report));
+                        *lock(&kept) = Some(Arc::new(report));
                         status
                     }
                     Err(message) => BenchStatus::Failed { message },
@@ -126,38 +121,20 @@ impl BenchJob {
                     BenchStatus::Cancelled { elapsed_s: started.elapsed().as_secs_f64() }
                 }
                 Err(e) => BenchStatus::Failed { message: e.to_string() },
-            };
-            // The slot is freed and the last word said under one lock: a front end that sees it
-            // can start again, and a new run's first report cannot come before it.
-            let mut slot = lock(&state.cancel);
-            slot.take();
-            state.publish(&publisher, status);
-            drop(slot);
+            }
         });
-        if let Err(e) = spawned {
-            lock(&self.state.cancel).take();
-            self.state.publish(&self.publisher, BenchStatus::Failed { message: e.to_string() });
-            return Err(BenchJobError::Thread(e));
-        }
-        Ok(())
+        Ok(started?)
     }
 
     /// Asks the running benchmark to stop at its next safe point; the front ends see
     /// "cancelling" now and `cancelled` once it has stopped. Nothing running: nothing to do.
     pub(super) fn cancel(&self) {
-        let Some(cancel) = lock(&self.state.cancel).clone() else { return };
-        cancel.cancel();
-        let mut status = lock(&self.state.status);
-        if let Some(BenchStatus::Running { cancelling, .. }) = status.as_mut() {
-            *cancelling = true;
-            let status = status.clone().unwrap_or(BenchStatus::Idle);
-            self.publisher.panel(PanelEvent::Bench { status });
-        }
+        self.slot.cancel();
     }
 
     /// Writes the last result's files under `data_dir/bench/` and returns the one asked for.
     pub(super) fn export(&self, format: ExportFormat) -> Result<Reply, BenchJobError> {
-        let report = lock(&self.state.report).clone().ok_or(BenchJobError::NoResult)?;
+        let report = lock(&self.report).clone().ok_or(BenchJobError::NoResult)?;
         let dir = export_dir(&self.data_dir);
         runner::write_outputs(&report, &dir)?;
         let (file, mime, binary) = match format {

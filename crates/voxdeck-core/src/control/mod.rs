@@ -11,8 +11,10 @@
 //!   their way to front ends;
 //! - `chart_data` / `chart_feed` / `chart_draw`: the live charts' data, its feed and ticker,
 //!   and their plotters drawing;
-//! - `mode_toggle` (with `cloud_status`), `settings`, `bench_job`, `downloads`: one tab or
-//!   toggle each; `model_swap`: switching the loaded models without leaving none;
+//! - `mode_toggle` (with `cloud_status`), `settings`, `bench_job`, `latency_job`, `downloads`:
+//!   one tab or toggle each; `job_slot`: one background job of a kind at a time, with its
+//!   status and cancel (the two benchmarks); `model_swap`: switching the loaded models without
+//!   leaving none;
 //! - `starter_set` (which set suits this machine) and `starter_job` (its download, then the
 //!   load): the first run.
 //!
@@ -28,6 +30,7 @@ mod config_edit;
 mod controller;
 mod downloads;
 mod engine_slot;
+mod job_slot;
 mod latency_job;
 mod forwarder;
 mod mode_toggle;

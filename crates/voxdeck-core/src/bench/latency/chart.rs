@@ -11,7 +11,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{LatencyReport, Stat};
 use crate::chart_style::{
-    ChartError, Scale, Theme, draw_header, draw_inline_legend, nice_ceiling, register_fonts, svg_string, tick_label,
+    ChartError, Scale, Theme, draw_bar_mesh, draw_header, draw_inline_legend, nice_ceiling, register_fonts, svg_string,
 };
 
 /// Size of the written chart, in pixels (the model bench's).
@@ -63,19 +63,7 @@ pub fn draw<DB: DrawingBackend>(
         .x_label_area_size(s.px(34.0))
         .y_label_area_size(s.px(62.0))
         .build_cartesian_2d(0.0..slots as f64, 0.0..y_max)?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(0)
-        .y_labels(8)
-        .y_desc("ms")
-        .y_label_formatter(&|v| tick_label(*v))
-        .label_style(s.text(theme, 14.0))
-        .axis_desc_style(s.text(theme, 15.0))
-        .bold_line_style(theme.grid)
-        .light_line_style(theme.background)
-        .axis_style(theme.muted)
-        .draw()?;
+    draw_bar_mesh(&mut chart, theme, s, "ms")?;
 
     // The target, behind the bars.
     chart.draw_series(std::iter::once(PathElement::new(
