@@ -14,6 +14,19 @@ pub const LOAD_TIMEOUT: Duration = Duration::from_secs(180);
 /// One spoken turn, end to end.
 pub const TURN_TIMEOUT: Duration = Duration::from_secs(180);
 
+/// `voxdeck serve` for `home` (its config already written) on a loopback port, listening to a
+/// second of silence from a WAV and answering into another (no microphone or speaker here),
+/// with Chromium at 1280x860 on its page: how the Bench tab's tests start.
+pub fn serve_with_wav_io(home: &Path) -> (std::process::Child, crate::chromium::Chromium) {
+    let (question, answers) = (home.join("q.wav"), home.join("a.wav"));
+    crate::write_wav_16bit(&question, 16_000, &[0; 16_000]);
+    let (q, a) = (question.to_string_lossy(), answers.to_string_lossy());
+    let (app, url, _) = crate::serve(home, &["--bind", "127.0.0.1:0", "--input", &q, "--output", &a]);
+    let driver = crate::chromium::Chromium::start(home, (1280, 860), &["--hide-scrollbars"]);
+    driver.goto(&url).unwrap_or_else(|e| panic!("cannot open {url}: {e}"));
+    (app, driver)
+}
+
 /// The config for a panel test: the test set, one thread each, and the loopback server as the
 /// "cloud" (patient deadlines: a cold server on a busy machine is not what this tests).
 pub fn config(server: &LlamaServer) -> String {

@@ -6,9 +6,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use voxdeck_e2e::chromium::Chromium;
 use voxdeck_e2e::panel;
-use voxdeck_e2e::serve;
 use voxdeck_e2e::webdriver::WebDriver;
 
 /// The test set, one thread each, and a short benchmark: a small prompt, answers of 10 and 30
@@ -85,13 +83,7 @@ fn the_bench_tab_shows_progress_a_result_table_exports_and_a_cancel() {
     let _exclusive = crate::exclusive();
     let home = tempfile::tempdir().unwrap();
     voxdeck_e2e::write_config(home.path(), CONFIG);
-    // The panel's voice loop reads a WAV and writes its answers to a file (no sound card here).
-    let (question, answers) = (home.path().join("q.wav"), home.path().join("a.wav"));
-    voxdeck_e2e::write_wav_16bit(&question, 16_000, &[0; 16_000]);
-    let (q, a) = (question.to_str().unwrap(), answers.to_str().unwrap());
-    let (mut app, url, _) = serve(home.path(), &["--bind", "127.0.0.1:0", "--input", q, "--output", a]);
-    let driver = Chromium::start(home.path(), (1280, 860), &["--hide-scrollbars"]);
-    driver.goto(&url).unwrap();
+    let (mut app, driver) = panel::serve_with_wav_io(home.path());
     driver
         .wait_for(
             "the panel's models to load",

@@ -6,9 +6,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use voxdeck_e2e::chromium::Chromium;
 use voxdeck_e2e::panel;
-use voxdeck_e2e::serve;
 
 /// The test set, one thread each, short answers.
 const CONFIG: &str = "[llm]\nmodel = \"smollm2-135m-instruct-q4_1\"\nthreads = 1\ntemperature = 0.0\nn_ctx = 1024\n\
@@ -21,12 +19,7 @@ fn the_bench_tab_runs_the_latency_benchmark_and_shows_its_table_and_chart() {
     let _exclusive = crate::exclusive();
     let home = tempfile::tempdir().unwrap();
     voxdeck_e2e::write_config(home.path(), CONFIG);
-    let (question, answers) = (home.path().join("q.wav"), home.path().join("a.wav"));
-    voxdeck_e2e::write_wav_16bit(&question, 16_000, &[0; 16_000]);
-    let (q, a) = (question.to_str().unwrap(), answers.to_str().unwrap());
-    let (mut app, url, _) = serve(home.path(), &["--bind", "127.0.0.1:0", "--input", q, "--output", a]);
-    let driver = Chromium::start(home.path(), (1280, 860), &["--hide-scrollbars"]);
-    driver.goto(&url).unwrap();
+    let (mut app, driver) = panel::serve_with_wav_io(home.path());
     driver.click("#tab-bench").unwrap();
     driver
         .wait_for("the latency card", "return document.querySelector('#latency-state').textContent;", RUN_TIMEOUT)
