@@ -91,6 +91,9 @@ pub fn run(args: AskArgs, mut config: Config) -> anyhow::Result<()> {
             let _ = writeln!(out);
             eprintln!("{notice} ({reason})");
         }
+        AnswerEvent::ToolCall { call, result, .. } => {
+            eprintln!("[{} {} -> {}]", call.name, call.arguments, result.content);
+        }
         AnswerEvent::Routed(_) | AnswerEvent::Started { .. } => {}
     });
     let _ = writeln!(out);

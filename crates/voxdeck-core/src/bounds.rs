@@ -175,6 +175,13 @@ pub const PIPELINE_FIRST_PIECE_MAX_WORDS: Bound = Bound::new("pipeline.first_pie
 pub const PIPELINE_MIN_UTTERANCE_MS: Bound = Bound::new("pipeline.min_utterance_ms", 0.0, 10_000.0);
 pub const PIPELINE_CONTEXT_TURNS: Bound = Bound::new("pipeline.context_turns", 0.0, 1000.0);
 
+// [tools]
+/// Running timers at most: a desk assistant's kitchen, not a scheduler.
+pub const TOOLS_MAX_TIMERS: Bound = Bound::new("tools.max_timers", 1.0, 100.0);
+/// Stored facts at most: each is offered to the LLM's context by relevance, so a few hundred.
+pub const TOOLS_MAX_FACTS: Bound = Bound::new("tools.max_facts", 1.0, 1000.0);
+pub const TOOLS_FACTS_IN_CONTEXT: Bound = Bound::new("tools.facts_in_context", 0.0, 20.0);
+
 // [memory]
 /// 16 TiB, in MiB: past any machine this runs on.
 pub const MEMORY_HEADROOM_MB: Bound = Bound::new("memory.headroom_mb", 0.0, 16_777_216.0);
@@ -224,6 +231,9 @@ pub const ALL: &[Bound] = &[
     PIPELINE_CLAUSE_MIN_WORDS,
     PIPELINE_MIN_UTTERANCE_MS,
     PIPELINE_CONTEXT_TURNS,
+    TOOLS_MAX_TIMERS,
+    TOOLS_MAX_FACTS,
+    TOOLS_FACTS_IN_CONTEXT,
     MEMORY_HEADROOM_MB,
     MEMORY_LIMIT_MB,
     METRICS_HZ,

@@ -81,6 +81,8 @@ pub struct Config {
     pub router: RouterConfig,
     /// The control panel (desktop app and `voxdeck serve`).
     pub ui: UiConfig,
+    /// The assistant's tools: timers, memory facts, the time, its own state.
+    pub tools: ToolsConfig,
 }
 
 /// How many layers to offload to the GPU.
@@ -825,6 +827,40 @@ impl RouterConfig {
     }
 }
 
+/// `[tools]`: what the assistant may do besides talking (the allowlist is `tools::spec`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ToolsConfig {
+    /// Tools at all: timers, memory, the time, the assistant's own state.
+    pub enabled: bool,
+    /// Match common phrasings ("set a timer for ten minutes") without any LLM.
+    pub fast_path: bool,
+    /// Offer the tools to the LLMs (local under a grammar, cloud as OpenAI `tools`).
+    pub offer_to_llm: bool,
+    /// Running timers at most; one more is refused.
+    pub max_timers: u32,
+    /// Stored facts at most; one more is refused.
+    pub max_facts: u32,
+    /// Facts put in the LLM's context for a question, the most relevant first (0 = none).
+    pub facts_in_context: u32,
+}
+
+impl Default for ToolsConfig {
+    fn default() -> Self {
+        ToolsConfig { enabled: true, fast_path: true, offer_to_llm: true, max_timers: 50, max_facts: 200, facts_in_context: 3 }
+    }
+}
+
+impl ToolsConfig {
+    /// Checks the `[tools]` values.
+    fn validate(&self) -> Result<(), Invalid> {
+        bounds::TOOLS_MAX_TIMERS.check(self.max_timers)?;
+        bounds::TOOLS_MAX_FACTS.check(self.max_facts)?;
+        bounds::TOOLS_FACTS_IN_CONTEXT.check(self.facts_in_context)?;
+        Ok(())
+    }
+}
+
 impl Config {
     /// Loads the configuration: `explicit` (from `--config`), else `VOXDECK_CONFIG`, else the
     /// XDG file. A missing XDG file means defaults; a missing explicit file is an error.
@@ -875,6 +911,7 @@ impl Config {
         self.memory.validate()?;
         self.cloud.validate()?;
         self.router.validate()?;
+        self.tools.validate()?;
         self.ui.validate()?;
         self.metrics.validate()
     }
@@ -893,6 +930,7 @@ impl Config {
             self.memory.validate(),
             self.cloud.validate(),
             self.router.validate(),
+            self.tools.validate(),
             self.ui.validate(),
             self.metrics.validate(),
         ]

@@ -26,6 +26,7 @@ pub mod shortcut;
 pub mod stt;
 pub mod sysmon;
 pub mod sync;
+pub mod tools;
 pub mod tts;
 pub mod turn_record;
 pub mod voice_latency;

@@ -114,6 +114,35 @@ pub struct TurnRecord {
     pub voice: Option<String>,
     /// Where the turn ran on the GPU and what voxdeck held there when it ended.
     pub gpu: TurnGpu,
+    /// The tools the assistant called in this turn, in order (empty for a plain answer).
+    pub tool_calls: Vec<ToolCallRecord>,
+    /// When the first tool call's result was ready, ms from release.
+    pub tool_ms: Option<f64>,
+    /// Not an answer to a question: something the assistant said on its own (a timer is due).
+    pub announcement: bool,
+}
+
+/// One tool call of a turn: what was called, by whom, what it gave and how long it took.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+#[serde(default)]
+pub struct ToolCallRecord {
+    /// The tool's name as called (refused calls keep the name the model gave).
+    pub name: String,
+    /// The arguments, a JSON object's text, as called.
+    pub arguments: String,
+    /// Who made the call: "fast_path" (matched without an LLM), "local" or "cloud".
+    pub source: String,
+    /// Carried out (false: refused or failed; `result` says why).
+    pub ok: bool,
+    /// What the tool gave the model.
+    pub result: String,
+    /// The sentence for the user.
+    pub spoken: String,
+    /// When the call was made, ms from release.
+    pub at_ms: Option<f64>,
+    /// How long running the tool took, ms.
+    pub run_ms: f64,
 }
 
 /// A turn's GPU facts, each from the component that knows it.
@@ -188,6 +217,9 @@ impl TurnRecord {
             tts_rtf: None,
             gpu: TurnGpu::default(),
             voice: None,
+            tool_calls: Vec::new(),
+            tool_ms: None,
+            announcement: false,
         }
     }
 }

@@ -124,6 +124,12 @@ function dispatch(v, m) {
     case "switch":
       v.settings.switchStatus(m.status);
       break;
+    case "tool_call":
+    case "timers":
+    case "timer_due":
+    case "facts":
+    case "confirm_asked":
+      break;
     default: {
       /** @type {never} */
       const unknown = m;

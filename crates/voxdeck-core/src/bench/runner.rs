@@ -228,6 +228,7 @@ fn answer_timings(
         temperature: Some(0.0),
         ignore_eos: true,
         continue_from: None,
+        tools: None,
     };
     let mut times = Vec::with_capacity(tokens as usize);
     let stream = llm.chat(request)?;

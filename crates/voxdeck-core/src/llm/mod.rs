@@ -18,6 +18,8 @@ pub use cloud::{CloudError, CloudLlm, CloudSettings};
 pub use load_log::{DeviceBuffer, LoadLog};
 pub use local::{LocalLlm, ModelInfo, PrefillStats, Prefilling};
 
+use crate::tools::{ToolCall, ToolOffer};
+
 /// Errors from an LLM engine.
 #[derive(Debug, thiserror::Error)]
 pub enum LlmError {
@@ -56,6 +58,8 @@ pub enum Role {
     System,
     User,
     Assistant,
+    /// A tool's result, answering the assistant's call before it ([`ChatMessage::tool_call_id`]).
+    Tool,
 }
 
 impl Role {
@@ -64,6 +68,7 @@ impl Role {
             Role::System => "system",
             Role::User => "user",
             Role::Assistant => "assistant",
+            Role::Tool => "tool",
         }
     }
 }
@@ -73,17 +78,34 @@ impl Role {
 pub struct ChatMessage {
     pub role: Role,
     pub content: String,
+    /// The assistant's tool calls (its `content` is then usually empty).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    /// A [`Role::Tool`] message: the call it answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
 }
 
 impl ChatMessage {
+    fn new(role: Role, content: String) -> Self {
+        ChatMessage { role, content, tool_calls: Vec::new(), tool_call_id: None }
+    }
     pub fn system(content: impl Into<String>) -> Self {
-        ChatMessage { role: Role::System, content: content.into() }
+        ChatMessage::new(Role::System, content.into())
     }
     pub fn user(content: impl Into<String>) -> Self {
-        ChatMessage { role: Role::User, content: content.into() }
+        ChatMessage::new(Role::User, content.into())
     }
     pub fn assistant(content: impl Into<String>) -> Self {
-        ChatMessage { role: Role::Assistant, content: content.into() }
+        ChatMessage::new(Role::Assistant, content.into())
+    }
+    /// The assistant calling tools.
+    pub fn tool_calls(calls: Vec<ToolCall>) -> Self {
+        ChatMessage { tool_calls: calls, ..ChatMessage::new(Role::Assistant, String::new()) }
+    }
+    /// A tool's result for call `id`.
+    pub fn tool_result(id: impl Into<String>, content: impl Into<String>) -> Self {
+        ChatMessage { tool_call_id: Some(id.into()), ..ChatMessage::new(Role::Tool, content.into()) }
     }
 }
 
@@ -101,11 +123,14 @@ pub struct ChatRequest {
     /// The start of the answer, already given: generation continues it (the local model
     /// finishing a cloud answer whose stream broke). Engines that cannot continue ignore it.
     pub continue_from: Option<String>,
+    /// Tools the engine may call instead of answering: the answer is then one
+    /// [`LlmEvent::ToolCall`] (the local model writes it under a grammar).
+    pub tools: Option<ToolOffer>,
 }
 
 impl ChatRequest {
     pub fn new(messages: Vec<ChatMessage>) -> Self {
-        ChatRequest { messages, max_tokens: None, temperature: None, ignore_eos: false, continue_from: None }
+        ChatRequest { messages, max_tokens: None, temperature: None, ignore_eos: false, continue_from: None, tools: None }
     }
 }
 
@@ -159,6 +184,9 @@ pub enum LlmEvent {
     /// One generated token. `text` is the UTF-8 that became complete with it (may be empty when a
     /// character spans tokens); `elapsed` is measured from the request.
     Token { text: String, index: u32, elapsed: Duration },
+    /// The engine calls a tool instead of answering (only when the request offered tools);
+    /// `Done` follows, its text empty. Not yet checked against the allowlist.
+    ToolCall(ToolCall),
     /// The answer is complete (or was cancelled); the full text and its figures.
     Done { text: String, metrics: AnswerMetrics },
     /// The answer failed; nothing more follows.
@@ -208,6 +236,7 @@ impl AnswerStream {
             match event {
                 LlmEvent::Token { text, index, elapsed } => on_token(&text, index, elapsed),
                 LlmEvent::Done { text, metrics } => return Ok((text, metrics)),
+                LlmEvent::ToolCall(_) => {}
                 LlmEvent::Error(e) => return Err(e),
             }
         }

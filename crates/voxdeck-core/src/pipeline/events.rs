@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::turn_record::TurnRecord;
+use crate::tools::{Fact, TimerView};
+use crate::turn_record::{ToolCallRecord, TurnRecord};
 use crate::sysmon::SystemSnapshot;
 
 /// Where the assistant is in a turn; what the push-to-talk button shows.
@@ -47,6 +48,18 @@ pub enum Event {
     TurnComplete { record: Box<TurnRecord> },
     /// A system metrics sample.
     System { snapshot: Box<SystemSnapshot> },
+    /// The assistant called a tool in turn `turn` (also in the turn's record).
+    ToolCall { turn: u64, call: ToolCallRecord },
+    /// The timers changed (set, cancelled, rang, missed): every timer not yet cleared away.
+    Timers { timers: Vec<TimerView> },
+    /// A timer is due (or was missed while voxdeck was off); it is said aloud as soon as no
+    /// answer is in progress.
+    TimerDue { timer: TimerView },
+    /// The remembered facts changed: all of them, newest first.
+    Facts { facts: Vec<Fact> },
+    /// The assistant asks the user to confirm `action` ("forget_all") by voice or button,
+    /// until `expires_unix_ms`.
+    ConfirmAsked { action: String, prompt: String, expires_unix_ms: i64 },
 }
 
 /// Events buffered per subscriber; a subscriber that falls this far behind loses the oldest.

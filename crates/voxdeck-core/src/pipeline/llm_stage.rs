@@ -139,6 +139,7 @@ fn answer(
                 }
             }
         }
+        AnswerEvent::ToolCall { .. } => {}
         AnswerEvent::Cut { reason, notice } => {
             // The local model goes on with the same answer: shown, not spoken.
             shared.bus.notice(Some(turn), format!("{notice} ({reason})"));

@@ -26,9 +26,11 @@ pub enum Mark {
     Interrupted,
     /// Playback was silenced and generation cancelled after the barge-in press.
     Silenced,
+    /// The first tool call's result is ready.
+    ToolDone,
 }
 
-const MARKS: usize = 11;
+const MARKS: usize = 12;
 
 impl Mark {
     fn index(self) -> usize {
@@ -107,6 +109,7 @@ impl TurnRecord {
         self.last_audio_ms = t.ms_from_release(Mark::LastAudioOut);
         self.interrupted_ms = t.ms_from_release(Mark::Interrupted);
         self.silenced_ms = t.ms_from_release(Mark::Silenced);
+        self.tool_ms = t.ms_from_release(Mark::ToolDone);
     }
 }
 

@@ -16,6 +16,13 @@ use super::{Route, Router, RouterState, Target};
 use crate::config::Mode;
 use crate::sync::lock;
 use crate::llm::{AnswerMetrics, CancelToken, ChatEngine, ChatRequest, LlmError, LlmEvent};
+use crate::tools::{ToolCall, ToolResult};
+
+/// Runs the tool calls an engine makes (checked against the allowlist first): the voice loop's
+/// toolbox, or the eval's recorder.
+pub trait ToolRunner: Send + Sync {
+    fn run(&self, call: &ToolCall, engine: Target) -> ToolResult;
+}
 
 /// What the user is told when the cloud fails and the local model answers instead.
 pub const CLOUD_FALLBACK_NOTICE: &str = "Cloud unavailable, answering locally.";
@@ -42,6 +49,8 @@ pub enum AnswerEvent<'a> {
     /// The cloud failed before answering; the local model answers instead. `notice` is set
     /// the first time in a row, to be told to the user.
     Fallback { reason: &'a str, notice: Option<&'static str> },
+    /// An engine called a tool and it was run: the call, its result, how long it took, ms.
+    ToolCall { engine: Target, call: &'a ToolCall, result: &'a ToolResult, run_ms: f64 },
     /// The cloud's stream broke after part of the answer; the local model continues it.
     /// `notice` says so, to be shown (speaking it would split the answer).
     Cut { reason: &'a str, notice: &'static str },
@@ -289,6 +298,7 @@ fn stream(engine: &NamedEngine, target: Target, request: ChatRequest, on: &mut d
                 on(AnswerEvent::Token { text: &text, tokens, elapsed });
             }
             LlmEvent::Done { text, metrics } => return Streamed::Done { text, metrics },
+            LlmEvent::ToolCall(call) => tracing::debug!(name = %call.name, "tool call (no runner yet)"),
             LlmEvent::Error(error) => return Streamed::Failed { error, partial, tokens },
         }
     }

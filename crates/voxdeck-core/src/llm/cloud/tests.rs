@@ -131,6 +131,7 @@ fn drain(stream: &mut AnswerStream) -> Outcome {
             Ok(LlmEvent::Done { text, metrics }) => return Outcome { tokens, end: Ok((text, metrics)), at: Instant::now() },
             Ok(LlmEvent::Error(LlmError::Cloud(e))) => return Outcome { tokens, end: Err(e), at: Instant::now() },
             Ok(LlmEvent::Error(e)) => panic!("not a cloud error: {e}"),
+            Ok(LlmEvent::ToolCall(call)) => panic!("no tools were offered, yet {call:?}"),
             Err(TryRecvError::Disconnected) => panic!("the stream ended without Done or Error"),
             Err(TryRecvError::Empty) if Instant::now() > give_up => panic!("the stream never ended"),
             Err(TryRecvError::Empty) => pause(1),
