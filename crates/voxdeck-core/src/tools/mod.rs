@@ -10,7 +10,9 @@
 //! [`toolbox::Toolbox`] runs it, so a malformed or hostile call is refused in words and
 //! nothing is stored half-way.
 
+pub mod intent;
 pub mod spec;
+pub mod toolbox;
 
 use serde::{Deserialize, Serialize};
 
