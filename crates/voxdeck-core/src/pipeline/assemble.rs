@@ -66,6 +66,7 @@ pub fn start_on(engines: LoadedEngines, options: SessionOptions, io: SessionIo) 
             source: io.source,
             sink: io.sink.clone(),
             history: io.history,
+            toolbox: None,
         },
         options,
     )?;

@@ -31,6 +31,7 @@ use crate::history::{History, new_conversation_id};
 use crate::stt::Stt;
 use crate::sync::lock;
 use crate::sysmon::Monitor;
+use crate::tools::toolbox::Toolbox;
 use crate::tts::SpeechSynthesizer;
 
 /// The components a session runs on, loaded by the caller (see [`super::load_engines`]); front
@@ -45,6 +46,8 @@ pub struct SessionParts {
     /// Where answers are spoken: the speaker, or a WAV file.
     pub sink: Arc<dyn AudioSink>,
     pub history: Option<History>,
+    /// The assistant's tools (timers, facts, ...); `None` with `tools.enabled = false`.
+    pub toolbox: Option<Arc<Toolbox>>,
 }
 
 /// How a session behaves (from `[pipeline]`, `[llm]` and `[metrics]`).
@@ -89,6 +92,7 @@ impl SessionOptions {
 pub struct Session {
     shared: Arc<Shared>,
     answerer: Arc<Answerer>,
+    toolbox: Option<Arc<Toolbox>>,
     source: Mutex<Box<dyn AudioSource>>,
     capture: Option<Sender<CaptureStarted>>,
     threads: Vec<JoinHandle<()>>,
@@ -156,6 +160,7 @@ impl Session {
         Ok(Session {
             shared,
             answerer: parts.answerer,
+            toolbox: parts.toolbox,
             source: Mutex::new(parts.source),
             capture: Some(capture_tx),
             threads,
@@ -231,6 +236,11 @@ impl Session {
     /// The answerer (models, routing), for front ends that show them.
     pub fn answerer(&self) -> &Arc<Answerer> {
         &self.answerer
+    }
+
+    /// The assistant's tools: the panel lists and edits timers and facts through them.
+    pub fn toolbox(&self) -> Option<&Arc<Toolbox>> {
+        self.toolbox.as_ref()
     }
 
     /// The event stream. Subscribe before pressing to see the whole turn.
