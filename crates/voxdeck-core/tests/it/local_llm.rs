@@ -28,6 +28,7 @@ fn loads_chats_and_streams_tokens() {
             }
             LlmEvent::Done { text, metrics } => break (text, metrics),
             LlmEvent::Error(e) => panic!("{e}"),
+            LlmEvent::ToolCall(call) => panic!("no tools were offered, yet {call:?}"),
         }
     };
     assert_eq!(streamed, text, "the stream must add up to the final text");
@@ -62,6 +63,7 @@ fn cancel_stops_within_one_token() {
             }
             LlmEvent::Done { metrics, .. } => break metrics,
             LlmEvent::Error(e) => panic!("{e}"),
+            LlmEvent::ToolCall(call) => panic!("no tools were offered, yet {call:?}"),
         }
     };
     assert_eq!(metrics.finish, FinishReason::Cancelled);
