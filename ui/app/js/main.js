@@ -129,7 +129,9 @@ function dispatch(v, m) {
     case "timer_due":
     case "facts":
     case "confirm_asked":
-      break;
+    case "mode_changed":
+      break; // the mode itself comes as "mode", from the engine
+
     default: {
       /** @type {never} */
       const unknown = m;
