@@ -567,3 +567,256 @@ fn get_time(what: &str) -> ToolResult {
 fn done(content: serde_json::Value, spoken: impl Into<String>) -> ToolResult {
     ToolResult { ok: true, content: content.to_string(), spoken: spoken.into() }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Controls that record the mode and report fixed figures.
+    struct Controls {
+        mode: Mutex<Mode>,
+        figures: LiveFigures,
+    }
+
+    impl AssistantControls for Controls {
+        fn set_mode(&self, mode: Mode) {
+            *self.mode.lock().unwrap() = mode;
+        }
+        fn mode(&self) -> Mode {
+            *self.mode.lock().unwrap()
+        }
+        fn figures(&self) -> LiveFigures {
+            self.figures.clone()
+        }
+    }
+
+    struct Setup {
+        toolbox: Arc<Toolbox>,
+        controls: Arc<Controls>,
+        events: Arc<Mutex<Vec<ToolboxEvent>>>,
+    }
+
+    fn setup_with(config: ToolsConfig, figures: LiveFigures) -> Setup {
+        let controls = Arc::new(Controls { mode: Mutex::new(Mode::Auto), figures });
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let sink = events.clone();
+        let toolbox =
+            Toolbox::open(None, &config, controls.clone(), Arc::new(move |e| sink.lock().unwrap().push(e))).unwrap();
+        Setup { toolbox, controls, events }
+    }
+
+    fn setup() -> Setup {
+        setup_with(ToolsConfig::default(), LiveFigures::default())
+    }
+
+    impl Setup {
+        fn call(&self, name: &str, args: &str) -> ToolResult {
+            self.toolbox.run(&ToolCall { id: "t".into(), name: name.into(), arguments: args.into() }, &ToolName::ALL)
+        }
+        fn take_events(&self) -> Vec<ToolboxEvent> {
+            std::mem::take(&mut *self.events.lock().unwrap())
+        }
+    }
+
+    #[test]
+    fn set_list_and_cancel_timers_in_words() {
+        let s = setup();
+        assert_eq!(s.call("list_timers", "{}").spoken, "No timers are running.");
+        let set = s.call("set_timer", r#"{"seconds": 600, "label": "tea\u0007"}"#);
+        assert!(set.ok, "{set:?}");
+        assert_eq!(set.spoken, "Tea timer set for 10 minutes.");
+        let content: serde_json::Value = serde_json::from_str(&set.content).unwrap();
+        assert_eq!((content["ok"].as_bool(), content["seconds"].as_i64()), (Some(true), Some(600)));
+        assert!(matches!(s.take_events().as_slice(), [ToolboxEvent::Timers(t)] if t.len() == 1 && t[0].label == "tea"));
+        assert_eq!(s.call("set_timer", r#"{"seconds": 3720}"#).spoken, "Timer set for 1 hour 2 minutes.");
+        assert_eq!(
+            s.call("list_timers", "").spoken,
+            "You have 2 timers: tea, 10 minutes left; and one with 1 hour 2 minutes left."
+        );
+        let which = s.call("cancel_timer", r#"{"label": ""}"#);
+        assert!(!which.ok);
+        assert_eq!(which.spoken, "You have 2 timers: tea and a 1 hour 2 minute timer. Which one?");
+        assert_eq!(s.call("cancel_timer", r#"{"label": "eggs"}"#).spoken, "No timer called eggs is running.");
+        assert_eq!(s.call("cancel_timer", r#"{"label": "the Tea timer"}"#).spoken, "Okay, I've cancelled your tea timer.");
+        assert_eq!(s.call("cancel_timer", r#"{"label": ""}"#).spoken, "Okay, I've cancelled your 1 hour 2 minute timer.");
+        assert_eq!(s.call("cancel_timer", r#"{"label": "all"}"#).spoken, "No timers are running.");
+        let shown = s.toolbox.timers();
+        assert_eq!(shown.len(), 2, "cancelled timers stay on the panel a while");
+        assert!(shown.iter().all(|t| t.state == TimerState::Cancelled));
+        s.call("set_timer", r#"{"seconds": 60}"#);
+        s.call("set_timer", r#"{"seconds": 70}"#);
+        assert_eq!(s.call("cancel_timer", r#"{"label": "all"}"#).spoken, "Okay, I've cancelled all 2 timers.");
+    }
+
+    #[test]
+    fn a_clock_time_timer_is_set_for_its_next_occurrence() {
+        let s = setup();
+        let r = s.call("set_timer", r#"{"at": "17:30"}"#);
+        assert!(r.ok, "{r:?}");
+        assert!(r.spoken.starts_with("Timer set for 5:30 PM"), "{}", r.spoken);
+        let due = s.toolbox.timers()[0].due_unix_ms - unix_ms_now();
+        assert!(due > 0 && due <= 24 * 3600 * 1000, "{due}");
+        let content: serde_json::Value = serde_json::from_str(&r.content).unwrap();
+        assert_eq!(content["due"], "17:30");
+    }
+
+    #[test]
+    fn ten_thousand_timers_stop_at_the_limit_in_words() {
+        let s = setup_with(ToolsConfig { max_timers: 50, ..ToolsConfig::default() }, LiveFigures::default());
+        let mut refusals = 0;
+        for i in 0..10_000 {
+            let r = s.call("set_timer", &format!(r#"{{"seconds": {}}}"#, 60 + i));
+            if !r.ok {
+                assert_eq!(r.spoken, "You already have 50 timers running.");
+                refusals += 1;
+            }
+        }
+        assert_eq!(refusals, 10_000 - 50);
+        assert_eq!(s.toolbox.timers().len(), 50);
+        assert_eq!(s.toolbox.core.store.running_timers().unwrap().len(), 50);
+    }
+
+    #[test]
+    fn bad_calls_are_refused_and_change_nothing() {
+        let s = setup();
+        for (name, args, said) in [
+            ("run_shell", r#"{"cmd": "rm -rf /"}"#, "I don't have a tool called run_shell."),
+            ("set_timer", r#"{"seconds": 315360000}"#, "I can only set timers up to 24 hours."),
+            ("set_timer", "{\"seconds\": 5", "That tool call was garbled."),
+            ("remember", r#"{"fact": "  \u0007 "}"#, "There's nothing to remember."),
+        ] {
+            let r = s.call(name, args);
+            assert!(!r.ok, "{name} {args}");
+            assert_eq!(r.spoken, said);
+        }
+        let huge = format!(r#"{{"fact": "{}"}}"#, "a".repeat(1 << 20));
+        assert_eq!(s.call("remember", &huge).spoken, "That's too long: fact holds at most 500 characters.");
+        let not_offered = s.toolbox.run(
+            &ToolCall { id: "x".into(), name: "forget_all".into(), arguments: "{}".into() },
+            &[ToolName::GetTime],
+        );
+        assert_eq!(not_offered.spoken, "I can't use forget_all here.");
+        assert!(s.toolbox.facts().is_empty() && s.toolbox.timers().is_empty());
+        assert!(s.toolbox.pending_confirmation().is_none());
+        assert!(s.take_events().is_empty(), "nothing changed, nothing told");
+    }
+
+    #[test]
+    fn remember_recall_and_forget() {
+        let s = setup_with(ToolsConfig { max_facts: 3, ..ToolsConfig::default() }, LiveFigures::default());
+        assert_eq!(s.call("recall", r#"{"about": "my sister"}"#).spoken, "I don't know anything about your sister yet.");
+        assert_eq!(s.call("remember", r#"{"fact": "My sister's name is Anna."}"#).spoken, "Okay, I'll remember that.");
+        assert!(matches!(s.take_events().as_slice(), [ToolboxEvent::Facts(f)] if f.len() == 1));
+        assert_eq!(s.call("remember", r#"{"fact": "my sister's name is anna"}"#).spoken, "I already know that.");
+        s.call("remember", r#"{"fact": "My sister lives in Oslo"}"#);
+        s.call("remember", r#"{"fact": "The car is on level 3"}"#);
+        let full = s.call("remember", r#"{"fact": "One fact too many"}"#);
+        assert!(!full.ok);
+        assert_eq!(full.spoken, "My memory is full: I keep 3 facts. Forget some first.");
+        assert_eq!(
+            s.call("recall", r#"{"about": "sister's name"}"#).spoken,
+            "You told me 2 things: your sister's name is Anna; and your sister lives in Oslo."
+        );
+        assert_eq!(s.toolbox.facts()[0].text, "The car is on level 3", "newest first, stored as given");
+        let top: Vec<String> = s.toolbox.relevant_facts("where is my car parked?", 3).into_iter().map(|f| f.text).collect();
+        assert_eq!(top, ["The car is on level 3"]);
+        assert_eq!(s.call("forget", r#"{"about": "the weather"}"#).spoken, "I had nothing about the weather.");
+        assert_eq!(s.call("forget", r#"{"about": "my sister"}"#).spoken, "Okay, I've forgotten 2 facts about your sister.");
+        assert_eq!(s.toolbox.facts().len(), 1);
+    }
+
+    #[test]
+    fn forget_all_waits_for_a_yes() {
+        let s = setup();
+        assert_eq!(s.toolbox.confirm("forget_all").spoken, "There's nothing to confirm.");
+        for fact in ["a b c", "d e f"] {
+            s.call("remember", &format!(r#"{{"fact": "{fact}"}}"#));
+        }
+        s.take_events();
+        let asked = s.call("forget_all", "{}");
+        assert_eq!(asked.spoken, "Forget all 2 facts? Say yes to confirm, or press Forget all.");
+        assert_eq!(s.toolbox.facts().len(), 2, "nothing deleted before the yes");
+        assert!(matches!(s.take_events().as_slice(), [ToolboxEvent::ConfirmAsked { action, expires_unix_ms, .. }]
+            if action == "forget_all" && *expires_unix_ms > unix_ms_now()));
+        assert_eq!(s.toolbox.pending_confirmation().as_deref(), Some("forget_all"));
+        assert_eq!(s.toolbox.decline().spoken, "Okay, I'll keep them.");
+        assert_eq!(s.toolbox.pending_confirmation(), None);
+        assert!(!s.toolbox.confirm("forget_all").ok, "a declined question is not confirmed");
+        s.call("forget_all", "");
+        let yes = s.toolbox.confirm("forget_all");
+        assert!(yes.ok);
+        assert_eq!(yes.spoken, "I've forgotten everything.");
+        assert!(s.toolbox.facts().is_empty());
+        assert!(matches!(s.take_events().last(), Some(ToolboxEvent::Facts(f)) if f.is_empty()));
+        // An expired question cannot be confirmed.
+        s.call("remember", r#"{"fact": "x y z"}"#);
+        s.call("forget_all", "");
+        s.toolbox.pending().as_mut().unwrap().expires_unix_ms = unix_ms_now() - 1;
+        assert_eq!(s.toolbox.pending_confirmation(), None);
+        assert_eq!(s.toolbox.confirm("forget_all").spoken, "There's nothing to confirm.");
+        assert_eq!(s.toolbox.facts().len(), 1);
+    }
+
+    #[test]
+    fn the_panel_edits_and_deletes_facts_with_the_same_checks() {
+        let s = setup();
+        s.call("remember", r#"{"fact": "My sister is Anna"}"#);
+        s.call("remember", r#"{"fact": "The car is on level 3"}"#);
+        let car = s.toolbox.facts()[0].clone();
+        s.take_events();
+        let edited = s.toolbox.edit_fact(car.id, " The car is on level 4\n").unwrap();
+        assert_eq!(edited.text, "The car is on level 4");
+        assert!(matches!(s.take_events().as_slice(), [ToolboxEvent::Facts(f)] if f[0].text == "The car is on level 4"));
+        let refused = |r: Result<Fact, ToolboxError>| r.unwrap_err().to_string();
+        assert_eq!(refused(s.toolbox.edit_fact(car.id, "my sister is anna.")), "I already know that.");
+        assert_eq!(refused(s.toolbox.edit_fact(car.id, " ")), "There's nothing to remember.");
+        assert!(refused(s.toolbox.edit_fact(car.id, &"x".repeat(1 << 20))).starts_with("That's too long"));
+        assert!(matches!(s.toolbox.edit_fact(999, "x"), Err(ToolboxError::NoSuchFact(999))));
+        assert_eq!(s.toolbox.facts()[0].text, "The car is on level 4", "a refused edit changes nothing");
+        s.toolbox.delete_fact(car.id).unwrap();
+        assert!(matches!(s.toolbox.delete_fact(car.id), Err(ToolboxError::NoSuchFact(_))));
+        assert_eq!(s.toolbox.facts().len(), 1);
+        assert!(matches!(s.take_events().as_slice(), [ToolboxEvent::Facts(f)] if f.len() == 1));
+    }
+
+    #[test]
+    fn the_panel_cancels_a_timer_by_id() {
+        let s = setup();
+        s.call("set_timer", r#"{"seconds": 60}"#);
+        let id = s.toolbox.timers()[0].id;
+        s.toolbox.cancel_timer(id).unwrap();
+        assert!(matches!(s.toolbox.cancel_timer(id), Err(ToolboxError::NoSuchTimer(_))));
+        assert_eq!(s.toolbox.timers()[0].state, TimerState::Cancelled);
+    }
+
+    #[test]
+    fn time_status_and_mode() {
+        let figures = LiveFigures { gen_tok_s: Some(68.0), model_name: Some("SmolLM2 135M".into()), ..LiveFigures::default() };
+        let s = setup_with(ToolsConfig::default(), figures);
+        let time = s.call("get_time", r#"{"what": "time"}"#);
+        assert!(time.spoken.starts_with("It's ") && time.spoken.ends_with("M."), "{}", time.spoken);
+        let content: serde_json::Value = serde_json::from_str(&time.content).unwrap();
+        assert!(chrono::DateTime::parse_from_rfc3339(content["now"].as_str().unwrap()).is_ok(), "{content}");
+        assert!(s.call("get_time", r#"{"what": "date"}"#).spoken.contains(", 20"));
+        assert_eq!(
+            s.call("assistant_status", r#"{"what": "speed"}"#).spoken,
+            "I'm generating about 68 tokens a second with SmolLM2 135M."
+        );
+        assert_eq!(
+            s.call("assistant_status", r#"{"what": "memory"}"#).spoken,
+            "I can't measure my memory use on this machine."
+        );
+        assert_eq!(s.call("set_mode", r#"{"mode": "cloud"}"#).spoken, "Okay, I'll think harder: the cloud answers from now on.");
+        assert_eq!(s.controls.mode(), Mode::Cloud);
+        assert_eq!(s.call("set_mode", r#"{"mode": "local"}"#).spoken, "Okay, I'll answer on this device from now on.");
+        assert_eq!(s.call("set_mode", r#"{"mode": "auto"}"#).spoken, "Okay, back to choosing per question.");
+        assert_eq!(s.controls.mode(), Mode::Auto);
+    }
+
+    #[test]
+    fn labels_compare_loosely() {
+        assert_eq!(label_key("The Tea timer"), "tea");
+        assert_eq!(label_key("my pasta timers"), "pasta");
+        assert_eq!(label_key("timer"), "");
+    }
+}
