@@ -12,6 +12,7 @@
 
 pub mod intent;
 pub mod spec;
+pub mod spoken_numbers;
 pub mod toolbox;
 
 use serde::{Deserialize, Serialize};
