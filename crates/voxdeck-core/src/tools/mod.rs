@@ -14,6 +14,7 @@ pub mod clock;
 pub mod facts;
 pub mod intent;
 pub mod spec;
+pub mod spoken_numbers;
 pub mod status_words;
 mod store;
 pub mod timer_words;
