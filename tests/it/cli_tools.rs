@@ -67,7 +67,7 @@ fn spoken_turns_set_list_and_cancel_a_timer_and_one_rings() {
             "Set a timer for ten minutes.",
             "What timers do I have?",
             "Cancel the timer.",
-            "Set a tea timer for three seconds.",
+            "Set a pasta timer for three seconds.",
         ],
     );
     let out = home.path().join("answers.wav");
@@ -92,13 +92,13 @@ fn spoken_turns_set_list_and_cancel_a_timer_and_one_rings() {
 
     let (name, _, ok, spoken) = call(&turns[3]);
     assert_eq!((name.as_str(), ok), ("set_timer", true), "{}", turns[3]);
-    assert!(spoken.to_lowercase().contains("tea"), "{spoken}");
+    assert!(spoken.to_lowercase().contains("pasta"), "{spoken}");
 
     let ring = &turns[4];
     assert_eq!(ring["announcement"], true, "{ring}");
     assert_eq!(ring["outcome"], "answered", "{ring}");
     let said = ring["answer"].as_str().unwrap().to_lowercase();
-    assert!(said.contains("tea") && said.contains("done"), "{said}");
+    assert!(said.contains("pasta") && said.contains("done"), "{said}");
     assert!(ring["first_audio_ms"].as_f64().is_some(), "the ring was spoken into the WAV sink: {ring}");
     // Five spoken turns: each at least half a second of audio.
     assert!(wav_seconds(&out) > 2.5, "{} s", wav_seconds(&out));
