@@ -79,7 +79,7 @@ pub fn run(args: AskArgs, mut config: Config) -> anyhow::Result<()> {
     } else {
         Box::new(std::io::stdout())
     };
-    let answer = answerer.answer(request, &question, &mut |event| match event {
+    let answer = answerer.answer(request, &question, None, &mut |event| match event {
         AnswerEvent::Token { text, .. } => {
             let _ = out.write_all(text.as_bytes());
             let _ = out.flush();

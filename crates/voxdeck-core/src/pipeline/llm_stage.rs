@@ -137,7 +137,7 @@ fn answer(
     request.tools = offer(toolbox, settings);
 
     let mut sent = Ok(());
-    let result = answerer.answer(request, question, &mut |event| match event {
+    let result = answerer.answer(request, question, None, &mut |event| match event {
         AnswerEvent::Routed(route) => {
             shared.with_turn(turn, |t| {
                 t.record.route_reason = Some(route.reason.clone());

@@ -3,12 +3,16 @@
 //!
 //! 1. the cloud is unusable (no key, or rate-limited until a Retry-After time) -> local;
 //! 2. a phrase asking for depth ("think hard") -> cloud;
-//! 3. a task cue the small model does badly (code, planning, research) -> cloud;
-//! 4. a long or multi-part question -> cloud;
-//! 5. the local model's predicted time to answer (its measured time to first token plus the
+//! 3. a short question in a built-in tool's domain (timers, alarms, reminders, remembering and
+//!    forgetting, the time and date, the assistant's speed and memory) -> local: a timer never
+//!    needs the cloud, even when it is "scheduled". A cue of real work beside it ("plan",
+//!    "python") still goes on to rule 4;
+//! 4. a task cue the small model does badly (code, planning, research) -> cloud;
+//! 5. a long or multi-part question -> cloud;
+//! 6. the local model's predicted time to answer (its measured time to first token plus the
 //!    expected answer length at its measured tokens/s) beyond the voice budget's "unusable"
 //!    -> cloud;
-//! 6. otherwise local: conversation stays on the device.
+//! 7. otherwise local: conversation stays on the device.
 //!
 //! [`answerer`] runs the choice: streams from the chosen engine and falls back to the local one
 //! when the cloud fails.
@@ -57,6 +61,18 @@ pub struct RouterState {
     pub local_gen_tok_s: Option<f64>,
 }
 
+/// Phrases naming a built-in tool's domain (`tools::spec`), matched as whole words like the
+/// cloud cues ("remind" matches "reminder", "timer" matches "timers").
+const TOOL_CUES: &[&str] = &[
+    "timer", "alarm", "remind", "remember", "forget", "what time", "time is it", "the time", "what day",
+    "the date", "what date", "today s date", "how fast are you", "how fast you", "your speed", "tokens per second",
+    "how much memory", "memory use", "memory usage", "your memory",
+];
+
+/// Cloud cues that a tool request uses in its own words ("schedule a timer"): beside a tool
+/// cue they do not make the question a task for the cloud.
+const TOOL_WORDING: &[&str] = &["schedule", "calculate"];
+
 /// The routing policy.
 #[derive(Debug, Clone)]
 pub struct Router {
@@ -89,14 +105,25 @@ impl Router {
         if let Some(p) = self.config.deep_phrases.iter().find(|p| contains_phrase(&text, &normalise(p))) {
             return route(Target::Cloud, format!("auto: asked to think hard (\"{p}\")"), "think hard");
         }
-        if let Some(c) = self.config.cloud_cues.iter().find(|c| contains_phrase(&text, &normalise(c))) {
+        let words = text.split_whitespace().count();
+        let long = words > self.config.long_question_words as usize;
+        let parts = question.matches('?').count();
+        let tool = TOOL_CUES.iter().find(|c| contains_phrase(&text, c));
+        let cue = self
+            .config
+            .cloud_cues
+            .iter()
+            .filter(|c| tool.is_none() || !TOOL_WORDING.contains(&normalise(c).trim()))
+            .find(|c| contains_phrase(&text, &normalise(c)));
+        if let (Some(t), None, false, 0..=1) = (tool, cue, long, parts) {
+            return route(Target::Local, format!("auto: a built-in tool's job (\"{}\")", t.trim()), "assistant tool");
+        }
+        if let Some(c) = cue {
             return route(Target::Cloud, format!("auto: task for the larger model (\"{c}\")"), "harder task");
         }
-        let words = text.split_whitespace().count();
-        if words > self.config.long_question_words as usize {
+        if long {
             return route(Target::Cloud, format!("auto: long question ({words} words)"), "long question");
         }
-        let parts = question.matches('?').count();
         if parts >= 2 {
             return route(Target::Cloud, format!("auto: multi-part question ({parts} questions)"), "multi-part question");
         }
@@ -184,7 +211,21 @@ mod tests {
             ("What's the weather like today?", Target::Local, "conversation"),
             ("Tell me a joke about cats.", Target::Local, "conversation"),
             ("How are you doing this morning?", Target::Local, "conversation"),
-            ("Set a timer for ten minutes.", Target::Local, "conversation"),
+            ("Set a timer for ten minutes.", Target::Local, "tool's job (\"timer\")"),
+            ("Schedule a timer for the pasta.", Target::Local, "tool's job"),
+            ("Remind me to call mum at five.", Target::Local, "tool's job (\"remind\")"),
+            ("Wake me with an alarm at seven.", Target::Local, "tool's job"),
+            ("Remember that my bike is blue.", Target::Local, "tool's job (\"remember\")"),
+            ("Forget what I told you about my bike.", Target::Local, "tool's job"),
+            ("What time is it?", Target::Local, "tool's job"),
+            ("What's the date today?", Target::Local, "tool's job (\"the date\")"),
+            ("How fast are you running?", Target::Local, "tool's job"),
+            ("How much memory are you using?", Target::Local, "tool's job"),
+            ("Calculate when my timer ends.", Target::Local, "tool's job"),
+            ("Help me plan a week of study, with reminders for each session.", Target::Cloud, "plan"),
+            ("Write a Python timer function.", Target::Cloud, "function"),
+            ("Think hard: what should I remember about compound interest?", Target::Cloud, "think hard"),
+            ("Calculate the area of a circle of radius three.", Target::Cloud, "calculate"),
             ("Who wrote Pride and Prejudice?", Target::Local, "conversation"),
             ("What is the capital of Australia?", Target::Local, "conversation"),
             ("Think hard: is it better to rent or to buy?", Target::Cloud, "think hard"),
@@ -214,6 +255,11 @@ mod tests {
         assert_eq!(route.label, "auto → cloud: long question");
         let route = router().route("What's the weather like today?", Mode::Auto, &fast);
         assert_eq!(route.label, "auto → local: short question");
+        let route = router().route("Schedule a timer for ten minutes.", Mode::Auto, &fast);
+        assert_eq!((route.target, route.label.as_str()), (Target::Local, "auto → local: assistant tool"));
+        // A slow local model does not send a timer to the cloud either.
+        let slow = RouterState { cloud_unavailable: None, local_ttft_s: Some(0.1), local_gen_tok_s: Some(2.0) };
+        assert_eq!(router().route("Set a timer for ten minutes.", Mode::Auto, &slow).target, Target::Local);
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod common;
 
 mod audio;
 mod bench_job;
+mod cloud_tools;
 mod control;
 mod control_first_run;
 mod incremental_stt;

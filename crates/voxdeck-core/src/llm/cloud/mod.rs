@@ -9,6 +9,7 @@
 //! dropped, which closes the connection). Failures are typed ([`CloudError`]) so the router can
 //! fall back to the local model and record why.
 
+mod calls;
 mod error;
 mod http;
 mod key;
@@ -200,7 +201,9 @@ impl CloudLlm {
     }
 
     /// Starts one answer. `continue_from` is ignored: the OpenAI API has no portable way to
-    /// continue an assistant message.
+    /// continue an assistant message. Tools offered go as OpenAI's `tools` and `tool_choice`;
+    /// the calls streamed back arrive as [`LlmEvent::ToolCall`](super::LlmEvent::ToolCall)s
+    /// just before `Done`, whole, or not at all.
     fn start(&self, request: ChatRequest) -> Result<AnswerStream, CloudError> {
         let runtime = self.runtime.as_ref().ok_or_else(|| CloudError::Runtime("shut down".into()))?;
         let body = wire::chat_body(
@@ -209,6 +212,7 @@ impl CloudLlm {
             request.max_tokens.unwrap_or(self.settings.max_tokens),
             request.temperature.unwrap_or(self.settings.temperature),
             request.ignore_eos,
+            request.tools.as_ref(),
         )?;
         let job = Job {
             started: Instant::now(),

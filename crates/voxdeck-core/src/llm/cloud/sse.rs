@@ -90,6 +90,11 @@ impl SseParser {
         let value = value.strip_prefix(' ').unwrap_or(value);
         match field {
             "data" => match &mut self.data {
+                // Many short `data:` lines make one event: bounded like a line.
+                Some(data) if data.len() + value.len() >= MAX_LINE => {
+                    self.data = None;
+                    items.push(SseItem::Invalid(format!("an event longer than {MAX_LINE} bytes")));
+                }
                 Some(data) => {
                     data.push('\n');
                     data.push_str(value);
@@ -167,6 +172,14 @@ mod tests {
     #[test]
     fn a_byte_order_mark_is_ignored() {
         assert_eq!(parse_in_pieces("\u{feff}data: {}\n\n".as_bytes(), 1), [SseItem::Data("{}".into())]);
+    }
+
+    #[test]
+    fn an_endless_event_of_short_lines_is_cut_off() {
+        let mut p = SseParser::new();
+        let line = format!("data: {}\n", "x".repeat(1000));
+        let items: Vec<SseItem> = (0..(MAX_LINE / 1000 + 2)).flat_map(|_| p.push(line.as_bytes())).collect();
+        assert!(matches!(items.as_slice(), [SseItem::Invalid(why)] if why.contains("event longer")), "{items:?}");
     }
 
     #[test]

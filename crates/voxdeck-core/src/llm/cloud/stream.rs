@@ -1,5 +1,6 @@
-//! One streamed answer: POST the request, turn SSE chunks into token events, enforce the
-//! first-token and stall deadlines, and watch the cancel token while waiting on the network.
+//! One streamed answer: POST the request, turn SSE chunks into token events (and tool-call
+//! fragments into whole calls, sent at the end), enforce the first-token and stall deadlines,
+//! and watch the cancel token while waiting on the network.
 
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use tokio::time::{Instant, Interval, MissedTickBehavior};
 use crate::errors::error_chain;
 use super::http::{error_message, parse_retry_after};
 use super::key::ApiKey;
+use super::calls::CallAssembler;
 use super::sse::{SseItem, SseParser};
 use super::wire::{Usage, parse_chunk};
 use super::CloudError;
@@ -137,6 +139,11 @@ struct Progress {
     ttfb: Option<Duration>,
     usage: Option<Usage>,
     finish_reason: Option<String>,
+    /// Tool calls being streamed; whole only at the stream's end.
+    calls: CallAssembler,
+    /// When the first tool-call fragment came, and how many came.
+    first_call_at: Option<Duration>,
+    fragments: u32,
 }
 
 impl Progress {
@@ -150,7 +157,25 @@ impl Progress {
             ttfb: None,
             usage: None,
             finish_reason: None,
+            calls: CallAssembler::default(),
+            first_call_at: None,
+            fragments: 0,
         }
+    }
+
+    /// Something of the answer came: a content token or a piece of a tool call. From then on
+    /// the stall deadline applies, not the first-token one.
+    fn started(&self) -> bool {
+        self.first_at.is_some() || self.first_call_at.is_some()
+    }
+
+    /// Adds a tool-call fragment; `Err` when the server broke a bound.
+    fn call_fragment(&mut self, delta: super::calls::CallDelta) -> Result<(), CloudError> {
+        let at = self.start.elapsed();
+        self.first_call_at.get_or_insert(at);
+        self.last_at = at;
+        self.fragments += 1;
+        self.calls.push(delta).map_err(|detail| self.malformed(detail))
     }
 
     /// Records a content delta and streams it; `false` when nobody is listening.
@@ -177,18 +202,21 @@ impl Progress {
     }
 
     fn metrics(&self, finish: FinishReason) -> AnswerMetrics {
+        // A call's fragments are the tokens of an answer that calls a tool.
+        let streamed = self.deltas + self.fragments;
         let (prompt_tokens, gen_tokens, cached_tokens) = match self.usage {
-            Some(u) => (u.prompt_tokens, u.completion_tokens.unwrap_or(self.deltas), u.cached_tokens),
-            None => (0, self.deltas, 0),
+            Some(u) => (u.prompt_tokens, u.completion_tokens.unwrap_or(streamed), u.cached_tokens),
+            None => (0, streamed, 0),
         };
-        let first = self.first_at.unwrap_or(self.last_at);
+        let first_at = self.first_at.or(self.first_call_at);
+        let first = first_at.unwrap_or(self.last_at);
         let gen_ms = ms(self.last_at.saturating_sub(first));
         AnswerMetrics {
             prompt_tokens,
             cached_tokens,
             prompt_ms: 0.0,
             prompt_tok_s: 0.0,
-            ttft_ms: self.first_at.map(ms).unwrap_or(0.0),
+            ttft_ms: first_at.map(ms).unwrap_or(0.0),
             gen_tokens,
             gen_ms,
             gen_tok_s: per_second(f64::from(gen_tokens.saturating_sub(1)), gen_ms),
@@ -221,10 +249,27 @@ pub(crate) async fn answer(job: Job, events: UnboundedSender<LlmEvent>, cancel: 
     let mut watch = Watch::new(&cancel, Some(&events));
     let outcome = run(&job, &events, &mut watch, &mut progress).await;
     drop(watch);
+    // The calls are whole only now: a stream that failed or was cancelled runs none of them.
+    let outcome = match outcome {
+        Ok(Ended::Complete(rest)) => match std::mem::take(&mut progress.calls).finish() {
+            Ok(calls) => Ok((Ended::Complete(rest), calls)),
+            Err(detail) => Err(progress.malformed(detail)),
+        },
+        Ok(ended) => Ok((ended, Vec::new())),
+        Err(e) => Err(e),
+    };
     match outcome {
-        Ok(Ended::Complete(rest)) => {
+        Ok((Ended::Complete(rest), calls)) => {
             let metrics = progress.metrics(progress.finish());
-            tracing::debug!(tokens = metrics.gen_tokens, ttft_ms = metrics.ttft_ms, "cloud answer complete");
+            tracing::debug!(
+                tokens = metrics.gen_tokens,
+                ttft_ms = metrics.ttft_ms,
+                calls = calls.len(),
+                "cloud answer complete"
+            );
+            for call in calls {
+                let _ = events.send(LlmEvent::ToolCall(call));
+            }
             let _ = events.send(LlmEvent::Done { text: progress.text, metrics });
             if let Some(mut response) = rest {
                 // Reading the body to its end returns the connection to the pool: the next
@@ -233,7 +278,7 @@ pub(crate) async fn answer(job: Job, events: UnboundedSender<LlmEvent>, cancel: 
                 let _ = tokio::time::timeout(DRAIN_TIMEOUT, drain).await;
             }
         }
-        Ok(Ended::Cancelled) => {
+        Ok((Ended::Cancelled, _)) => {
             tracing::debug!(tokens = progress.deltas, "cloud answer cancelled");
             let metrics = progress.metrics(FinishReason::Cancelled);
             let _ = events.send(LlmEvent::Done { text: progress.text, metrics });
@@ -285,7 +330,7 @@ async fn read_stream(
     let mut sse = SseParser::new();
     let mut last_byte = Instant::now();
     loop {
-        let deadline = if p.first_at.is_some() { last_byte + job.stall_timeout } else { first_deadline };
+        let deadline = if p.started() { last_byte + job.stall_timeout } else { first_deadline };
         let (items, closed) = match watch.wait(response.chunk(), deadline).await {
             Waited::Ready(Ok(Some(bytes))) => {
                 last_byte = Instant::now();
@@ -293,7 +338,7 @@ async fn read_stream(
             }
             Waited::Ready(Ok(None)) => (sse.finish(), true),
             Waited::Ready(Err(e)) => return Err(p.broken(error_chain(&e))),
-            Waited::TimedOut if p.first_at.is_some() => return Err(p.stalled(job.stall_timeout)),
+            Waited::TimedOut if p.started() => return Err(p.stalled(job.stall_timeout)),
             Waited::TimedOut => return Err(CloudError::NoFirstToken { after: job.first_token_timeout }),
             Waited::Cancelled => return Ok(Ended::Cancelled),
         };
@@ -309,6 +354,9 @@ async fn read_stream(
                     if !chunk.content.is_empty() && !p.token(chunk.content, events) {
                         return Ok(Ended::Cancelled);
                     }
+                    for delta in chunk.tool_calls {
+                        p.call_fragment(delta)?;
+                    }
                     if chunk.finish_reason.is_some() {
                         p.finish_reason = chunk.finish_reason;
                     }
@@ -323,7 +371,11 @@ async fn read_stream(
             return if p.finish_reason.is_some() {
                 Ok(Ended::Complete(None))
             } else {
-                Err(p.broken("the connection closed before the end of the answer"))
+                Err(p.broken(if p.calls.is_empty() {
+                    "the connection closed before the end of the answer"
+                } else {
+                    "the connection closed inside a tool call"
+                }))
             };
         }
         if watch.stopped() {

@@ -479,3 +479,174 @@ fn settings_come_from_the_config() {
     assert_eq!((s.first_token_timeout, s.connect_timeout), (Duration::from_millis(1500), Duration::from_secs(2)));
     assert!(s.api_key.is_none());
 }
+
+// Tool calls: what a real server will not send on demand (cut inside a call, oversized or
+// endless calls). The real server's calls are tested in the `tests` crate (cloud_tools).
+
+/// An OpenAI-style tool-call fragment.
+fn call_delta(index: usize, id: Option<&str>, name: Option<&str>, arguments: &str) -> String {
+    let mut call = serde_json::json!({"index": index, "function": {"arguments": arguments}});
+    if let Some(id) = id {
+        call["id"] = id.into();
+        call["type"] = "function".into();
+    }
+    if let Some(name) = name {
+        call["function"]["name"] = name.into();
+    }
+    let chunk = serde_json::json!({"choices": [{"index": 0, "delta": {"tool_calls": [call]}, "finish_reason": null}]});
+    format!("data: {chunk}\n\n")
+}
+
+fn tool_question() -> ChatRequest {
+    let mut request = question();
+    request.tools = Some(crate::tools::ToolOffer::all());
+    request
+}
+
+/// Everything a stream sent, in order, failing rather than hanging.
+fn events(stream: &mut AnswerStream) -> Vec<LlmEvent> {
+    let give_up = Instant::now() + Duration::from_secs(10);
+    let mut all = Vec::new();
+    loop {
+        match stream.events.try_recv() {
+            Ok(event) => {
+                let end = matches!(event, LlmEvent::Done { .. } | LlmEvent::Error(_));
+                all.push(event);
+                if end {
+                    return all;
+                }
+            }
+            Err(TryRecvError::Disconnected) => panic!("the stream ended without Done or Error: {all:?}"),
+            Err(TryRecvError::Empty) if Instant::now() > give_up => panic!("the stream never ended: {all:?}"),
+            Err(TryRecvError::Empty) => pause(1),
+        }
+    }
+}
+
+fn ask_tools(url: &str) -> Vec<LlmEvent> {
+    let llm = CloudLlm::new(settings(url)).expect("engine");
+    events(&mut llm.chat(tool_question()).expect("stream"))
+}
+
+fn cloud_error(events: &[LlmEvent]) -> &CloudError {
+    match events.last() {
+        Some(LlmEvent::Error(LlmError::Cloud(e))) => e,
+        other => panic!("expected a cloud error, got {other:?} after {events:?}"),
+    }
+}
+
+#[test]
+fn streamed_tool_calls_arrive_whole_before_done() {
+    let peer = peer(vec![Box::new(|s| {
+        write(s, CHUNKED_HEAD);
+        write(s, &chunk(&call_delta(0, Some("call_a"), Some("set_timer"), "")));
+        write(s, &chunk(&call_delta(1, Some("call_b"), Some("get_time"), "{\"what\":")));
+        // A fragment split across pieces of the body.
+        let piece = call_delta(0, None, None, "{\"seconds\": 600, \"label\": \"tea\"}");
+        let (a, b) = piece.split_at(30);
+        write(s, &chunk(a));
+        pause(20);
+        write(s, &chunk(b));
+        write(s, &chunk(&call_delta(1, None, None, " \"time\"}")));
+        write(s, &chunk(&finish("tool_calls")));
+        write(s, &chunk("data: [DONE]\n\n"));
+        write(s, "0\r\n\r\n");
+    })]);
+    let all = ask_tools(&peer.url);
+    let calls: Vec<&crate::tools::ToolCall> =
+        all.iter().filter_map(|e| if let LlmEvent::ToolCall(c) = e { Some(c) } else { None }).collect();
+    assert_eq!(calls.len(), 2, "{all:?}");
+    assert_eq!((calls[0].id.as_str(), calls[0].name.as_str()), ("call_a", "set_timer"));
+    assert_eq!(calls[0].arguments, "{\"seconds\": 600, \"label\": \"tea\"}");
+    assert_eq!((calls[1].name.as_str(), calls[1].arguments.as_str()), ("get_time", "{\"what\": \"time\"}"));
+    assert!(matches!(all[..2], [LlmEvent::ToolCall(_), LlmEvent::ToolCall(_)]), "calls first: {all:?}");
+    let LlmEvent::Done { text, metrics } = &all[2] else { panic!("then Done: {all:?}") };
+    assert_eq!(text, "");
+    assert_eq!((metrics.gen_tokens, metrics.finish), (4, FinishReason::Stop), "fragments count as tokens");
+    assert!(metrics.ttft_ms > 0.0, "the first fragment is the first token: {metrics:?}");
+
+    let request = peer.requests.recv().expect("request");
+    let body: serde_json::Value = serde_json::from_str(request.split_once("\r\n\r\n").unwrap().1).unwrap();
+    assert_eq!(body["tool_choice"], "auto");
+    assert_eq!(body["tools"].as_array().map(Vec::len), Some(10), "{body}");
+}
+
+#[test]
+fn a_stream_cut_inside_a_calls_arguments_runs_no_call() {
+    let peer = peer(vec![
+        // The connection drops mid-arguments (chunked body never finished).
+        Box::new(|s| {
+            write(s, CHUNKED_HEAD);
+            write(s, &chunk(&(call_delta(0, Some("c"), Some("set_timer"), "{\"seco"))));
+            pause(20);
+        }),
+        // A clean close, but no finish reason and no [DONE].
+        Box::new(|s| {
+            write(s, SSE_HEAD);
+            write(s, &call_delta(0, Some("c"), Some("set_timer"), "{\"seconds\": 6"));
+        }),
+        // Silence mid-call: the stall deadline, not the first-token one.
+        Box::new(|s| {
+            write(s, SSE_HEAD);
+            write(s, &call_delta(0, Some("c"), Some("remember"), "{\"fact\": \"my"));
+            pause(1500);
+        }),
+    ]);
+    for expected in ["stream broken after 0 tokens", "stream broken after 0 tokens", "stream stalled after 0 tokens"] {
+        let all = ask_tools(&peer.url);
+        assert!(!all.iter().any(|e| matches!(e, LlmEvent::ToolCall(_) | LlmEvent::Token { .. })), "{all:?}");
+        let e = cloud_error(&all);
+        assert_eq!(e.fallback_reason(), expected, "{e}");
+        assert_eq!(e.partial_tokens(), 0, "a failure before any answer token: the router falls back");
+    }
+}
+
+#[test]
+fn oversized_or_endless_calls_are_refused_in_words() {
+    let peer = peer(vec![
+        // Megabytes of arguments, in small pieces that each pass the line limit.
+        Box::new(|s| {
+            write(s, SSE_HEAD);
+            write(s, &call_delta(0, Some("c"), Some("remember"), "{\"fact\": \""));
+            let piece = call_delta(0, None, None, &"a".repeat(8 * 1024));
+            for _ in 0..256 {
+                if s.write_all(piece.as_bytes()).is_err() {
+                    return; // the client gave up, as it should
+                }
+            }
+        }),
+        // Thousands of calls.
+        Box::new(|s| {
+            write(s, SSE_HEAD);
+            for i in 0..5000 {
+                if s.write_all(call_delta(i, Some("c"), Some("list_timers"), "{}").as_bytes()).is_err() {
+                    return;
+                }
+            }
+        }),
+        // A call without a name.
+        Box::new(|s| write(s, &format!("{SSE_HEAD}{}{}data: [DONE]\n\n", call_delta(0, Some("c"), None, "{}"), finish("tool_calls")))),
+    ]);
+    let e = cloud_error(&ask_tools(&peer.url)).clone();
+    assert!(matches!(&e, CloudError::Malformed { tokens: 0, detail, .. } if detail == "a tool call's arguments are longer than 16 KiB"), "{e:?}");
+    assert_eq!(e.fallback_reason(), "malformed stream");
+    let e = cloud_error(&ask_tools(&peer.url)).clone();
+    assert!(e.to_string().ends_with("the server sent more than 8 tool calls in one answer"), "{e}");
+    let all = ask_tools(&peer.url);
+    assert!(cloud_error(&all).to_string().contains("tool call 0 has no function name"), "{all:?}");
+    assert!(!all.iter().any(|e| matches!(e, LlmEvent::ToolCall(_))));
+}
+
+#[test]
+fn calls_and_text_in_one_answer_both_arrive() {
+    let peer = peer(vec![Box::new(|s| {
+        write(s, SSE_HEAD);
+        write(s, &delta("Let me check."));
+        write(s, &call_delta(0, Some("c"), Some("get_time"), "{\"what\":\"time\"}"));
+        write(s, &finish("tool_calls"));
+    })]);
+    let all = ask_tools(&peer.url);
+    assert!(matches!(&all[0], LlmEvent::Token { text, .. } if text == "Let me check."), "{all:?}");
+    assert!(matches!(&all[1], LlmEvent::ToolCall(c) if c.name == "get_time"), "{all:?}");
+    assert!(matches!(&all[2], LlmEvent::Done { text, .. } if text == "Let me check."), "{all:?}");
+}

@@ -3,13 +3,16 @@
 use serde::{Deserialize, Serialize};
 
 use super::CloudError;
+use super::calls::CallDelta;
 use super::http::truncate;
-use crate::llm::ChatMessage;
+use crate::llm::{ChatMessage, Role};
+use crate::tools::ToolOffer;
+use crate::tools::spec::openai_tools;
 
 #[derive(Serialize)]
 struct Body<'a> {
     model: &'a str,
-    messages: &'a [ChatMessage],
+    messages: Vec<WireMessage<'a>>,
     stream: bool,
     max_tokens: u32,
     temperature: f32,
@@ -18,6 +21,76 @@ struct Body<'a> {
     /// when a benchmark asks for it.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     ignore_eos: bool,
+    /// OpenAI's `tools` array, only when the request offers tools.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tools: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_choice: Option<serde_json::Value>,
+}
+
+/// A message as OpenAI takes it: an assistant's calls nested as `{id, type, function: {name,
+/// arguments}}` (not [`ToolCall`](crate::tools::ToolCall)'s flat shape), a tool's result with
+/// its `tool_call_id`. A plain message is `{role, content}`, as before tools.
+#[derive(Serialize)]
+struct WireMessage<'a> {
+    role: &'static str,
+    /// Always a string: "" for an assistant message that only calls tools (llama-cpp-python
+    /// refuses `null` there, OpenAI takes either).
+    content: &'a str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tool_calls: Vec<WireCall<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_call_id: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct WireCall<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    function: WireFunction<'a>,
+}
+
+#[derive(Serialize)]
+struct WireFunction<'a> {
+    name: &'a str,
+    /// A JSON object's text; `{}` for a call that was given none.
+    arguments: &'a str,
+}
+
+impl<'a> WireMessage<'a> {
+    fn from(m: &'a ChatMessage) -> WireMessage<'a> {
+        let tool_calls = if m.role == Role::Assistant { &m.tool_calls[..] } else { &[] };
+        WireMessage {
+            role: m.role.as_str(),
+            content: &m.content,
+            tool_calls: tool_calls
+                .iter()
+                .map(|c| WireCall {
+                    id: &c.id,
+                    kind: "function",
+                    function: WireFunction {
+                        name: &c.name,
+                        arguments: if c.arguments.trim().is_empty() { "{}" } else { &c.arguments },
+                    },
+                })
+                .collect(),
+            tool_call_id: if m.role == Role::Tool { m.tool_call_id.as_deref() } else { None },
+        }
+    }
+}
+
+/// `tool_choice`: "auto", or a call required: the one tool by name when only one is offered
+/// (servers that ignore "required", llama-cpp-python among them, honour a named tool by
+/// constraining the call to its schema), "required" otherwise.
+fn tool_choice(offer: &ToolOffer) -> serde_json::Value {
+    match offer.tools.as_slice() {
+        [only] if offer.require_call => {
+            serde_json::json!({"type": "function", "function": {"name": only.as_str()}})
+        }
+        _ if offer.require_call => "required".into(),
+        _ => "auto".into(),
+    }
 }
 
 #[derive(Serialize)]
@@ -32,15 +105,20 @@ pub(crate) fn chat_body(
     max_tokens: u32,
     temperature: f32,
     ignore_eos: bool,
+    tools: Option<&ToolOffer>,
 ) -> Result<Vec<u8>, CloudError> {
+    // OpenAI refuses an empty `tools` array: no tools is no offer.
+    let tools = tools.filter(|o| !o.tools.is_empty());
     let body = Body {
         model,
-        messages,
+        messages: messages.iter().map(WireMessage::from).collect(),
         stream: true,
         max_tokens,
         temperature,
         stream_options: StreamOptions { include_usage: true },
         ignore_eos,
+        tools: tools.map(|o| openai_tools(&o.tools)),
+        tool_choice: tools.map(tool_choice),
     };
     serde_json::to_vec(&body).map_err(|e| CloudError::Request(e.to_string()))
 }
@@ -62,6 +140,8 @@ pub(crate) struct Chunk {
     pub usage: Option<Usage>,
     /// An error the server reported inside the stream (OpenRouter, llama-server do this).
     pub error: Option<String>,
+    /// Fragments of tool calls ([`super::calls::CallAssembler`] joins them).
+    pub tool_calls: Vec<CallDelta>,
 }
 
 #[derive(Deserialize)]
@@ -80,6 +160,21 @@ struct RawChoice {
 #[derive(Deserialize)]
 struct RawDelta {
     content: Option<String>,
+    tool_calls: Option<Vec<RawCallDelta>>,
+}
+
+#[derive(Deserialize)]
+struct RawCallDelta {
+    /// Missing on some servers that send each call whole: then its place in the array.
+    index: Option<usize>,
+    id: Option<String>,
+    function: Option<RawFunctionDelta>,
+}
+
+#[derive(Deserialize)]
+struct RawFunctionDelta {
+    name: Option<String>,
+    arguments: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -120,8 +215,16 @@ pub(crate) fn parse_chunk(payload: &str) -> Result<Chunk, String> {
     };
     let mut chunk = Chunk { usage, ..Chunk::default() };
     for choice in choices {
-        if let Some(content) = choice.delta.and_then(|d| d.content) {
+        let Some(delta) = choice.delta else {
+            chunk.finish_reason = choice.finish_reason.or(chunk.finish_reason);
+            continue;
+        };
+        if let Some(content) = delta.content {
             chunk.content.push_str(&content);
+        }
+        for (i, call) in delta.tool_calls.unwrap_or_default().into_iter().enumerate() {
+            let (name, arguments) = call.function.map(|f| (f.name, f.arguments)).unwrap_or_default();
+            chunk.tool_calls.push(CallDelta { index: call.index.unwrap_or(i), id: call.id, name, arguments });
         }
         if choice.finish_reason.is_some() {
             chunk.finish_reason = choice.finish_reason;
@@ -140,11 +243,12 @@ pub(crate) fn model_ids(body: &[u8]) -> Option<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tools::{ToolCall, ToolName};
 
     #[test]
     fn the_body_asks_for_a_stream_with_usage() {
         let messages = [ChatMessage::system("Be brief."), ChatMessage::user("Hi")];
-        let body = chat_body("qwen", &messages, 64, 0.5, false).expect("body");
+        let body = chat_body("qwen", &messages, 64, 0.5, false, None).expect("body");
         let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
         assert_eq!(
             v,
@@ -157,8 +261,85 @@ mod tests {
                 "stream_options": {"include_usage": true},
             })
         );
-        let body = chat_body("qwen", &messages, 64, 0.0, true).expect("body");
+        let body = chat_body("qwen", &messages, 64, 0.0, true, None).expect("body");
         assert!(String::from_utf8_lossy(&body).contains("\"ignore_eos\":true"));
+    }
+
+    #[test]
+    fn tools_are_offered_and_calls_and_results_take_openais_shape() {
+        let call = ToolCall { id: "call_1".into(), name: "get_time".into(), arguments: r#"{"what":"time"}"#.into() };
+        let bare = ToolCall { id: "call_2".into(), name: "list_timers".into(), arguments: String::new() };
+        let messages = [
+            ChatMessage::user("What time is it?"),
+            ChatMessage::tool_calls(vec![call, bare]),
+            ChatMessage::tool_result("call_1", "10:42"),
+        ];
+        let offer = ToolOffer { tools: vec![ToolName::GetTime, ToolName::ListTimers], require_call: false };
+        let body = chat_body("qwen", &messages, 64, 0.0, false, Some(&offer)).expect("body");
+        let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(
+            v["messages"],
+            serde_json::json!([
+                {"role": "user", "content": "What time is it?"},
+                {"role": "assistant", "content": "", "tool_calls": [
+                    {"id": "call_1", "type": "function", "function": {"name": "get_time", "arguments": "{\"what\":\"time\"}"}},
+                    {"id": "call_2", "type": "function", "function": {"name": "list_timers", "arguments": "{}"}},
+                ]},
+                {"role": "tool", "content": "10:42", "tool_call_id": "call_1"},
+            ])
+        );
+        assert_eq!(v["tools"], openai_tools(&offer.tools));
+        assert_eq!(v["tool_choice"], "auto");
+
+        let required = ToolOffer { require_call: true, ..offer };
+        let v: serde_json::Value =
+            serde_json::from_slice(&chat_body("m", &messages, 8, 0.0, false, Some(&required)).unwrap()).unwrap();
+        assert_eq!(v["tool_choice"], "required");
+        let one = ToolOffer { tools: vec![ToolName::GetTime], require_call: true };
+        let v: serde_json::Value =
+            serde_json::from_slice(&chat_body("m", &messages, 8, 0.0, false, Some(&one)).unwrap()).unwrap();
+        assert_eq!(v["tool_choice"], serde_json::json!({"type": "function", "function": {"name": "get_time"}}));
+        assert_eq!(v["tools"].as_array().map(Vec::len), Some(1));
+
+        // No offer, or an empty one: no `tools`, no `tool_choice`, the rest as before.
+        let none = ToolOffer { tools: vec![], require_call: true };
+        for offer in [None, Some(&none)] {
+            let text = String::from_utf8(chat_body("m", &messages[..1], 8, 0.0, false, offer).unwrap()).unwrap();
+            assert_eq!(
+                text,
+                r#"{"model":"m","messages":[{"role":"user","content":"What time is it?"}],"stream":true,"max_tokens":8,"temperature":0.0,"stream_options":{"include_usage":true}}"#
+            );
+        }
+    }
+
+    #[test]
+    fn tool_call_fragments_are_read_from_deltas() {
+        // OpenAI: the first fragment names the call, the next ones carry argument pieces.
+        let c = parse_chunk(
+            r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"call_x","type":"function","function":{"name":"get_time","arguments":""}}]},"finish_reason":null}]}"#,
+        )
+        .expect("chunk");
+        assert_eq!(
+            c.tool_calls,
+            [CallDelta { index: 0, id: Some("call_x".into()), name: Some("get_time".into()), arguments: Some(String::new()) }]
+        );
+        assert_eq!(c.content, "");
+        let c = parse_chunk(r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"function":{"arguments":"{\"wh"}}]}}]}"#)
+            .expect("chunk");
+        assert_eq!(c.tool_calls, [CallDelta { index: 1, arguments: Some("{\"wh".into()), ..CallDelta::default() }]);
+        // llama-cpp-python: `tool_calls: null` in deltas without calls, "tool_calls" as the finish.
+        let c = parse_chunk(
+            r#"{"choices":[{"index":0,"delta":{"role":null,"content":null,"function_call":null,"tool_calls":null},"finish_reason":"tool_calls"}]}"#,
+        )
+        .expect("chunk");
+        assert_eq!((c.tool_calls.len(), c.finish_reason.as_deref()), (0, Some("tool_calls")));
+        // A server that omits `index` sends each call whole: its place in the array.
+        let c = parse_chunk(
+            r#"{"choices":[{"delta":{"tool_calls":[{"id":"a","function":{"name":"list_timers","arguments":"{}"}},{"id":"b","function":{"name":"get_time","arguments":"{}"}}]}}]}"#,
+        )
+        .expect("chunk");
+        assert_eq!(c.tool_calls.iter().map(|d| d.index).collect::<Vec<_>>(), [0, 1]);
+        assert!(parse_chunk(r#"{"choices":[{"delta":{"tool_calls":[{"index":"zero"}]}}]}"#).is_err());
     }
 
     #[test]
