@@ -184,8 +184,8 @@ pub enum LlmEvent {
     /// One generated token. `text` is the UTF-8 that became complete with it (may be empty when a
     /// character spans tokens); `elapsed` is measured from the request.
     Token { text: String, index: u32, elapsed: Duration },
-    /// The engine calls a tool instead of answering (only when the request offered tools);
-    /// `Done` follows, its text empty. Not yet checked against the allowlist.
+    /// The engine calls a tool (only when the request offered tools); `Done` follows, its text
+    /// what was said before the call, if anything. Not yet checked against the allowlist.
     ToolCall(ToolCall),
     /// The answer is complete (or was cancelled); the full text and its figures.
     Done { text: String, metrics: AnswerMetrics },

@@ -18,7 +18,7 @@ use super::timeline::{Mark, Outcome};
 use super::tool_use::{self, ToolSettings};
 use super::turn::Shared;
 use crate::llm::{ChatMessage, ChatRequest, FinishReason};
-use crate::router::answerer::{AnswerEvent, Answerer};
+use crate::router::answerer::{AnswerEvent, Answerer, ToolRunner};
 use crate::tools::ToolOffer;
 use crate::tools::toolbox::Toolbox;
 
@@ -135,9 +135,11 @@ fn answer(
     request.max_tokens = Some(settings.max_tokens);
     request.ignore_eos = settings.ignore_eos;
     request.tools = offer(toolbox, settings);
+    let runner = toolbox.map(tool_use::ToolboxRunner);
+    let runner = runner.as_ref().map(|r| r as &dyn ToolRunner);
 
     let mut sent = Ok(());
-    let result = answerer.answer(request, question, None, &mut |event| match event {
+    let result = answerer.answer(request, question, runner, &mut |event| match event {
         AnswerEvent::Routed(route) => {
             shared.with_turn(turn, |t| {
                 t.record.route_reason = Some(route.reason.clone());
