@@ -1,7 +1,22 @@
 //! The assistant's live figures ([`LiveFigures`]) in words, for "how fast are you running?" and
 //! "how much memory are you using?". A figure that is not known is left out, never made up.
 
-use super::toolbox::LiveFigures;
+/// Live figures for "how fast are you running?" and "how much memory are you using?".
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LiveFigures {
+    /// The last answer's generation rate and time to first token, and which model gave it.
+    pub gen_tok_s: Option<f64>,
+    pub ttft_ms: Option<f64>,
+    pub model_name: Option<String>,
+    /// The last turn's release to first audible sample, ms.
+    pub first_audible_ms: Option<f64>,
+    /// voxdeck's processes' resident memory, and its GPU memory where known, bytes.
+    pub rss_bytes: Option<u64>,
+    pub gpu_bytes: Option<u64>,
+    /// The machine's memory, bytes.
+    pub system_total_bytes: Option<u64>,
+    pub system_available_bytes: Option<u64>,
+}
 
 /// "I'm generating about 68 tokens a second with SmolLM2 135M, and my last answer started 590
 /// milliseconds after you let go."
@@ -85,11 +100,7 @@ const MIB: f64 = 1024.0 * 1024.0;
 /// "850 megabytes", "1.2 gigabytes", "24 gigabytes".
 fn bytes_words(bytes: u64) -> String {
     let b = bytes as f64;
-    if b < GIB {
-        format!("{} megabytes", (b / MIB).round() as i64)
-    } else {
-        format!("{} gigabytes", gib_number(b))
-    }
+    if b < GIB { format!("{} megabytes", (b / MIB).round() as i64) } else { format!("{} gigabytes", gib_number(b)) }
 }
 
 /// "18 of 24 gigabytes", in the total's unit.

@@ -15,9 +15,16 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use rusqlite::{Connection, Row, TransactionBehavior, params};
 
 use super::facts;
-use super::toolbox::ToolboxError;
 use super::{Fact, TimerState, TimerView};
 use crate::history;
+
+/// A failed read or write, naming the file (the toolbox turns it into its own error).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("tool store {}: {reason}", path.display())]
+pub struct StoreError {
+    pub path: PathBuf,
+    pub reason: String,
+}
 
 /// A timer as stored: what the panel sees, and the duration it was set for (`None` when it was
 /// set for a clock time), which names an unlabelled timer ("your 10 minute timer").
@@ -60,12 +67,12 @@ const FACT_COLUMNS: &str = "id, text, created_unix_ms, updated_unix_ms";
 impl Store {
     /// Opens the history database at `db` (with its checks and migrations), or a new in-memory
     /// one when `None`.
-    pub fn open(db: Option<&Path>) -> Result<Store, ToolboxError> {
+    pub fn open(db: Option<&Path>) -> Result<Store, StoreError> {
         let (conn, path, in_memory) = match db {
             Some(path) => (history::open_connection(path), path.to_owned(), false),
             None => (history::open_in_memory(), PathBuf::from(":memory:"), true),
         };
-        let conn = conn.map_err(|e| ToolboxError::Store { path: path.clone(), reason: e.to_string() })?;
+        let conn = conn.map_err(|e| StoreError { path: path.clone(), reason: e.to_string() })?;
         Ok(Store { conn: Mutex::new(conn), path, in_memory })
     }
 
@@ -84,7 +91,7 @@ impl Store {
         due_ms: i64,
         seconds: Option<i64>,
         max_running: u32,
-    ) -> Result<Option<TimerRow>, ToolboxError> {
+    ) -> Result<Option<TimerRow>, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| self.error(e))?;
         let running: i64 = tx
@@ -100,12 +107,18 @@ impl Store {
         .map_err(|e| self.error(e))?;
         let id = tx.last_insert_rowid();
         tx.commit().map_err(|e| self.error(e))?;
-        let view = TimerView { id, label: label.to_owned(), set_unix_ms: set_ms, due_unix_ms: due_ms, state: TimerState::Running };
+        let view = TimerView {
+            id,
+            label: label.to_owned(),
+            set_unix_ms: set_ms,
+            due_unix_ms: due_ms,
+            state: TimerState::Running,
+        };
         Ok(Some(TimerRow { view, seconds }))
     }
 
     /// The running timers, soonest first.
-    pub fn running_timers(&self) -> Result<Vec<TimerRow>, ToolboxError> {
+    pub fn running_timers(&self) -> Result<Vec<TimerRow>, StoreError> {
         self.timer_query(
             &format!("SELECT {TIMER_COLUMNS} FROM timers WHERE state = 'running' ORDER BY due_unix_ms, id"),
             [],
@@ -113,7 +126,7 @@ impl Store {
     }
 
     /// The running timers and those that ended at or after `ended_since_ms`, by due time.
-    pub fn shown_timers(&self, ended_since_ms: i64) -> Result<Vec<TimerRow>, ToolboxError> {
+    pub fn shown_timers(&self, ended_since_ms: i64) -> Result<Vec<TimerRow>, StoreError> {
         self.timer_query(
             &format!(
                 "SELECT {TIMER_COLUMNS} FROM timers WHERE state = 'running' OR ended_unix_ms >= ?1 \
@@ -124,7 +137,7 @@ impl Store {
     }
 
     /// The running timers due at or before `before_ms`, soonest first.
-    pub fn due_timers(&self, before_ms: i64) -> Result<Vec<TimerRow>, ToolboxError> {
+    pub fn due_timers(&self, before_ms: i64) -> Result<Vec<TimerRow>, StoreError> {
         self.timer_query(
             &format!(
                 "SELECT {TIMER_COLUMNS} FROM timers WHERE state = 'running' AND due_unix_ms <= ?1 \
@@ -135,7 +148,7 @@ impl Store {
     }
 
     /// When the soonest running timer is due.
-    pub fn next_due(&self) -> Result<Option<i64>, ToolboxError> {
+    pub fn next_due(&self) -> Result<Option<i64>, StoreError> {
         self.conn()
             .query_row("SELECT min(due_unix_ms) FROM timers WHERE state = 'running'", [], |r| r.get(0))
             .map_err(|e| self.error(e))
@@ -143,15 +156,13 @@ impl Store {
 
     /// Ends the running timers among `timers` as `state`, in one transaction; returns those this
     /// call ended (a timer another connection ended first is left out).
-    pub fn end_timers(&self, timers: &[TimerRow], state: TimerState, now_ms: i64) -> Result<Vec<TimerRow>, ToolboxError> {
+    pub fn end_timers(&self, timers: &[TimerRow], state: TimerState, now_ms: i64) -> Result<Vec<TimerRow>, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| self.error(e))?;
         let mut ended = Vec::new();
         {
             let mut stmt = tx
-                .prepare_cached(
-                    "UPDATE timers SET state = ?2, ended_unix_ms = ?3 WHERE id = ?1 AND state = 'running'",
-                )
+                .prepare_cached("UPDATE timers SET state = ?2, ended_unix_ms = ?3 WHERE id = ?1 AND state = 'running'")
                 .map_err(|e| self.error(e))?;
             for timer in timers {
                 if stmt.execute(params![timer.view.id, state_name(state), now_ms]).map_err(|e| self.error(e))? == 1 {
@@ -166,13 +177,13 @@ impl Store {
     }
 
     /// Forgets timers that ended before `before_ms` (the panel no longer shows them).
-    pub fn prune_ended(&self, before_ms: i64) -> Result<usize, ToolboxError> {
+    pub fn prune_ended(&self, before_ms: i64) -> Result<usize, StoreError> {
         self.conn()
             .execute("DELETE FROM timers WHERE state <> 'running' AND ended_unix_ms < ?1", [before_ms])
             .map_err(|e| self.error(e))
     }
 
-    fn timer_query(&self, sql: &str, params: impl rusqlite::Params) -> Result<Vec<TimerRow>, ToolboxError> {
+    fn timer_query(&self, sql: &str, params: impl rusqlite::Params) -> Result<Vec<TimerRow>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(sql).map_err(|e| self.error(e))?;
         let rows = stmt.query_map(params, timer_row).map_err(|e| self.error(e))?;
@@ -182,13 +193,13 @@ impl Store {
     // ---- facts
 
     /// Every fact, newest first.
-    pub fn facts(&self) -> Result<Vec<Fact>, ToolboxError> {
+    pub fn facts(&self) -> Result<Vec<Fact>, StoreError> {
         let conn = self.conn();
         all_facts(&conn).map_err(|e| self.error(e))
     }
 
     /// Stores `text` (already cleaned) unless it is a duplicate or `max` are stored.
-    pub fn add_fact(&self, text: &str, now_ms: i64, max: u32) -> Result<AddFact, ToolboxError> {
+    pub fn add_fact(&self, text: &str, now_ms: i64, max: u32) -> Result<AddFact, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| self.error(e))?;
         let existing = all_facts(&tx).map_err(|e| self.error(e))?;
@@ -210,7 +221,7 @@ impl Store {
     }
 
     /// Replaces fact `id`'s text (already cleaned) unless another fact says the same.
-    pub fn edit_fact(&self, id: i64, text: &str, now_ms: i64) -> Result<EditFact, ToolboxError> {
+    pub fn edit_fact(&self, id: i64, text: &str, now_ms: i64) -> Result<EditFact, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| self.error(e))?;
         let existing = all_facts(&tx).map_err(|e| self.error(e))?;
@@ -224,11 +235,16 @@ impl Store {
         tx.execute("UPDATE facts SET text = ?2, updated_unix_ms = ?3 WHERE id = ?1", params![id, text, now_ms])
             .map_err(|e| self.error(e))?;
         tx.commit().map_err(|e| self.error(e))?;
-        Ok(EditFact::Edited(Fact { id, text: text.to_owned(), created_unix_ms: old.created_unix_ms, updated_unix_ms: now_ms }))
+        Ok(EditFact::Edited(Fact {
+            id,
+            text: text.to_owned(),
+            created_unix_ms: old.created_unix_ms,
+            updated_unix_ms: now_ms,
+        }))
     }
 
     /// Deletes the facts `ids` in one transaction; returns how many there were.
-    pub fn delete_facts(&self, ids: &[i64]) -> Result<usize, ToolboxError> {
+    pub fn delete_facts(&self, ids: &[i64]) -> Result<usize, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| self.error(e))?;
         let mut deleted = 0;
@@ -243,12 +259,12 @@ impl Store {
     }
 
     /// Deletes every fact (one statement); returns how many there were.
-    pub fn delete_all_facts(&self) -> Result<usize, ToolboxError> {
+    pub fn delete_all_facts(&self) -> Result<usize, StoreError> {
         self.conn().execute("DELETE FROM facts", []).map_err(|e| self.error(e))
     }
 
     /// How many facts are stored.
-    pub fn fact_count(&self) -> Result<usize, ToolboxError> {
+    pub fn fact_count(&self) -> Result<usize, StoreError> {
         let n: i64 =
             self.conn().query_row("SELECT count(*) FROM facts", [], |r| r.get(0)).map_err(|e| self.error(e))?;
         Ok(usize::try_from(n).unwrap_or(0))
@@ -260,8 +276,8 @@ impl Store {
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn error(&self, e: rusqlite::Error) -> ToolboxError {
-        ToolboxError::Store { path: self.path.clone(), reason: e.to_string() }
+    fn error(&self, e: rusqlite::Error) -> StoreError {
+        StoreError { path: self.path.clone(), reason: e.to_string() }
     }
 }
 
@@ -326,6 +342,20 @@ mod tests {
         assert_eq!(store.shown_timers(0).unwrap().len(), 2);
         assert_eq!(store.shown_timers(2000).unwrap().len(), 1, "an old ended timer is not shown");
         assert_eq!(store.prune_ended(2000).unwrap(), 1);
+    }
+
+    #[test]
+    fn two_connections_that_both_saw_a_timer_due_end_it_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("h.sqlite3");
+        let (a, b) = (Store::open(Some(&file)).unwrap(), Store::open(Some(&file)).unwrap());
+        a.add_timer("tea", 0, 10, Some(1), 5).unwrap().unwrap();
+        // Both threads woke at the due time and read the timer as running...
+        let (due_a, due_b) = (a.due_timers(10).unwrap(), b.due_timers(10).unwrap());
+        assert_eq!((due_a.len(), due_b.len()), (1, 1));
+        // ...only the first to end it announces it.
+        assert_eq!(b.end_timers(&due_b, TimerState::Rang, 11).unwrap().len(), 1);
+        assert!(a.end_timers(&due_a, TimerState::Rang, 11).unwrap().is_empty());
     }
 
     #[test]

@@ -62,11 +62,7 @@ pub fn timer_name(t: &TimerRow, clock: ClockWords<'_>) -> String {
 /// (`when` says the clock time of a timer set for one, e.g. "5:30 PM tomorrow").
 pub fn set_sentence(t: &TimerRow, when: &str) -> String {
     let label = t.view.label.trim();
-    let what = if label.is_empty() {
-        "Timer".to_owned()
-    } else {
-        capitalize(&timer_name(t, &|_| String::new()))
-    };
+    let what = if label.is_empty() { "Timer".to_owned() } else { capitalize(&timer_name(t, &|_| String::new())) };
     match t.seconds {
         Some(s) => format!("{what} set for {}.", duration_words(s)),
         None => format!("{what} set for {when}."),
@@ -80,7 +76,8 @@ pub fn due_sentence(t: &TimerRow, clock: ClockWords<'_>) -> String {
 
 /// "While I was off, your tea timer was due at 10:32 AM." (`when` from `clock::when_words`).
 pub fn missed_sentence(t: &TimerRow, clock: ClockWords<'_>, when: &str) -> String {
-    let when = if when.starts_with("yesterday") || when.starts_with("on ") { when.to_owned() } else { format!("at {when}") };
+    let when =
+        if when.starts_with("yesterday") || when.starts_with("on ") { when.to_owned() } else { format!("at {when}") };
     format!("While I was off, your {} was due {when}.", timer_name(t, clock))
 }
 
@@ -150,7 +147,13 @@ mod tests {
 
     fn timer(label: &str, seconds: Option<i64>, due_ms: i64) -> TimerRow {
         TimerRow {
-            view: TimerView { id: 1, label: label.into(), set_unix_ms: 0, due_unix_ms: due_ms, state: TimerState::Running },
+            view: TimerView {
+                id: 1,
+                label: label.into(),
+                set_unix_ms: 0,
+                due_unix_ms: due_ms,
+                state: TimerState::Running,
+            },
             seconds,
         }
     }

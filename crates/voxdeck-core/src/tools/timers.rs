@@ -15,7 +15,6 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use super::toolbox::ToolboxError;
 use crate::turn_record::unix_ms_now;
 
 /// The longest sleep while a timer runs.
@@ -84,9 +83,10 @@ pub struct TimerThread {
 impl TimerThread {
     /// Starts the thread. `ring(now_ms)` ends and announces the timers due by `now_ms` and
     /// returns when the next one is due.
-    pub fn spawn<F>(wake: Arc<Wake>, mut ring: F) -> std::io::Result<TimerThread>
+    pub fn spawn<F, E>(wake: Arc<Wake>, mut ring: F) -> std::io::Result<TimerThread>
     where
-        F: FnMut(i64) -> Result<Option<i64>, ToolboxError> + Send + 'static,
+        F: FnMut(i64) -> Result<Option<i64>, E> + Send + 'static,
+        E: std::fmt::Display,
     {
         let thread_wake = wake.clone();
         let handle = std::thread::Builder::new().name("voxdeck-timers".into()).spawn(move || {
@@ -160,7 +160,7 @@ mod tests {
                 r.fetch_add(1, Ordering::SeqCst);
                 *due = None;
             }
-            Ok(*due)
+            Ok::<_, std::convert::Infallible>(*due)
         })
         .unwrap();
         std::thread::sleep(Duration::from_millis(400));

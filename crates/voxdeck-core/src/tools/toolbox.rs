@@ -13,7 +13,7 @@ use chrono::Local;
 use serde_json::json;
 
 use super::spec::{self, ValidCall};
-use super::store::{AddFact, EditFact, Store, TimerRow};
+use super::store::{AddFact, EditFact, Store, StoreError, TimerRow};
 use super::timers::{TimerThread, Wake};
 use super::{Fact, TimerState, TimerView, ToolCall, ToolName, ToolResult, clock, facts, status_words, timer_words};
 use crate::config::{Mode, ToolsConfig};
@@ -32,6 +32,12 @@ pub enum ToolboxError {
     Refused(String),
 }
 
+impl From<StoreError> for ToolboxError {
+    fn from(e: StoreError) -> ToolboxError {
+        ToolboxError::Store { path: e.path, reason: e.reason }
+    }
+}
+
 /// What the toolbox tells the session (which puts it on the event stream).
 #[derive(Debug, Clone, PartialEq)]
 pub enum ToolboxEvent {
@@ -46,22 +52,7 @@ pub enum ToolboxEvent {
     ConfirmAsked { action: String, prompt: String, expires_unix_ms: i64 },
 }
 
-/// Live figures for "how fast are you running?" and "how much memory are you using?".
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct LiveFigures {
-    /// The last answer's generation rate and time to first token, and which model gave it.
-    pub gen_tok_s: Option<f64>,
-    pub ttft_ms: Option<f64>,
-    pub model_name: Option<String>,
-    /// The last turn's release to first audible sample, ms.
-    pub first_audible_ms: Option<f64>,
-    /// voxdeck's processes' resident memory, and its GPU memory where known, bytes.
-    pub rss_bytes: Option<u64>,
-    pub gpu_bytes: Option<u64>,
-    /// The machine's memory, bytes.
-    pub system_total_bytes: Option<u64>,
-    pub system_available_bytes: Option<u64>,
-}
+pub use super::status_words::LiveFigures;
 
 /// What the toolbox may ask of the assistant it belongs to.
 pub trait AssistantControls: Send + Sync {
@@ -477,7 +468,7 @@ impl Core {
                 (self.on_event)(ToolboxEvent::Timers(self.shown_timers()));
             }
         }
-        self.store.next_due()
+        Ok(self.store.next_due()?)
     }
 
     /// At open: running timers that came due while nothing ran are marked missed and told once.

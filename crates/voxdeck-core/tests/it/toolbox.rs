@@ -101,7 +101,10 @@ fn timers_and_facts_survive_a_restart_and_a_crash() {
     assert_eq!((timers.len(), timers[0].label.as_str(), timers[0].state), (1, "eggs", TimerState::Running));
     let rang = dues(&rx, Duration::from_millis(3000));
     assert_eq!(rang.iter().map(|(_, s)| s.as_str()).collect::<Vec<_>>(), ["Your eggs timer is done."]);
-    assert_eq!(call(&toolbox, "recall", r#"{"about": "my sister"}"#).spoken, "You told me: your sister's name is Anna.");
+    assert_eq!(
+        call(&toolbox, "recall", r#"{"about": "my sister"}"#).spoken,
+        "You told me: your sister's name is Anna."
+    );
 
     // A crash: the toolbox is never dropped, nothing is shut down.
     call(&toolbox, "set_timer", r#"{"seconds": 3600, "label": "bread"}"#);
