@@ -18,6 +18,7 @@ use super::timeline::{Mark, Outcome};
 use super::turn::Shared;
 use crate::llm::{ChatMessage, ChatRequest, FinishReason};
 use crate::router::answerer::{AnswerEvent, Answerer};
+use crate::tools::ToolOffer;
 
 /// How answers are asked for.
 #[derive(Debug, Clone)]
@@ -32,6 +33,9 @@ pub struct AnswerSettings {
     pub ignore_eos: bool,
     /// Prefill drafts into the local model (`pipeline.draft_prefill`).
     pub draft_prefill: bool,
+    /// The tools offered to the LLMs ([`ToolOffer::from_config`]); drafts are prefilled with
+    /// the same offer, so their prompt is the answer's.
+    pub tools: Option<ToolOffer>,
 }
 
 pub(crate) fn run(
@@ -64,7 +68,7 @@ pub(crate) fn run(
             }
             if queued.is_none() && settings.draft_prefill && shared.is_current(newest.turn) {
                 let messages = conversation(&shared, &settings, &newest.text);
-                let started = answerer.prefill(messages, &newest.text);
+                let started = answerer.prefill(messages, settings.tools.as_ref(), &newest.text);
                 tracing::debug!(turn = newest.turn, started, "draft prefill");
             }
             continue;
@@ -100,6 +104,7 @@ fn answer(
     let mut request = ChatRequest::new(messages);
     request.max_tokens = Some(settings.max_tokens);
     request.ignore_eos = settings.ignore_eos;
+    request.tools = settings.tools.clone();
 
     let mut sent = Ok(());
     let result = answerer.answer(request, question, &mut |event| match event {

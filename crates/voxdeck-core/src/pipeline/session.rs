@@ -74,6 +74,7 @@ impl SessionOptions {
                 n_ctx: config.llm.n_ctx,
                 ignore_eos: false,
                 draft_prefill: config.pipeline.draft_prefill,
+                tools: crate::tools::ToolOffer::from_config(&config.tools),
             },
             split: SplitSettings {
                 stream: config.pipeline.stream_sentences,

@@ -1,0 +1,97 @@
+//! Picking tokens under a GBNF grammar without ever letting llama.cpp throw.
+//!
+//! voxdeck builds llama-cpp-2 without its C++ exception shim, so a grammar sampler that is made
+//! to accept a token its grammar rejects aborts the process. Here no token reaches the grammar's
+//! `accept` unless the grammar's own `apply` allowed it first, and end-of-generation tokens
+//! (legal only once the grammar is complete) are never accepted at all: the caller stops there.
+//!
+//! The model's own choice is checked first, alone; only when the grammar rejects it is the
+//! whole vocabulary filtered (llama.cpp's `common_sampler` does the same), so a model that
+//! writes what the grammar expects pays almost nothing for it.
+
+use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::LlamaToken;
+use llama_cpp_2::token::data::LlamaTokenData;
+use llama_cpp_2::token::data_array::LlamaTokenDataArray;
+
+use super::LlmError;
+
+/// A grammar sampler and the tokens no call may contain.
+pub(super) struct GrammarGate {
+    grammar: LlamaSampler,
+    /// Control tokens that do not end generation (`<|im_start|>`, Gemma's image markers): the
+    /// grammar matches tokens by their text, and such a token's text inside a string would
+    /// become a real control token when the call is rendered into the next prompt. Sorted.
+    banned: Vec<LlamaToken>,
+    /// Tokens whose check went to the whole vocabulary, for the log.
+    pub(super) resampled: u32,
+}
+
+impl GrammarGate {
+    /// The grammar `gbnf` (rule `root`) for `model`'s vocabulary.
+    pub(super) fn new(model: &LlamaModel, gbnf: &str, banned: &[LlamaToken]) -> Result<GrammarGate, LlmError> {
+        let grammar = LlamaSampler::grammar(model, gbnf, "root")
+            .map_err(|e| LlmError::Decode(format!("llama.cpp refused the tool-call grammar: {e}")))?;
+        let mut banned = banned.to_vec();
+        banned.sort_unstable();
+        Ok(GrammarGate { grammar, banned, resampled: 0 })
+    }
+
+    /// Whether the grammar allows `token` next.
+    fn allows(&mut self, token: LlamaToken) -> bool {
+        if self.banned.binary_search(&token).is_ok() {
+            return false;
+        }
+        let mut one = LlamaTokenDataArray::new(vec![LlamaTokenData::new(token, 0.0, 0.0)], false);
+        one.apply_sampler(&mut self.grammar);
+        one.data.first().is_some_and(|d| d.logit().is_finite())
+    }
+
+    /// The next token: `proposed` (the model's free choice) if the grammar allows it, else the
+    /// best allowed token by `logits` (greedy), or one drawn by `chain` (top-k ... dist) from
+    /// the allowed ones. An error, never an abort, if the grammar allows nothing.
+    pub(super) fn pick(
+        &mut self,
+        proposed: LlamaToken,
+        logits: &[f32],
+        chain: Option<&mut LlamaSampler>,
+    ) -> Result<LlamaToken, LlmError> {
+        if self.allows(proposed) {
+            return Ok(proposed);
+        }
+        self.resampled += 1;
+        let mut all = LlamaTokenDataArray::from_iter(
+            logits.iter().enumerate().map(|(id, &logit)| LlamaTokenData::new(LlamaToken(id as i32), logit, 0.0)),
+            false,
+        );
+        for token in &self.banned {
+            if let Some(d) = all.data.get_mut(token.0 as usize) {
+                d.set_logit(f32::NEG_INFINITY);
+            }
+        }
+        all.apply_sampler(&mut self.grammar);
+        let chosen = match chain {
+            Some(chain) => {
+                all.apply_sampler(chain);
+                all.selected.and_then(|i| all.data.get(i)).filter(|d| d.logit().is_finite()).map(|d| d.id())
+            }
+            None => all
+                .data
+                .iter()
+                .filter(|d| d.logit().is_finite())
+                .fold(None::<&LlamaTokenData>, |best, d| match best {
+                    Some(b) if b.logit() >= d.logit() => Some(b),
+                    _ => Some(d),
+                })
+                .map(|d| d.id()),
+        };
+        chosen.ok_or_else(|| LlmError::Decode("the tool-call grammar allows no token here".into()))
+    }
+
+    /// Moves the grammar past `token`, which [`GrammarGate::pick`] returned and which is not
+    /// an end-of-generation token.
+    pub(super) fn accept(&mut self, token: LlamaToken) {
+        self.grammar.accept(token);
+    }
+}
