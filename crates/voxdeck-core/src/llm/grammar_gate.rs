@@ -95,3 +95,77 @@ impl GrammarGate {
         self.grammar.accept(token);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use llama_cpp_2::model::params::LlamaModelParams;
+
+    use super::*;
+    use crate::llm::backend::backend;
+    use crate::models::Catalog;
+    use crate::tools::ToolName;
+    use crate::tools::call_format::CallStyle;
+    use crate::tools::spec::validate;
+
+    const STYLES: [CallStyle; 3] = [CallStyle::Llama3, CallStyle::Qwen, CallStyle::Generic];
+
+    /// SmolLM2's vocabulary (from the test set in `VOXDECK_MODELS`), without its weights.
+    fn vocabulary() -> LlamaModel {
+        let dir = crate::paths::models_dir(None);
+        let model = Catalog::builtin().resolve_llm("smollm2-135m-instruct-q4_1", &dir).unwrap_or_else(|e| {
+            panic!("{e}: these tests need the test set (`voxdeck models fetch --test-set`, VOXDECK_MODELS)")
+        });
+        let params = LlamaModelParams::default().with_vocab_only(true);
+        LlamaModel::load_from_file(backend().unwrap(), &model.path, &params).unwrap()
+    }
+
+    #[test]
+    fn llama_cpp_parses_the_grammar_of_every_tool_subset() {
+        let model = vocabulary();
+        for mask in 1u32..(1 << ToolName::ALL.len()) {
+            let offered: Vec<ToolName> =
+                ToolName::ALL.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, t)| *t).collect();
+            for style in STYLES {
+                let gbnf = style.grammar(&offered);
+                if let Err(e) = GrammarGate::new(&model, &gbnf, &[]) {
+                    panic!("{style:?} {offered:?}: {e}\n{gbnf}");
+                }
+            }
+        }
+    }
+
+    /// A "model" that wants nothing but to stop (uniform logits, end of generation proposed
+    /// each time) is led through a whole call, which is valid and within the bound.
+    #[test]
+    fn a_model_that_only_wants_to_stop_still_writes_a_whole_valid_call() {
+        let model = vocabulary();
+        let vocab = model.vocab();
+        let eos = vocab.eos();
+        let logits = vec![0.0f32; model.n_vocab() as usize];
+        let offers: Vec<Vec<ToolName>> =
+            ToolName::ALL.iter().map(|t| vec![*t]).chain([ToolName::ALL.to_vec()]).collect();
+        for style in STYLES {
+            for offered in &offers {
+                let mut gate = GrammarGate::new(&model, &style.grammar(offered), &[]).unwrap();
+                let mut text = Vec::new();
+                let mut tokens = 0;
+                loop {
+                    let token = gate.pick(eos, &logits, None).unwrap();
+                    if vocab.is_eog(token) {
+                        break;
+                    }
+                    gate.accept(token);
+                    text.extend_from_slice(&vocab.token_to_piece(token, true, None));
+                    tokens += 1;
+                    assert!(tokens <= style.max_call_bytes(offered), "{style:?} {offered:?}: past the bound");
+                }
+                let text = String::from_utf8(text).unwrap();
+                let (name, arguments) = style.parse_call(&text).unwrap_or_else(|| panic!("{style:?}: {text:?}"));
+                assert_eq!(style.call_text(&name, &arguments), text);
+                if let Err(refusal) = validate(&name, &arguments, offered) {
+                    panic!("{style:?}: {text:?} is refused: {refusal}");
+                }
+            }
+        }
+    }
+}
