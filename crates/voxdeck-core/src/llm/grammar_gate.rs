@@ -17,6 +17,9 @@ use llama_cpp_2::token::data_array::LlamaTokenDataArray;
 
 use super::LlmError;
 
+/// Tokens checked against the grammar before the whole vocabulary is.
+const SHORTLIST: usize = 128;
+
 /// A grammar sampler and the tokens no call may contain.
 pub(super) struct GrammarGate {
     grammar: LlamaSampler,
@@ -61,32 +64,62 @@ impl GrammarGate {
             return Ok(proposed);
         }
         self.resampled += 1;
-        let mut all = LlamaTokenDataArray::from_iter(
-            logits.iter().enumerate().map(|(id, &logit)| LlamaTokenData::new(LlamaToken(id as i32), logit, 0.0)),
+        // The grammar checks a token by decoding its text: over Gemma's 262k tokens that costs
+        // more than a decode step. The likeliest tokens are checked first; when one of them is
+        // allowed, the best allowed token is among them (exactly so for greedy decoding, and
+        // but for the far tail for sampling, which keeps its top-k anyway).
+        let mut order: Vec<u32> = (0..logits.len() as u32).collect();
+        if order.len() > SHORTLIST {
+            order.select_nth_unstable_by(SHORTLIST, |&a, &b| logits[b as usize].total_cmp(&logits[a as usize]));
+            order.truncate(SHORTLIST);
+        }
+        let (chosen, chain) = self.pick_among(order.into_iter(), logits, chain);
+        if let Some(token) = chosen {
+            return Ok(token);
+        }
+        let (chosen, _) = self.pick_among(0..logits.len() as u32, logits, chain);
+        chosen.ok_or_else(|| LlmError::Decode("the tool-call grammar allows no token here".into()))
+    }
+
+    /// The token picked among `ids` (by `logits`, greedy or through `chain`) that the grammar
+    /// allows, if any; `chain` is handed back for another try.
+    fn pick_among<'c>(
+        &mut self,
+        ids: impl Iterator<Item = u32>,
+        logits: &[f32],
+        chain: Option<&'c mut LlamaSampler>,
+    ) -> (Option<LlamaToken>, Option<&'c mut LlamaSampler>) {
+        let mut candidates = LlamaTokenDataArray::from_iter(
+            ids.map(|id| LlamaToken(id as i32))
+                .filter(|t| self.banned.binary_search(t).is_err())
+                .map(|t| LlamaTokenData::new(t, logits[t.0 as usize], 0.0)),
             false,
         );
-        for token in &self.banned {
-            if let Some(d) = all.data.get_mut(token.0 as usize) {
-                d.set_logit(f32::NEG_INFINITY);
-            }
+        candidates.apply_sampler(&mut self.grammar);
+        if !candidates.data.iter().any(|d| d.logit().is_finite()) {
+            return (None, chain);
         }
-        all.apply_sampler(&mut self.grammar);
         let chosen = match chain {
             Some(chain) => {
-                all.apply_sampler(chain);
-                all.selected.and_then(|i| all.data.get(i)).filter(|d| d.logit().is_finite()).map(|d| d.id())
+                candidates.apply_sampler(chain);
+                let chosen = candidates
+                    .selected
+                    .and_then(|i| candidates.data.get(i))
+                    .filter(|d| d.logit().is_finite())
+                    .map(|d| d.id());
+                return (chosen, Some(chain));
             }
-            None => all
+            None => candidates
                 .data
                 .iter()
                 .filter(|d| d.logit().is_finite())
                 .fold(None::<&LlamaTokenData>, |best, d| match best {
-                    Some(b) if b.logit() >= d.logit() => Some(b),
+                    Some(b) if b.logit() > d.logit() || (b.logit() == d.logit() && b.id() < d.id()) => Some(b),
                     _ => Some(d),
                 })
                 .map(|d| d.id()),
         };
-        chosen.ok_or_else(|| LlmError::Decode("the tool-call grammar allows no token here".into()))
+        (chosen, None)
     }
 
     /// Moves the grammar past `token`, which [`GrammarGate::pick`] returned and which is not
@@ -166,6 +199,20 @@ mod tests {
                     panic!("{style:?}: {text:?} is refused: {refusal}");
                 }
             }
+        }
+    }
+
+    /// What each style's tool section costs in prompt tokens (SmolLM2's tokenizer standing in
+    /// for the others'), for all ten tools and for one.
+    #[test]
+    fn the_tool_sections_in_tokens() {
+        let model = vocabulary();
+        let count = |text: &str| model.vocab().tokenize(text.as_bytes(), false, true).len();
+        for style in STYLES {
+            let all = count(&style.system_section(&ToolName::ALL));
+            let one = count(&style.system_section(&[ToolName::GetTime]));
+            eprintln!("{style:?}: all ten tools {all} tokens, get_time alone {one}");
+            assert!(one < all && all < 1200, "{style:?}: {all}");
         }
     }
 }

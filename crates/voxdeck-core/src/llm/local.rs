@@ -30,6 +30,8 @@ use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
+use llama_cpp_2::token::data::LlamaTokenData;
+use llama_cpp_2::token::data_array::LlamaTokenDataArray;
 use llama_cpp_2::token::logit_bias::LlamaLogitBias;
 use serde::Serialize;
 use tokio::sync::mpsc::UnboundedSender;
@@ -396,6 +398,8 @@ struct Session<'m> {
     control_tokens: Vec<LlamaToken>,
     /// Tool calls made so far, for their ids.
     calls: u64,
+    /// Tokens whose text starts a call (made when first needed), sorted.
+    call_starts: Option<Vec<LlamaToken>>,
 }
 
 impl<'m> Session<'m> {
@@ -481,6 +485,7 @@ impl<'m> Session<'m> {
             eog_tokens,
             control_tokens,
             calls: 0,
+            call_starts: None,
         })
     }
 
@@ -689,6 +694,8 @@ impl<'m> Session<'m> {
             .filter(|o| !o.tools.is_empty() && request.continue_from.is_none())
             .filter(|_| request.messages.last().is_some_and(|m| m.role == Role::User));
         let mut sniffing = offer.is_some();
+        // After a tool's result the answer is words for the user: it may not open another call.
+        let words_only = request.tools.is_some() && request.messages.last().is_some_and(|m| m.role == Role::Tool);
         // Whitespace the answer begins with, held back until it is clear whether a call follows.
         let mut held: Vec<LlamaToken> = Vec::new();
         let mut call = None;
@@ -696,10 +703,13 @@ impl<'m> Session<'m> {
             FinishReason::Cancelled
         } else {
             loop {
-                let token = match sampler.as_mut() {
+                let mut token = match sampler.as_mut() {
                     Some(sampler) => sampler.sample(&self.ctx, logits_index),
                     None => self.argmax(logits_index, request.ignore_eos),
                 };
+                if words_only && out.gen_tokens == 0 && self.call_starts().binary_search(&token).is_ok() {
+                    token = self.pick_without_call_start(logits_index, sampler.as_mut());
+                }
                 if let Some(offer) = offer.filter(|_| sniffing) {
                     let eog = vocab.is_eog(token);
                     let piece = String::from_utf8_lossy(&vocab.token_to_piece(token, true, None)).into_owned();
@@ -779,6 +789,51 @@ impl<'m> Session<'m> {
         }
         let _ = events.send(LlmEvent::Done { text, metrics });
         Ok(())
+    }
+
+    /// The tokens whose text (after any whitespace) starts a call in this model's style.
+    fn call_starts(&mut self) -> &[LlamaToken] {
+        let (model, style) = (self.model, self.info.call_style);
+        self.call_starts.get_or_insert_with(|| {
+            let vocab = model.vocab();
+            let starts = |t: &LlamaToken| {
+                let piece = vocab.token_to_piece(*t, true, None);
+                style.starts_call(String::from_utf8_lossy(&piece).trim_start())
+            };
+            vocab.tokens().filter(starts).collect()
+        })
+    }
+
+    /// The token at `logits_index` (greedy, or drawn by `sampler`) among those that do not
+    /// start a call.
+    fn pick_without_call_start(&mut self, logits_index: i32, sampler: Option<&mut LlamaSampler>) -> LlamaToken {
+        let excluded = self.call_starts().to_vec();
+        let logits = self.ctx.get_logits_ith(logits_index);
+        let allowed = |id: usize| excluded.binary_search(&LlamaToken(id as i32)).is_err();
+        match sampler {
+            Some(sampler) => {
+                let mut candidates = LlamaTokenDataArray::from_iter(
+                    logits.iter().enumerate().filter(|(id, _)| allowed(*id)).map(|(id, &logit)| {
+                        LlamaTokenData::new(LlamaToken(id as i32), logit, 0.0)
+                    }),
+                    false,
+                );
+                candidates.apply_sampler(sampler);
+                candidates.selected_token().unwrap_or_else(|| self.vocab_eos())
+            }
+            None => {
+                let best = logits
+                    .iter()
+                    .enumerate()
+                    .filter(|(id, _)| allowed(*id))
+                    .fold((0usize, f32::NEG_INFINITY), |best, (id, &l)| if l > best.1 { (id, l) } else { best });
+                LlamaToken(best.0 as i32)
+            }
+        }
+    }
+
+    fn vocab_eos(&self) -> LlamaToken {
+        self.model.vocab().eos()
     }
 
     /// Decodes `token` after the cache, for the next token's logits (index 0).
