@@ -236,3 +236,22 @@ fn what_tools_cost() {
         );
     }
 }
+
+#[test]
+fn the_warm_prompt_with_tools_is_the_prefix_an_answer_with_tools_reuses() {
+    let _heavy = crate::heavy();
+    for model in [SMOLLM2, GEMMA3] {
+        let llm = LocalLlm::load(&test_model(model), &test_config()).unwrap();
+        let offer = ToolOffer::all();
+        let warmed = llm.warm_prompt(conversation(""), Some(offer.clone())).unwrap().wait().unwrap();
+        assert!(warmed.completed && warmed.cached_tokens > 300, "{model}: {warmed:?}");
+        let outcome = ask(&llm, "What is the capital of France?", Some(offer));
+        assert_eq!(outcome.metrics.cached_tokens, warmed.cached_tokens, "{model}: the tool section stayed cached");
+        // A draft prefilled with the offer leaves only the question's changed tail.
+        llm.reset().unwrap();
+        let draft =
+            llm.prefill(conversation("What is the capital of"), Some(ToolOffer::all())).unwrap().wait().unwrap();
+        let outcome = ask(&llm, "What is the capital of Spain?", Some(ToolOffer::all()));
+        assert!(outcome.metrics.cached_tokens + 8 >= draft.cached_tokens, "{model}: {draft:?} {:?}", outcome.metrics);
+    }
+}
