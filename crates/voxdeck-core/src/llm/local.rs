@@ -8,6 +8,12 @@
 //! question (the system prompt at load, a draft transcript while the button is held) without
 //! generating. They give way to answers: an answer that arrives while one runs stops it at the
 //! next small chunk, and a newer prefill supersedes an older one.
+//!
+//! With tools offered ([`ChatRequest::tools`]) the prompt lists them in the model family's own
+//! style ([`CallStyle`]) and a call is written under a grammar: when the first token of the answer
+//! starts one (or from the first token, with `require_call`), that token is drawn again from
+//! the same logits under the grammar, which makes the call valid JSON naming an offered tool
+//! with valid arguments, and bounded, so it always ends. Plain answers pay nothing for it.
 
 use std::num::NonZeroU32;
 use std::path::PathBuf;
@@ -24,12 +30,16 @@ use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
+use llama_cpp_2::token::data::LlamaTokenData;
+use llama_cpp_2::token::data_array::LlamaTokenDataArray;
 use llama_cpp_2::token::logit_bias::LlamaLogitBias;
 use serde::Serialize;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::backend::backend;
+use super::grammar_gate::GrammarGate;
 use super::load_log::{self, LoadLog};
+use super::tool_chat::template_messages;
 use super::utf8::Utf8Assembler;
 use super::{
     AnswerMetrics, AnswerStream, CancelToken, ChatEngine, ChatMessage, ChatRequest, FinishReason, LlmError,
@@ -38,6 +48,8 @@ use super::{
 use crate::config::{FlashAttn, LlmConfig};
 use crate::gguf;
 use crate::models::ResolvedModel;
+use crate::tools::call_format::CallStyle;
+use crate::tools::{ToolCall, ToolOffer};
 
 /// What was loaded, and how.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -65,6 +77,8 @@ pub struct ModelInfo {
     pub threads: u32,
     /// The chat template in use: "model" (its own), or the built-in one used in its place.
     pub chat_template: String,
+    /// How tools are listed and called: the family's own format or the generic one.
+    pub call_style: CallStyle,
     pub load_ms: f64,
 }
 
@@ -75,6 +89,10 @@ pub struct PromptBench {
     pub ms: f64,
     pub tok_s: f64,
 }
+
+/// Whitespace tokens an answer with tools offered may begin with before it is clear whether a
+/// call follows; past them it is text.
+const MAX_HELD_SPACES: usize = 4;
 
 /// Tokens decoded per step of a prefill job: small, so an answer that arrives meanwhile waits
 /// for at most one step (about 16 tokens of prompt processing) before it takes over.
@@ -111,6 +129,8 @@ enum Job {
     },
     Prefill {
         messages: Vec<ChatMessage>,
+        /// The tools the answer will offer (part of the prompt).
+        tools: Option<ToolOffer>,
         /// Remember these messages and prefill them again after every reset.
         warm: bool,
         /// The job's number in [`Shared::prefills`]; a newer one supersedes it.
@@ -219,20 +239,26 @@ impl LocalLlm {
     /// come: the prompt is cut where its text would start (no end-of-turn, no assistant
     /// header), so exactly the tokens a real question shares are cached. Returns at once; the
     /// job gives way to any answer and to any newer prefill (see [`PrefillStats::completed`]).
-    pub fn prefill(&self, messages: Vec<ChatMessage>) -> Result<Prefilling, LlmError> {
-        self.queue_prefill(messages, false)
+    /// `tools` is the offer the answer will carry: the prompt lists them.
+    pub fn prefill(&self, messages: Vec<ChatMessage>, tools: Option<ToolOffer>) -> Result<Prefilling, LlmError> {
+        self.queue_prefill(messages, tools, false)
     }
 
     /// [`LocalLlm::prefill`] of the conversation every answer starts with (the system prompt
     /// and an empty user message), remembered so that it is prefilled again after a reset.
-    pub fn warm_prompt(&self, messages: Vec<ChatMessage>) -> Result<Prefilling, LlmError> {
-        self.queue_prefill(messages, true)
+    pub fn warm_prompt(&self, messages: Vec<ChatMessage>, tools: Option<ToolOffer>) -> Result<Prefilling, LlmError> {
+        self.queue_prefill(messages, tools, true)
     }
 
-    fn queue_prefill(&self, messages: Vec<ChatMessage>, warm: bool) -> Result<Prefilling, LlmError> {
+    fn queue_prefill(
+        &self,
+        messages: Vec<ChatMessage>,
+        tools: Option<ToolOffer>,
+        warm: bool,
+    ) -> Result<Prefilling, LlmError> {
         let generation = self.shared.prefills.fetch_add(1, Ordering::AcqRel) + 1;
         let (done, rx) = mpsc::channel();
-        self.send(Job::Prefill { messages, warm, generation, done })?;
+        self.send(Job::Prefill { messages, tools, warm, generation, done })?;
         Ok(Prefilling { done: rx })
     }
 
@@ -263,8 +289,8 @@ impl ChatEngine for LocalLlm {
         Ok(AnswerStream { events: rx, cancel })
     }
 
-    fn prefill(&self, messages: Vec<ChatMessage>) -> Result<bool, LlmError> {
-        LocalLlm::prefill(self, messages).map(|_| true)
+    fn prefill(&self, messages: Vec<ChatMessage>, tools: Option<&ToolOffer>) -> Result<bool, LlmError> {
+        LocalLlm::prefill(self, messages, tools.cloned()).map(|_| true)
     }
 }
 
@@ -308,7 +334,7 @@ fn worker_main(
     }
     tracing::info!(model = %session.info.name, load_ms = session.info.load_ms, "model loaded");
     // The conversation every answer starts with, prefilled again after a reset.
-    let mut warm: Option<Vec<ChatMessage>> = None;
+    let mut warm: Option<(Vec<ChatMessage>, Option<ToolOffer>)> = None;
     while let Ok(job) = jobs.recv() {
         match job {
             Job::Chat { request, events, cancel } => {
@@ -317,14 +343,14 @@ fn worker_main(
                     let _ = events.send(LlmEvent::Error(e));
                 }
             }
-            Job::Prefill { messages, warm: remember, generation, done } => {
+            Job::Prefill { messages, tools, warm: remember, generation, done } => {
                 let yield_now = || shared.prefill_must_yield(generation);
-                let result = session.prefill_messages(&messages, &yield_now);
+                let result = session.prefill_messages(&messages, tools.as_ref(), &yield_now);
                 if let Err(e) = &result {
                     tracing::warn!("prefill failed: {e}");
                 }
                 if remember {
-                    warm = Some(messages);
+                    warm = Some((messages, tools));
                 }
                 let _ = done.send(result);
             }
@@ -334,8 +360,8 @@ fn worker_main(
             Job::Reset => {
                 session.clear_cache();
                 // Gives way to answers only: a prefill queued after the reset comes after it.
-                if let Some(messages) = &warm {
-                    let _ = session.prefill_messages(messages, &|| shared.answer_waits());
+                if let Some((messages, tools)) = &warm {
+                    let _ = session.prefill_messages(messages, tools.as_ref(), &|| shared.answer_waits());
                 }
             }
         }
@@ -368,6 +394,12 @@ struct Session<'m> {
     batch: LlamaBatch<'static>,
     /// End-of-generation tokens, suppressed when a benchmark needs an exact answer length.
     eog_tokens: Vec<LlamaToken>,
+    /// Control tokens that do not end generation: never part of a tool call.
+    control_tokens: Vec<LlamaToken>,
+    /// Tool calls made so far, for their ids.
+    calls: u64,
+    /// Tokens whose text starts a call (made when first needed), sorted.
+    call_starts: Option<Vec<LlamaToken>>,
 }
 
 impl<'m> Session<'m> {
@@ -403,13 +435,22 @@ impl<'m> Session<'m> {
             reason: format!("{e} (too little memory for the KV cache? lower llm.n_ctx)"),
         })?;
 
-        let (template, template_name) = choose_template(model, header.architecture().unwrap_or(""))?;
+        let architecture = header.architecture().unwrap_or("");
+        let (template, template_name) = choose_template(model, architecture)?;
+        let call_style = CallStyle::detect(architecture, template.to_str().unwrap_or(""));
         let n_layer = model.n_layer();
         // Model and context are made: the log has said where everything went.
         let load_log = load_log::finish_capture();
         let (gpu_layers, total_layers) = load_log.offloaded.unwrap_or((0, n_layer + 1));
         let vocab = model.vocab();
         let eog_tokens = vocab.tokens().filter(|t| vocab.is_eog(*t)).collect();
+        // Qwen's call markers may be typed as control tokens; they belong to its calls.
+        let marker = |t: LlamaToken| {
+            let piece = vocab.token_to_piece(t, true, None);
+            piece == b"<tool_call>" || piece == b"</tool_call>"
+        };
+        let control_tokens =
+            vocab.tokens().filter(|t| vocab.is_control(*t) && !vocab.is_eog(*t) && !marker(*t)).collect();
         let info = ModelInfo {
             name: resolved.name.clone(),
             path: resolved.path.clone(),
@@ -427,6 +468,7 @@ impl<'m> Session<'m> {
             n_batch,
             threads,
             chat_template: template_name,
+            call_style,
             load_ms: started.elapsed().as_secs_f64() * 1000.0,
         };
         if n_ctx > info.n_ctx_train && info.n_ctx_train > 0 {
@@ -441,6 +483,9 @@ impl<'m> Session<'m> {
             cache: Vec::new(),
             batch: LlamaBatch::new(n_batch as usize, 1),
             eog_tokens,
+            control_tokens,
+            calls: 0,
+            call_starts: None,
         })
     }
 
@@ -449,10 +494,12 @@ impl<'m> Session<'m> {
         self.cache.clear();
     }
 
-    fn render(&self, messages: &[ChatMessage]) -> Result<String, LlmError> {
-        let chat = messages
-            .iter()
-            .map(|m| LlamaChatMessage::new(m.role.as_str().to_owned(), m.content.clone()))
+    /// The prompt for `messages`, listing `tools` when offered (calls and results are written in
+    /// the model's call style either way).
+    fn render(&self, messages: &[ChatMessage], tools: Option<&ToolOffer>) -> Result<String, LlmError> {
+        let chat = template_messages(self.info.call_style, messages, tools)
+            .into_iter()
+            .map(|(role, content)| LlamaChatMessage::new(role, content))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|_| LlmError::NulInMessage)?;
         self.model
@@ -506,7 +553,7 @@ impl<'m> Session<'m> {
 
     /// The tokens of the prompt `messages` render to, for a prefill (see [`LocalLlm::prefill`]
     /// for the empty last user message).
-    fn prefill_tokens(&self, messages: &[ChatMessage]) -> Result<Vec<LlamaToken>, LlmError> {
+    fn prefill_tokens(&self, messages: &[ChatMessage], tools: Option<&ToolOffer>) -> Result<Vec<LlamaToken>, LlmError> {
         // Invisible separators: no template trims or escapes them, no question contains them.
         const MARK: &str = "\u{2063}voxdeck-question\u{2063}";
         let open = messages.last().is_some_and(|m| m.role == Role::User && m.content.is_empty());
@@ -515,13 +562,13 @@ impl<'m> Session<'m> {
             if let Some(last) = marked.last_mut() {
                 last.content = MARK.to_owned();
             }
-            let rendered = self.render(&marked)?;
+            let rendered = self.render(&marked, tools)?;
             let cut = rendered
                 .find(MARK)
                 .ok_or_else(|| LlmError::Template("the template dropped the question".into()))?;
             rendered[..cut].to_owned()
         } else {
-            self.render(messages)?
+            self.render(messages, tools)?
         };
         Ok(self.model.vocab().tokenize(prompt.as_bytes(), true, true))
     }
@@ -531,12 +578,13 @@ impl<'m> Session<'m> {
     fn prefill_messages(
         &mut self,
         messages: &[ChatMessage],
+        tools: Option<&ToolOffer>,
         yield_now: &dyn Fn() -> bool,
     ) -> Result<PrefillStats, LlmError> {
         if yield_now() {
             return Ok(PrefillStats { cached_tokens: 0, decoded_tokens: 0, completed: false });
         }
-        let tokens = self.prefill_tokens(messages)?;
+        let tokens = self.prefill_tokens(messages, tools)?;
         if tokens.len() >= self.info.n_ctx as usize {
             return Err(LlmError::PromptTooLong { prompt_tokens: tokens.len(), n_ctx: self.info.n_ctx });
         }
@@ -609,7 +657,7 @@ impl<'m> Session<'m> {
     ) -> Result<(), LlmError> {
         let start = Instant::now();
         let stop = || cancel.is_cancelled() || shutdown.load(Ordering::Acquire) || events.is_closed();
-        let mut prompt = self.render(&request.messages)?;
+        let mut prompt = self.render(&request.messages, request.tools.as_ref())?;
         if let Some(start) = &request.continue_from {
             // After the generation prompt, so the model writes the rest of this answer.
             prompt.push_str(start);
@@ -635,53 +683,78 @@ impl<'m> Session<'m> {
         // sampler's candidate array of the whole vocabulary (262k entries for Gemma 3) per token.
         let greedy = request.temperature.unwrap_or(self.config.temperature) <= 0.0;
         let mut sampler = (!greedy).then(|| self.sampler(request));
-        let mut utf8 = Utf8Assembler::default();
-        let mut text = String::new();
-        let mut gen_tokens = 0u32;
-        let mut first_at: Option<Duration> = None;
-        let mut last_at = Duration::ZERO;
+        let mut out = Streamed::default();
         let mut logits_index = self.batch.n_tokens() - 1;
         let vocab = self.model.vocab();
+        // A call may begin the answer to the user, not one to a tool's result (one call a turn:
+        // then the model says what happened) nor the rest of an answer begun elsewhere.
+        let offer = request
+            .tools
+            .as_ref()
+            .filter(|o| !o.tools.is_empty() && request.continue_from.is_none())
+            .filter(|_| request.messages.last().is_some_and(|m| m.role == Role::User));
+        let mut sniffing = offer.is_some();
+        // After a tool's result the answer is words for the user: it may not open another call.
+        let words_only = request.tools.is_some() && request.messages.last().is_some_and(|m| m.role == Role::Tool);
+        // Whitespace the answer begins with, held back until it is clear whether a call follows.
+        let mut held: Vec<LlamaToken> = Vec::new();
+        let mut call = None;
         let finish = if !completed {
             FinishReason::Cancelled
         } else {
             loop {
-                let token = match sampler.as_mut() {
+                let mut token = match sampler.as_mut() {
                     Some(sampler) => sampler.sample(&self.ctx, logits_index),
                     None => self.argmax(logits_index, request.ignore_eos),
                 };
+                if words_only && out.gen_tokens == 0 && self.call_starts().binary_search(&token).is_ok() {
+                    token = self.pick_without_call_start(logits_index, sampler.as_mut());
+                }
+                if let Some(offer) = offer.filter(|_| sniffing) {
+                    let eog = vocab.is_eog(token);
+                    let piece = String::from_utf8_lossy(&vocab.token_to_piece(token, true, None)).into_owned();
+                    let rest = piece.trim_start();
+                    if offer.require_call || (!eog && self.info.call_style.starts_call(rest)) {
+                        // The free token is put back: the call is drawn from the same logits.
+                        let written = self.write_call(offer, token, logits_index, sampler.as_mut(), &stop, start)?;
+                        out.gen_tokens += held.len() as u32 + written.tokens;
+                        out.first_at = out.first_at.or(written.first_at);
+                        out.last_at = written.last_at.max(out.last_at);
+                        call = written.call;
+                        break written.finish;
+                    }
+                    if !eog && rest.is_empty() && held.len() < MAX_HELD_SPACES && self.cache.len() < n_ctx {
+                        held.push(token);
+                        self.step(token)?;
+                        logits_index = 0;
+                        if stop() {
+                            break FinishReason::Cancelled;
+                        }
+                        continue;
+                    }
+                    sniffing = false;
+                    for token in std::mem::take(&mut held) {
+                        out.send(events, &vocab.token_to_piece(token, false, None), start.elapsed());
+                    }
+                }
                 if !request.ignore_eos && vocab.is_eog(token) {
                     break FinishReason::Stop;
                 }
-                let at = start.elapsed();
-                first_at.get_or_insert(at);
-                last_at = at;
-                let piece = utf8.push(&vocab.token_to_piece(token, false, None));
-                text.push_str(&piece);
-                let sent = events.send(LlmEvent::Token {
-                    text: piece,
-                    index: gen_tokens,
-                    elapsed: at,
-                });
-                gen_tokens += 1;
-                if sent.is_err() || stop() {
+                let sent = out.send(events, &vocab.token_to_piece(token, false, None), start.elapsed());
+                if !sent || stop() {
                     break FinishReason::Cancelled;
                 }
-                if gen_tokens >= max_tokens {
+                if out.gen_tokens >= max_tokens {
                     break FinishReason::Length;
                 }
                 if self.cache.len() >= n_ctx {
                     break FinishReason::ContextFull;
                 }
-                self.batch.clear();
-                self.batch
-                    .add(token, self.cache.len() as i32, &[0], true)
-                    .map_err(|e| LlmError::Decode(e.to_string()))?;
-                self.decode()?;
-                self.cache.push(token);
+                self.step(token)?;
                 logits_index = 0;
             }
         };
+        let Streamed { mut utf8, mut text, gen_tokens, first_at, last_at } = out;
         let tail = utf8.finish();
         if !tail.is_empty() {
             text.push_str(&tail);
@@ -711,8 +784,128 @@ impl<'m> Session<'m> {
             total_layers: self.info.total_layers,
             ttfb_ms: None,
         };
+        if let Some(call) = call {
+            let _ = events.send(LlmEvent::ToolCall(call));
+        }
         let _ = events.send(LlmEvent::Done { text, metrics });
         Ok(())
+    }
+
+    /// The tokens whose text (after any whitespace) starts a call in this model's style.
+    fn call_starts(&mut self) -> &[LlamaToken] {
+        let (model, style) = (self.model, self.info.call_style);
+        self.call_starts.get_or_insert_with(|| {
+            let vocab = model.vocab();
+            let starts = |t: &LlamaToken| {
+                let piece = vocab.token_to_piece(*t, true, None);
+                style.starts_call(String::from_utf8_lossy(&piece).trim_start())
+            };
+            vocab.tokens().filter(starts).collect()
+        })
+    }
+
+    /// The token at `logits_index` (greedy, or drawn by `sampler`) among those that do not
+    /// start a call.
+    fn pick_without_call_start(&mut self, logits_index: i32, sampler: Option<&mut LlamaSampler>) -> LlamaToken {
+        let excluded = self.call_starts().to_vec();
+        let logits = self.ctx.get_logits_ith(logits_index);
+        let allowed = |id: usize| excluded.binary_search(&LlamaToken(id as i32)).is_err();
+        match sampler {
+            Some(sampler) => {
+                let mut candidates = LlamaTokenDataArray::from_iter(
+                    logits.iter().enumerate().filter(|(id, _)| allowed(*id)).map(|(id, &logit)| {
+                        LlamaTokenData::new(LlamaToken(id as i32), logit, 0.0)
+                    }),
+                    false,
+                );
+                candidates.apply_sampler(sampler);
+                candidates.selected_token().unwrap_or_else(|| self.vocab_eos())
+            }
+            None => {
+                let best = logits
+                    .iter()
+                    .enumerate()
+                    .filter(|(id, _)| allowed(*id))
+                    .fold((0usize, f32::NEG_INFINITY), |best, (id, &l)| if l > best.1 { (id, l) } else { best });
+                LlamaToken(best.0 as i32)
+            }
+        }
+    }
+
+    fn vocab_eos(&self) -> LlamaToken {
+        self.model.vocab().eos()
+    }
+
+    /// Decodes `token` after the cache, for the next token's logits (index 0).
+    fn step(&mut self, token: LlamaToken) -> Result<(), LlmError> {
+        self.batch.clear();
+        self.batch.add(token, self.cache.len() as i32, &[0], true).map_err(|e| LlmError::Decode(e.to_string()))?;
+        self.decode()?;
+        self.cache.push(token);
+        Ok(())
+    }
+
+    /// Writes one call to a tool of `offer` under its grammar, from the logits at
+    /// `logits_index`, where the model freely chose `proposed`. The call's tokens stay in the
+    /// cache as generated. No call when it was cancelled or the context filled up.
+    fn write_call(
+        &mut self,
+        offer: &ToolOffer,
+        proposed: LlamaToken,
+        logits_index: i32,
+        mut sampler: Option<&mut LlamaSampler>,
+        stop: &dyn Fn() -> bool,
+        start: Instant,
+    ) -> Result<CallWritten, LlmError> {
+        let style = self.info.call_style;
+        let mut gate = GrammarGate::new(self.model, &style.grammar(&offer.tools), &self.control_tokens)?;
+        // Every token adds at least a byte of the call, whose length the grammar bounds.
+        let cap = style.max_call_bytes(&offer.tools);
+        let vocab = self.model.vocab();
+        let n_ctx = self.info.n_ctx as usize;
+        let mut bytes = Vec::new();
+        let mut written =
+            CallWritten { call: None, finish: FinishReason::Length, tokens: 0, first_at: None, last_at: Duration::ZERO };
+        let (mut proposed, mut index) = (proposed, logits_index);
+        let finish = loop {
+            let token = gate.pick(proposed, self.ctx.get_logits_ith(index), sampler.as_deref_mut())?;
+            // End of generation is allowed only once the call is complete.
+            if vocab.is_eog(token) {
+                break FinishReason::Stop;
+            }
+            if written.tokens as usize >= cap {
+                break FinishReason::Length;
+            }
+            gate.accept(token);
+            bytes.extend_from_slice(&vocab.token_to_piece(token, true, None));
+            let at = start.elapsed();
+            written.first_at.get_or_insert(at);
+            written.last_at = at;
+            written.tokens += 1;
+            if stop() {
+                break FinishReason::Cancelled;
+            }
+            if self.cache.len() >= n_ctx {
+                break FinishReason::ContextFull;
+            }
+            self.step(token)?;
+            index = 0;
+            proposed = match sampler.as_deref_mut() {
+                Some(sampler) => sampler.sample(&self.ctx, 0),
+                None => self.argmax(0, false),
+            };
+        };
+        tracing::debug!(tokens = written.tokens, resampled = gate.resampled, ?finish, "tool call written");
+        written.finish = finish;
+        if finish == FinishReason::Stop {
+            let text = String::from_utf8(bytes).map_err(|_| LlmError::Decode("the tool call is not UTF-8".into()))?;
+            let (name, arguments) = style
+                .parse_call(&text)
+                .ok_or_else(|| LlmError::Decode(format!("the tool call does not parse: {text:?}")))?;
+            self.calls += 1;
+            written.call = Some(ToolCall { id: format!("local-{}", self.calls), name, arguments });
+        }
+        Ok(written)
     }
 
     fn bench_prompt(&mut self, n: u32) -> Result<PromptBench, LlmError> {
@@ -733,6 +926,40 @@ impl<'m> Session<'m> {
             tok_s: per_second(f64::from(n), elapsed),
         })
     }
+}
+
+/// An answer's text as streamed so far.
+#[derive(Default)]
+struct Streamed {
+    utf8: Utf8Assembler,
+    text: String,
+    gen_tokens: u32,
+    first_at: Option<Duration>,
+    last_at: Duration,
+}
+
+impl Streamed {
+    /// Streams one token's `piece`, generated `at` after the request; false when the receiver
+    /// has gone.
+    fn send(&mut self, events: &UnboundedSender<LlmEvent>, piece: &[u8], at: Duration) -> bool {
+        self.first_at.get_or_insert(at);
+        self.last_at = at;
+        let piece = self.utf8.push(piece);
+        self.text.push_str(&piece);
+        let sent = events.send(LlmEvent::Token { text: piece, index: self.gen_tokens, elapsed: at });
+        self.gen_tokens += 1;
+        sent.is_ok()
+    }
+}
+
+/// A call written under the grammar ([`Session::write_call`]).
+struct CallWritten {
+    /// None when it did not finish.
+    call: Option<ToolCall>,
+    finish: FinishReason,
+    tokens: u32,
+    first_at: Option<Duration>,
+    last_at: Duration,
 }
 
 /// The model's own template if llama.cpp can apply it; else llama.cpp's built-in template for

@@ -3,8 +3,10 @@
 
 mod backend;
 pub mod cloud;
+mod grammar_gate;
 pub mod load_log;
 pub mod local;
+mod tool_chat;
 mod utf8;
 
 use std::sync::Arc;
@@ -250,10 +252,11 @@ pub trait ChatEngine: Send + Sync {
     fn chat(&self, request: ChatRequest) -> Result<AnswerStream, LlmError>;
 
     /// Starts processing the prompt of `messages` ahead of the question, without answering, so
-    /// that an answer starting the same way begins sooner. Returns whether the engine does
+    /// that an answer starting the same way begins sooner. `tools` is the offer the answer will
+    /// carry ([`ChatRequest::tools`]): it is part of the prompt. Returns whether the engine does
     /// this (engines without a cache of their own, such as the cloud, do nothing).
-    fn prefill(&self, messages: Vec<ChatMessage>) -> Result<bool, LlmError> {
-        let _ = messages;
+    fn prefill(&self, messages: Vec<ChatMessage>, tools: Option<&ToolOffer>) -> Result<bool, LlmError> {
+        let _ = (messages, tools);
         Ok(false)
     }
 }

@@ -70,7 +70,9 @@ pub(crate) fn run(
             }
             if queued.is_none() && settings.draft_prefill && shared.is_current(newest.turn) {
                 let messages = conversation(&shared, toolbox.as_deref(), &settings, &newest.text);
-                let started = answerer.prefill(messages, &newest.text);
+                // The same offer as the answer's, so the prefilled prompt is its prefix.
+                let offered = offer(toolbox.as_deref(), &settings);
+                let started = answerer.prefill(messages, offered.as_ref(), &newest.text);
                 tracing::debug!(turn = newest.turn, started, "draft prefill");
             }
             continue;

@@ -15,6 +15,7 @@ use crate::models::{Catalog, ResolvedModel};
 use crate::router::Router;
 use crate::router::answerer::{Answerer, NamedEngine};
 use crate::stt::{Stt, SttOptions};
+use crate::tools::ToolOffer;
 use crate::tts::{self, SpeechSynthesizer};
 
 /// Threads for each engine. The LLM and the voice run at the same time while an answer is
@@ -109,7 +110,7 @@ pub fn load_engines(config: &Config, progress: &mut dyn FnMut(&str)) -> Result<L
     progress(&format!("loading {}", model.name));
     let local = Arc::new(LocalLlm::load(&model, &config.llm)?);
     if config.llm.warm_prompt {
-        warm_prompt(&local, &config.llm.system_prompt);
+        warm_prompt(&local, &config.llm.system_prompt, ToolOffer::from_config(&config.tools));
     }
     let answerer = Arc::new(build_answerer(&config, local.clone(), &model.name));
     Ok(LoadedEngines {
@@ -123,14 +124,15 @@ pub fn load_engines(config: &Config, progress: &mut dyn FnMut(&str)) -> Result<L
 
 /// Starts prefilling what every conversation begins with (the system prompt, up to where the
 /// first question goes) into the local model's cache, in the background: the first answer then
-/// decodes only its question. The messages are those [`super::context::build_messages`] makes.
-pub fn warm_prompt(local: &LocalLlm, system_prompt: &str) {
+/// decodes only its question. The messages are those [`super::context::build_messages`] makes,
+/// with the tools the answers will offer (`tools`, [`ToolOffer::from_config`]).
+pub fn warm_prompt(local: &LocalLlm, system_prompt: &str, tools: Option<ToolOffer>) {
     let mut messages = Vec::with_capacity(2);
     if !system_prompt.trim().is_empty() {
         messages.push(ChatMessage::system(system_prompt));
     }
     messages.push(ChatMessage::user(""));
-    if let Err(e) = local.warm_prompt(messages) {
+    if let Err(e) = local.warm_prompt(messages, tools) {
         tracing::warn!("the system prompt could not be prefilled: {e}");
     }
 }

@@ -30,7 +30,7 @@ impl ToolSettings {
     pub fn from_config(config: &ToolsConfig) -> ToolSettings {
         ToolSettings {
             fast_path: config.enabled && config.fast_path,
-            offer_to_llm: config.enabled && config.offer_to_llm,
+            offer_to_llm: crate::tools::ToolOffer::from_config(config).is_some(),
             facts_in_context: if config.enabled { config.facts_in_context as usize } else { 0 },
         }
     }

@@ -186,12 +186,18 @@ impl Answerer {
 
     /// Prefills `messages` (a conversation ending with a draft of `question`, made while the
     /// button is held) into the local model, when the router would send `question` there now;
-    /// for the cloud nothing is done. Returns at once; whether a prefill was started.
-    pub fn prefill(&self, messages: Vec<crate::llm::ChatMessage>, question: &str) -> bool {
+    /// for the cloud nothing is done. `tools`: the offer the answer will carry (it is part of
+    /// the prompt). Returns at once; whether a prefill was started.
+    pub fn prefill(
+        &self,
+        messages: Vec<crate::llm::ChatMessage>,
+        tools: Option<&crate::tools::ToolOffer>,
+        question: &str,
+    ) -> bool {
         if self.route(question).target != Target::Local {
             return false;
         }
-        match self.local.engine.prefill(messages) {
+        match self.local.engine.prefill(messages, tools) {
             Ok(started) => started,
             Err(e) => {
                 tracing::debug!("draft prefill not started: {e}");

@@ -3,13 +3,14 @@
 //!
 //! A call comes from one of three places and takes one path from there:
 //! - the fast path ([`intent`]): common phrasings matched without any LLM;
-//! - the local model, generating under a grammar built from [`spec`] (`llm::local`);
+//! - the local model, generating under a grammar built from [`spec`] ([`call_format`], `llm::local`);
 //! - the cloud model, through OpenAI's `tools` / `tool_calls` (`llm::cloud`).
 //!
 //! Whatever its source, a call is checked against [`spec`] ([`spec::validate`]) before
 //! [`toolbox::Toolbox`] runs it, so a malformed or hostile call is refused in words and
 //! nothing is stored half-way.
 
+pub mod call_format;
 pub mod clock;
 pub mod facts;
 pub mod intent;
@@ -51,6 +52,13 @@ impl ToolOffer {
     /// Every tool, the engine choosing whether to call one.
     pub fn all() -> ToolOffer {
         ToolOffer { tools: ToolName::ALL.to_vec(), require_call: false }
+    }
+
+    /// What the voice loop offers the LLMs under `[tools]`: every tool, or none. The local
+    /// model's warm prompt, its draft prefills and its answers all use this one offer, so their
+    /// prompts share the tool section and the KV cache keeps it.
+    pub fn from_config(config: &crate::config::ToolsConfig) -> Option<ToolOffer> {
+        (config.enabled && config.offer_to_llm).then(ToolOffer::all)
     }
 }
 

@@ -19,6 +19,7 @@ mod control;
 mod control_first_run;
 mod incremental_stt;
 mod local_llm;
+mod local_tools;
 mod memory_fit;
 mod metrics_consistency;
 mod prefill;

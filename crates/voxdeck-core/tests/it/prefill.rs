@@ -26,7 +26,7 @@ fn the_warm_prompt_is_exactly_the_prefix_a_first_question_reuses() {
     drop(cold);
 
     let llm = LocalLlm::load(&test_model(SMOLLM2), &test_config()).unwrap();
-    let warmed = llm.warm_prompt(warm()).unwrap().wait().unwrap();
+    let warmed = llm.warm_prompt(warm(), None).unwrap().wait().unwrap();
     assert!(warmed.completed, "{warmed:?}");
     assert!(warmed.cached_tokens > 10 && warmed.decoded_tokens == warmed.cached_tokens, "{warmed:?}");
     let (_, first) = ask(&llm, question.clone());
@@ -38,7 +38,7 @@ fn the_warm_prompt_is_exactly_the_prefix_a_first_question_reuses() {
 
     // After a reset the warm prompt is prefilled again (before any job queued after it).
     llm.reset().unwrap();
-    let again = llm.warm_prompt(warm()).unwrap().wait().unwrap();
+    let again = llm.warm_prompt(warm(), None).unwrap().wait().unwrap();
     assert_eq!((again.cached_tokens, again.decoded_tokens), (warmed.cached_tokens, 0), "{again:?}");
 }
 
@@ -46,7 +46,7 @@ fn the_warm_prompt_is_exactly_the_prefix_a_first_question_reuses() {
 fn the_warm_prompt_matches_gemma_whose_template_folds_the_system_prompt_into_the_question() {
     let _heavy = crate::heavy();
     let llm = LocalLlm::load(&test_model(GEMMA3), &test_config()).unwrap();
-    let warmed = llm.warm_prompt(warm()).unwrap().wait().unwrap();
+    let warmed = llm.warm_prompt(warm(), None).unwrap().wait().unwrap();
     let (_, first) = ask(&llm, conversation("What is two plus two?"));
     assert!(warmed.cached_tokens > 10, "{warmed:?}");
     assert_eq!(first.cached_tokens, warmed.cached_tokens);
@@ -61,9 +61,9 @@ fn a_prefilled_draft_leaves_only_the_changed_tail_to_decode() {
     // The same cache state each time: the warm prompt alone.
     let from_warm = |draft: Option<&str>| {
         llm.reset().unwrap();
-        llm.warm_prompt(warm()).unwrap().wait().unwrap();
+        llm.warm_prompt(warm(), None).unwrap().wait().unwrap();
         if let Some(draft) = draft {
-            let stats = llm.prefill(conversation(draft)).unwrap().wait().unwrap();
+            let stats = llm.prefill(conversation(draft), None).unwrap().wait().unwrap();
             assert!(stats.completed && stats.decoded_tokens > 0, "{stats:?}");
         }
         ask(&llm, final_question.clone()).1
@@ -89,7 +89,7 @@ fn an_answer_or_a_newer_prefill_stops_a_prefill() {
     // About 700 tokens: seconds of prompt processing on one thread.
     let long = || conversation(&"the quick brown fox jumps over the lazy dog ".repeat(70));
 
-    let running = llm.prefill(long()).unwrap();
+    let running = llm.prefill(long(), None).unwrap();
     let (text, m) = ask(&llm, conversation("Say hello."));
     assert!(!text.trim().is_empty());
     let stats = running.wait().unwrap();
@@ -97,8 +97,8 @@ fn an_answer_or_a_newer_prefill_stops_a_prefill() {
     assert!(stats.decoded_tokens < 100, "{stats:?}");
     assert!(m.prompt_tokens > 0);
 
-    let superseded = llm.prefill(long()).unwrap();
-    let newer = llm.prefill(conversation("Name a colour.")).unwrap();
+    let superseded = llm.prefill(long(), None).unwrap();
+    let newer = llm.prefill(conversation("Name a colour."), None).unwrap();
     assert!(!superseded.wait().unwrap().completed);
     assert!(newer.wait().unwrap().completed);
 }
