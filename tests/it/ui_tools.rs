@@ -67,7 +67,10 @@ fn wait_ready(driver: &WebDriver) {
             "the panel's models to load",
             r#"const s = document.querySelector('#engine-status');
                if (s.dataset.state === 'failed') return 'failed: ' + s.textContent;
-               return s.dataset.state === 'ready' && !document.querySelector('#fact-new').disabled ? 'ready' : null;"#,
+               if (s.dataset.state !== 'ready') return null;
+               const off = document.querySelector('#memory-state');
+               if (!off.hidden && off.textContent.includes('tools are off')) return off.textContent;
+               return document.querySelector('#fact-new').disabled ? null : 'ready';"#,
             panel::LOAD_TIMEOUT,
         )
         .map(|v| assert_eq!(v, "ready"))

@@ -123,6 +123,21 @@ mod tests {
     }
 
     #[test]
+    fn tool_commands_read_as_front_ends_write_them() {
+        let read = |text: &str| serde_json::from_str::<Command>(text).expect(text);
+        assert_eq!(read(r#"{"cmd":"cancel_timer","id":4}"#), Command::CancelTimer { id: 4 });
+        assert_eq!(read(r#"{"cmd":"add_fact","text":"t"}"#), Command::AddFact { text: "t".into() });
+        assert_eq!(read(r#"{"cmd":"edit_fact","id":2,"text":"u"}"#), Command::EditFact { id: 2, text: "u".into() });
+        assert_eq!(read(r#"{"cmd":"delete_fact","id":2}"#), Command::DeleteFact { id: 2 });
+        assert_eq!(
+            read(r#"{"cmd":"confirm","action":"forget_all"}"#),
+            Command::Confirm { action: "forget_all".into() }
+        );
+        assert_eq!(read(r#"{"cmd":"decline"}"#), Command::Decline);
+        assert_eq!(read(r#"{"cmd":"get_tools"}"#), Command::GetTools);
+    }
+
+    #[test]
     fn no_toolbox_is_tools_off() {
         let Err(e) = super::require(None) else { panic!("off") };
         assert!(e.to_string().starts_with("tools are off"), "{e}");
