@@ -81,6 +81,12 @@ pub fn assert_refused_in_words(r: &Run, code: i32, needles: &[&str]) {
     }
 }
 
+/// Speaks `text` into `wav` with the test voice (a question for `talk --input`).
+pub fn say(config_home: &std::path::Path, text: &str, wav: &std::path::Path) {
+    let r = run(voxdeck(config_home).args(["say", text, "--threads", "1", "-o"]).arg(wav));
+    assert!(r.status.success(), "{r}");
+}
+
 pub fn run(cmd: &mut Command) -> Run {
     let Output { status, stdout, stderr } = cmd.output().expect("voxdeck runs");
     Run {

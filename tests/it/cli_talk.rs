@@ -6,17 +6,11 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::Stdio;
 
-use voxdeck_e2e::{run, voxdeck, write_config, write_wav_16bit};
+use voxdeck_e2e::{run, say, voxdeck, write_config, write_wav_16bit};
 
 /// One thread per engine (tests run in parallel on two cores) and greedy answers.
 const CONFIG: &str = "[llm]\nmodel = \"smollm2-135m-instruct-q4_1\"\nthreads = 1\ntemperature = 0.0\nn_ctx = 2048\nmax_tokens = 60\n\n\
                       [stt]\nmodel = \"whisper-tiny.en\"\nthreads = 1\n\n[tts]\nthreads = 1\nnoise_scale = 0.0\nnoise_w = 0.0\n";
-
-/// Speaks `text` into `wav` with the test voice.
-fn say(home: &Path, text: &str, wav: &Path) {
-    let r = run(voxdeck(home).args(["say", text, "--threads", "1", "-o"]).arg(wav));
-    assert!(r.status.success(), "{r}");
-}
 
 /// Writes two seconds of silence (16 kHz mono, 16-bit) to `wav`: a valid question that needs
 /// no LLM (it ends as `no_speech`).

@@ -15,6 +15,7 @@ mod cli_bounds;
 mod cli_errors;
 mod cli_speech;
 mod cli_talk;
+mod cli_tools;
 mod cloud_fallback;
 mod cloud_harness;
 mod serve_cloud_key;

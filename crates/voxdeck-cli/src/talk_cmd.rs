@@ -42,6 +42,10 @@ pub struct TalkArgs {
     /// Continue the last conversation in history (its turns are the context).
     #[arg(long = "continue")]
     resume: bool,
+    /// After the last --input, stay until every running timer has rung and been said (each
+    /// is a turn of its own, `announcement: true` in --json).
+    #[arg(long, requires = "input")]
+    wait_timers: bool,
     /// Catalog id or GGUF path of the LLM (default: llm.model, else the best installed).
     #[arg(long, short)]
     model: Option<String>,
@@ -93,7 +97,7 @@ pub fn run(args: TalkArgs, mut config: Config) -> anyhow::Result<()> {
     let result = if args.input.is_empty() {
         interactive(&session, args.json)
     } else {
-        headless(&session, &args.input, args.json)
+        headless(&session, &args.input, args.json, args.wait_timers)
     };
     drop(session);
     let finished = match &args.output {
@@ -106,10 +110,13 @@ pub fn run(args: TalkArgs, mut config: Config) -> anyhow::Result<()> {
 
 /// One turn per file, in order: each press plays the source's next file. A file that cannot be
 /// played fails its turn, reported like any other, and the next file still gets its turn.
-fn headless(session: &Session, inputs: &[PathBuf], json: bool) -> anyhow::Result<()> {
+/// Something the assistant says on its own (a timer that came due while voxdeck was off) is
+/// heard out before the next press, as a person would wait.
+fn headless(session: &Session, inputs: &[PathBuf], json: bool, wait_timers: bool) -> anyhow::Result<()> {
     let mut failed = 0;
     for path in inputs {
         let mut events = session.subscribe();
+        settle(session, &mut events, json)?;
         let turn = match session.press() {
             Ok(turn) => turn,
             // The file could not be opened: the press ended that turn as failed, and its error
@@ -124,8 +131,49 @@ fn headless(session: &Session, inputs: &[PathBuf], json: bool) -> anyhow::Result
             failed += 1;
         }
     }
+    if wait_timers {
+        wait_for_timers(session, json)?;
+    }
     anyhow::ensure!(failed == 0, "{failed} of {} turns failed", inputs.len());
     Ok(())
+}
+
+/// Waits for the turn in flight (an announcement) and any queued after it to end, reporting each.
+fn settle(session: &Session, events: &mut tokio::sync::broadcast::Receiver<Event>, json: bool) -> anyhow::Result<()> {
+    loop {
+        let (turn, state) = session.state();
+        if state == TurnState::Idle {
+            return Ok(());
+        }
+        let record = Session::follow_turn(events, turn, TURN_TIMEOUT, |event| show(event, json))
+            .with_context(|| format!("turn {turn} did not end within {} s", TURN_TIMEOUT.as_secs()))?;
+        report(&record, json)?;
+    }
+}
+
+/// Stays until no timer is running and nothing is being said, reporting each announcement.
+fn wait_for_timers(session: &Session, json: bool) -> anyhow::Result<()> {
+    let Some(toolbox) = session.toolbox() else { return Ok(()) };
+    let mut events = session.subscribe();
+    loop {
+        settle(session, &mut events, json)?;
+        let now = voxdeck_core::turn_record::unix_ms_now();
+        let running: Vec<_> =
+            toolbox.timers().into_iter().filter(|t| t.state == voxdeck_core::tools::TimerState::Running).collect();
+        let Some(last_due) = running.iter().map(|t| t.due_unix_ms).max() else { return Ok(()) };
+        eprintln!("voxdeck: waiting {:.0} s for {} timer(s)…", ((last_due - now).max(0) as f64) / 1000.0, running.len());
+        // The next announcement starts a turn: a light poll of the state (the CLI has nothing
+        // else to do), with a minute's grace past the last due time.
+        let limit = Duration::from_millis((last_due - now).max(0) as u64) + Duration::from_secs(60);
+        let started = std::time::Instant::now();
+        loop {
+            if session.state().1 != TurnState::Idle {
+                break;
+            }
+            anyhow::ensure!(started.elapsed() < limit, "a timer did not ring within a minute of its due time");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
 }
 
 /// Enter toggles push-to-talk; Enter while the assistant answers interrupts it and listens.

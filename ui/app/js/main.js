@@ -138,7 +138,7 @@ function dispatch(v, m) {
       v.timers.render(m.timers);
       break;
     case "timer_due":
-      v.timers.due(m.timer);
+      v.timers.due(m.timer, m.spoken);
       break;
     case "facts":
       v.memory.render(m.facts);
@@ -147,6 +147,8 @@ function dispatch(v, m) {
     case "confirm_asked":
       v.confirm.show(m);
       break;
+    case "mode_changed":
+      break; // the mode itself comes as "mode", from the engine
     default: {
       /** @type {never} */
       const unknown = m;

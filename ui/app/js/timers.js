@@ -74,13 +74,16 @@ export class TimersWidget {
   /**
    * A timer is due (or was missed while voxdeck was off): the notice, and the list.
    * @param {TimerView} timer
+   * @param {string} spoken what the assistant says of it
    * @returns {void}
    */
-  due(timer) {
+  due(timer, spoken) {
     const missed = timer.state === "missed";
-    this.#noticeText.textContent = missed
-      ? `${nameOf(timer)} (${this.#clock(timer.due_unix_ms)}) went off while voxdeck was not running.`
-      : `${nameOf(timer)} is done.`;
+    this.#noticeText.textContent =
+      spoken ||
+      (missed
+        ? `${nameOf(timer)} (${this.#clock(timer.due_unix_ms)}) went off while voxdeck was not running.`
+        : `${nameOf(timer)} is done.`);
     this.#notice.dataset.state = timer.state;
     this.#notice.hidden = false;
     const others = this.#timers.filter((t) => t.id !== timer.id);

@@ -306,7 +306,7 @@ fn build_session(
     let io = SessionIo { source, sink, history };
     let options = SessionOptions::from_config(config);
     let assembled = match preloaded {
-        Some(engines) => start_on(engines, options, io),
+        Some(engines) => start_on(engines, options, io, config),
         None => assemble(config, options, io, &mut |step| {
             if let Some(slot) = slot.upgrade()
                 && let Some(status) = slot.next_step(step)

@@ -73,6 +73,11 @@ pub(super) fn spawn(
                     };
                     let cloud_news = match &event {
                         Event::TurnComplete { record } => toggle.observe(record),
+                        // Switched by voice ("think harder"): the panel's toggle follows.
+                        Event::ModeChanged { mode } => {
+                            toggle.set(*mode);
+                            true
+                        }
                         _ => false,
                     };
                     publisher.engine(event);

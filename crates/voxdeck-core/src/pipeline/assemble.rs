@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::PipelineError;
 use super::loader::{LoadedEngines, ThreadPlan, load_engines};
-use super::session::{Session, SessionOptions, SessionParts};
+use super::session::{Session, SessionOptions, SessionParts, ToolsSetup};
 use crate::audio::sink::AudioSink;
 use crate::audio::source::AudioSource;
 use crate::config::Config;
@@ -47,12 +47,18 @@ pub fn assemble(
     progress: &mut dyn FnMut(&str),
 ) -> Result<AssembledSession, PipelineError> {
     let engines = load_engines(config, progress)?;
-    start_on(engines, options, io)
+    start_on(engines, options, io, config)
 }
 
 /// Starts a session with `io` on engines loaded already (a model switch loads the new ones
-/// while the old session still runs).
-pub fn start_on(engines: LoadedEngines, options: SessionOptions, io: SessionIo) -> Result<AssembledSession, PipelineError> {
+/// while the old session still runs). The toolbox keeps its timers and facts in `io`'s history
+/// database (in memory when there is none).
+pub fn start_on(
+    engines: LoadedEngines,
+    options: SessionOptions,
+    io: SessionIo,
+    config: &Config,
+) -> Result<AssembledSession, PipelineError> {
     let models = ModelNames {
         llm: engines.answerer.local_model().to_owned(),
         stt: engines.stt.model_name().to_owned(),
@@ -65,8 +71,11 @@ pub fn start_on(engines: LoadedEngines, options: SessionOptions, io: SessionIo) 
             tts: engines.tts,
             source: io.source,
             sink: io.sink.clone(),
+            tools: config.tools.enabled.then(|| ToolsSetup {
+                db: io.history.as_ref().map(|h| h.path().to_owned()),
+                config: config.tools.clone(),
+            }),
             history: io.history,
-            toolbox: None,
         },
         options,
     )?;

@@ -52,9 +52,11 @@ pub enum Event {
     ToolCall { turn: u64, call: ToolCallRecord },
     /// The timers changed (set, cancelled, rang, missed): every timer not yet cleared away.
     Timers { timers: Vec<TimerView> },
-    /// A timer is due (or was missed while voxdeck was off); it is said aloud as soon as no
-    /// answer is in progress.
-    TimerDue { timer: TimerView },
+    /// A timer is due (or was missed while voxdeck was off); `spoken` is said aloud as soon
+    /// as no answer is in progress.
+    TimerDue { timer: TimerView, spoken: String },
+    /// The answering mode changed by voice ("think harder", "answer locally").
+    ModeChanged { mode: crate::config::Mode },
     /// The remembered facts changed: all of them, newest first.
     Facts { facts: Vec<Fact> },
     /// The assistant asks the user to confirm `action` ("forget_all") by voice or button,

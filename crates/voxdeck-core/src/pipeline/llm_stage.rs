@@ -15,9 +15,12 @@ use super::context::build_messages;
 use super::events::Event;
 use super::frames::{AnswerText, Question};
 use super::timeline::{Mark, Outcome};
+use super::tool_use::{self, ToolSettings};
 use super::turn::Shared;
 use crate::llm::{ChatMessage, ChatRequest, FinishReason};
 use crate::router::answerer::{AnswerEvent, Answerer};
+use crate::tools::ToolOffer;
+use crate::tools::toolbox::Toolbox;
 
 /// How answers are asked for.
 #[derive(Debug, Clone)]
@@ -32,11 +35,14 @@ pub struct AnswerSettings {
     pub ignore_eos: bool,
     /// Prefill drafts into the local model (`pipeline.draft_prefill`).
     pub draft_prefill: bool,
+    /// The fast path, tools offered to the LLMs, facts in context (`[tools]`).
+    pub tools: ToolSettings,
 }
 
 pub(crate) fn run(
     shared: Arc<Shared>,
     answerer: Arc<Answerer>,
+    toolbox: Option<Arc<Toolbox>>,
     settings: AnswerSettings,
     input: Receiver<Question>,
     output: Sender<AnswerText>,
@@ -63,7 +69,7 @@ pub(crate) fn run(
                 }
             }
             if queued.is_none() && settings.draft_prefill && shared.is_current(newest.turn) {
-                let messages = conversation(&shared, &settings, &newest.text);
+                let messages = conversation(&shared, toolbox.as_deref(), &settings, &newest.text);
                 let started = answerer.prefill(messages, &newest.text);
                 tracing::debug!(turn = newest.turn, started, "draft prefill");
             }
@@ -72,34 +78,63 @@ pub(crate) fn run(
         if !shared.is_current(question.turn) {
             continue;
         }
-        if answer(&shared, &answerer, &settings, question.turn, &question.text, &output).is_err() {
+        let tools = toolbox.as_deref();
+        if answer(&shared, &answerer, tools, &settings, question.turn, &question.text, &output).is_err() {
             return; // the splitter is gone: shutting down
         }
     }
 }
 
-/// The conversation sent for `question`: the system prompt, the turns that fit, the question.
-/// Drafts are prefilled with the same messages, so the final question shares their prefix.
-fn conversation(shared: &Shared, settings: &AnswerSettings, question: &str) -> Vec<ChatMessage> {
+/// The conversation sent for `question`: the system prompt, the turns that fit, the question
+/// (after the remembered facts relevant to it). Drafts are prefilled with the same messages, so
+/// the final question shares their prefix.
+fn conversation(shared: &Shared, toolbox: Option<&Toolbox>, settings: &AnswerSettings, question: &str) -> Vec<ChatMessage> {
     let past = shared.past();
     // Leave room for the answer and the template's own tokens.
     let budget = (settings.n_ctx as usize).saturating_sub(settings.max_tokens as usize + 32);
-    build_messages(&settings.system_prompt, &past, question, settings.context_turns, budget)
+    let question = tool_use::with_facts(toolbox, settings.tools, question);
+    build_messages(&settings.system_prompt, &past, &question, settings.context_turns, budget)
+}
+
+/// The tools offered to the LLMs for one question, if any.
+fn offer(toolbox: Option<&Toolbox>, settings: &AnswerSettings) -> Option<ToolOffer> {
+    (toolbox.is_some() && settings.tools.offer_to_llm).then(ToolOffer::all)
+}
+
+/// Answers a question the fast path matched: its tool's sentence is the whole answer.
+fn spoken_only(shared: &Shared, turn: u64, spoken: String, output: &Sender<AnswerText>) -> Result<(), ()> {
+    shared.with_turn(turn, |t| {
+        t.timeline.mark(Mark::LastToken);
+        let r = &mut t.record;
+        r.route_reason = Some("fast path: matched without an LLM".into());
+        r.route_label = Some("fast path".into());
+        r.generated = spoken.clone();
+    });
+    shared.bus.send(Event::AnswerDelta { turn, text: spoken.clone(), tokens: 0, elapsed_ms: 0.0 });
+    output.send(AnswerText::Piece { turn, text: spoken }).map_err(drop)?;
+    output.send(AnswerText::End { turn }).map_err(drop)
 }
 
 /// Streams one answer. `Err` only when the next stage has gone away.
 fn answer(
     shared: &Shared,
     answerer: &Answerer,
+    toolbox: Option<&Toolbox>,
     settings: &AnswerSettings,
     turn: u64,
     question: &str,
     output: &Sender<AnswerText>,
 ) -> Result<(), ()> {
-    let messages = conversation(shared, settings, question);
+    if let Some(toolbox) = toolbox.filter(|_| settings.tools.fast_path) {
+        if let Some(spoken) = tool_use::fast_path(shared, toolbox, turn, question) {
+            return spoken_only(shared, turn, spoken, output);
+        }
+    }
+    let messages = conversation(shared, toolbox, settings, question);
     let mut request = ChatRequest::new(messages);
     request.max_tokens = Some(settings.max_tokens);
     request.ignore_eos = settings.ignore_eos;
+    request.tools = offer(toolbox, settings);
 
     let mut sent = Ok(());
     let result = answerer.answer(request, question, &mut |event| match event {
@@ -139,7 +174,9 @@ fn answer(
                 }
             }
         }
-        AnswerEvent::ToolCall { .. } => {}
+        AnswerEvent::ToolCall { engine, call, result, run_ms } => {
+            tool_use::record_call(shared, turn, call, result, tool_use::source_name(engine), run_ms);
+        }
         AnswerEvent::Cut { reason, notice } => {
             // The local model goes on with the same answer: shown, not spoken.
             shared.bus.notice(Some(turn), format!("{notice} ({reason})"));

@@ -11,7 +11,8 @@
 //!
 //! [`Session`] is the API; [`turn`] holds the turn in flight and ends it in one place;
 //! [`timeline`] is its clock and record; [`events`] the stream front ends subscribe to;
-//! [`context`] picks the earlier turns the LLM sees; [`loader`] loads the engines from config;
+//! [`context`] picks the earlier turns the LLM sees; [`tool_use`] is the fast path and the
+//! record of tool calls; [`loader`] loads the engines from config;
 //! [`assemble`] builds a ready session from config and I/O, the same for every front end.
 
 pub mod assemble;
@@ -27,6 +28,7 @@ pub mod session;
 pub mod splitter_stage;
 pub mod stt_stage;
 pub mod timeline;
+pub mod tool_use;
 pub mod tts_stage;
 pub(crate) mod turn;
 
@@ -34,7 +36,8 @@ pub use assemble::{AssembledSession, ModelNames, SessionIo, assemble};
 pub use events::{Event, EventBus, TurnState};
 pub use llm_stage::AnswerSettings;
 pub use loader::{LOAD_STEPS, LoadedEngines, ThreadPlan, load_engines};
-pub use session::{Session, SessionOptions, SessionParts};
+pub use session::{Session, SessionOptions, SessionParts, ToolsSetup};
+pub use tool_use::ToolSettings;
 pub use splitter_stage::SplitSettings;
 pub use stt_stage::DIDNT_CATCH;
 pub use timeline::{Mark, Timeline};
@@ -55,6 +58,8 @@ pub enum PipelineError {
     Memory(#[from] crate::memory_fit::MemoryFitError),
     #[error(transparent)]
     History(#[from] crate::history::HistoryError),
+    #[error(transparent)]
+    Tools(#[from] crate::tools::toolbox::ToolboxError),
     #[error("no LLM to answer with: {0}")]
     NoModel(String),
     #[error("cannot start a pipeline thread: {0}")]

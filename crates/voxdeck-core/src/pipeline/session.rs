@@ -31,7 +31,8 @@ use crate::history::{History, new_conversation_id};
 use crate::stt::Stt;
 use crate::sync::lock;
 use crate::sysmon::Monitor;
-use crate::tools::toolbox::Toolbox;
+use crate::tools::toolbox::{Toolbox, ToolboxEvent};
+use super::tool_use::SessionControls;
 use crate::tts::SpeechSynthesizer;
 
 /// The components a session runs on, loaded by the caller (see [`super::load_engines`]); front
@@ -47,7 +48,15 @@ pub struct SessionParts {
     pub sink: Arc<dyn AudioSink>,
     pub history: Option<History>,
     /// The assistant's tools (timers, facts, ...); `None` with `tools.enabled = false`.
-    pub toolbox: Option<Arc<Toolbox>>,
+    pub tools: Option<ToolsSetup>,
+}
+
+/// Where the toolbox keeps its timers and facts, and its limits.
+#[derive(Debug, Clone)]
+pub struct ToolsSetup {
+    /// The history database; `None` keeps them in memory (history off).
+    pub db: Option<std::path::PathBuf>,
+    pub config: crate::config::ToolsConfig,
 }
 
 /// How a session behaves (from `[pipeline]`, `[llm]` and `[metrics]`).
@@ -74,6 +83,7 @@ impl SessionOptions {
                 n_ctx: config.llm.n_ctx,
                 ignore_eos: false,
                 draft_prefill: config.pipeline.draft_prefill,
+                tools: super::ToolSettings::from_config(&config.tools),
             },
             split: SplitSettings {
                 stream: config.pipeline.stream_sentences,
@@ -137,8 +147,17 @@ impl Session {
             "stt-stage",
             Box::new(move || stt_stage::run(s, stt, min_ms, drafts, utterance_rx, question_tx)),
         )?);
-        let (s, answerer, answer) = (shared.clone(), parts.answerer.clone(), options.answer.clone());
-        threads.push(spawn("answer", Box::new(move || llm_stage::run(s, answerer, answer, question_rx, text_tx)))?);
+        shared.set_announcement_output(text_tx.clone());
+        let toolbox = match parts.tools {
+            Some(setup) => Some(open_toolbox(&shared, &parts.answerer, setup)?),
+            None => None,
+        };
+        let (s, answerer, answer, tools) =
+            (shared.clone(), parts.answerer.clone(), options.answer.clone(), toolbox.clone());
+        threads.push(spawn(
+            "answer",
+            Box::new(move || llm_stage::run(s, answerer, tools, answer, question_rx, text_tx)),
+        )?);
         let (s, split) = (shared.clone(), options.split);
         threads.push(spawn("splitter", Box::new(move || splitter_stage::run(s, split, text_rx, speak_tx)))?);
         let (s, tts) = (shared.clone(), parts.tts);
@@ -160,7 +179,7 @@ impl Session {
         Ok(Session {
             shared,
             answerer: parts.answerer,
-            toolbox: parts.toolbox,
+            toolbox,
             source: Mutex::new(parts.source),
             capture: Some(capture_tx),
             threads,
@@ -307,6 +326,28 @@ impl Session {
         }
     }
 }
+/// Opens the toolbox on `shared`: its timers ring as announcements, its changes go on the
+/// event stream. Running timers are re-armed and missed ones announced.
+fn open_toolbox(shared: &Arc<Shared>, answerer: &Arc<Answerer>, setup: ToolsSetup) -> Result<Arc<Toolbox>, PipelineError> {
+    let weak = Arc::downgrade(shared);
+    let controls = Arc::new(SessionControls { answerer: answerer.clone(), shared: weak.clone() });
+    let on_event = Arc::new(move |event: ToolboxEvent| {
+        let Some(shared) = weak.upgrade() else { return };
+        match event {
+            ToolboxEvent::Timers(timers) => shared.bus.send(Event::Timers { timers }),
+            ToolboxEvent::TimerDue { timer, spoken } => {
+                shared.bus.send(Event::TimerDue { timer, spoken: spoken.clone() });
+                shared.announce(spoken);
+            }
+            ToolboxEvent::Facts(facts) => shared.bus.send(Event::Facts { facts }),
+            ToolboxEvent::ConfirmAsked { action, prompt, expires_unix_ms } => {
+                shared.bus.send(Event::ConfirmAsked { action, prompt, expires_unix_ms })
+            }
+        }
+    });
+    Ok(Toolbox::open(setup.db, &setup.config, controls, on_event)?)
+}
+
 impl Drop for Session {
     fn drop(&mut self) {
         if let Some(monitor) = self.monitor.take() {

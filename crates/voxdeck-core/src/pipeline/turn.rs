@@ -2,13 +2,16 @@
 //! to the speaker, and the one place a turn ends (answered, interrupted, nothing heard, failed):
 //! recorded in history, remembered as context, announced on the event stream.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::sync::lock;
 use std::time::Instant;
 
 use super::events::{Event, EventBus, TurnState};
+use super::frames::AnswerText;
 use super::timeline::{Mark, Outcome, Timeline, TurnRecord};
 use crate::audio::sink::{AudioSink, Heard};
 use crate::history::History;
@@ -53,6 +56,12 @@ pub(crate) struct Shared {
     past: Mutex<Vec<TurnRecord>>,
     /// The GPU source (NVML, Jetson sysfs), probed once; read as each turn ends.
     gpu: Mutex<Option<Box<dyn GpuProbe>>>,
+    /// What the assistant will say on its own once no turn is in flight (a timer is due).
+    /// Locked only while `turn` is held, so a press and an announcement cannot both start.
+    announcements: Mutex<VecDeque<String>>,
+    /// The sentence splitter's input, for announcements; dropped at shutdown so the stages
+    /// can end.
+    speak: Mutex<Option<Sender<AnswerText>>>,
 }
 
 impl Shared {
@@ -73,6 +82,61 @@ impl Shared {
             conversation,
             past: Mutex::new(past),
             gpu: Mutex::new(sysmon::probe_gpu()),
+            announcements: Mutex::new(VecDeque::new()),
+            speak: Mutex::new(None),
+        }
+    }
+
+    /// Where announcements are spoken: the sentence splitter's input.
+    pub fn set_announcement_output(&self, output: Sender<AnswerText>) {
+        *lock(&self.speak) = Some(output);
+    }
+
+    /// Says `text` on its own as soon as no turn is in flight: now if idle, else after the
+    /// turn in flight ends (never over an answer, never while the button is held). Each is a
+    /// turn of its own (`announcement: true`) that a press cuts short like any answer.
+    pub fn announce(&self, text: String) {
+        self.next_announcement(Some(text));
+    }
+
+    /// Starts the next announcement (after `text`, if given, joins the queue) when idle.
+    fn next_announcement(&self, text: Option<String>) {
+        let mut guard = lock(&self.turn);
+        let mut queue = lock(&self.announcements);
+        queue.extend(text);
+        if guard.is_some() || self.current() == u64::MAX {
+            return;
+        }
+        let Some(text) = queue.pop_front() else { return };
+        drop(queue);
+        let now = Instant::now();
+        let id = self.current() + 1;
+        self.current.store(id, Ordering::Release);
+        let mut record = TurnRecord::new(&self.conversation, id);
+        record.outcome = Outcome::Failed;
+        record.announcement = true;
+        record.generated = text.clone();
+        let mut timeline = Timeline::new();
+        timeline.mark_at(Mark::Press, now);
+        timeline.mark_at(Mark::Release, now);
+        *guard = Some(ActiveTurn {
+            id,
+            timeline,
+            record,
+            cancel: None,
+            spoken: Vec::new(),
+            undelivered: false,
+            heard: None,
+            state: TurnState::Thinking,
+        });
+        drop(guard);
+        self.bus.state(id, TurnState::Thinking);
+        let speak = lock(&self.speak).clone();
+        let sent = speak.is_some_and(|out| {
+            out.send(AnswerText::Piece { turn: id, text }).is_ok() && out.send(AnswerText::End { turn: id }).is_ok()
+        });
+        if !sent {
+            self.end_turn(id, Outcome::Failed, |t| t.record.error = Some("the voice loop has stopped".into()));
         }
     }
 
@@ -156,6 +220,8 @@ impl Shared {
         self.cut_short(&mut guard, Instant::now());
         // No turn may start after this.
         self.current.store(u64::MAX, Ordering::Release);
+        drop(guard);
+        lock(&self.speak).take();
         self.sink.stop();
     }
 
@@ -206,6 +272,7 @@ impl Shared {
         let Some(active) = guard.take() else { return false };
         drop(guard);
         self.close(active);
+        self.next_announcement(None);
         true
     }
 
@@ -225,7 +292,8 @@ impl Shared {
             tracing::warn!("turn {} not saved to history: {e}", record.turn);
             self.bus.error(Some(record.turn), "history", e.to_string());
         }
-        if matches!(record.outcome, Outcome::Answered | Outcome::Interrupted) {
+        // An announcement is not part of the conversation the LLM continues.
+        if matches!(record.outcome, Outcome::Answered | Outcome::Interrupted) && !record.announcement {
             lock(&self.past).push(record.clone());
         }
         let id = record.turn;

@@ -49,7 +49,7 @@ fn start(config: &Config, source: WavSource, dir: &Path) -> Session {
             source: Box::new(source),
             sink: Arc::new(WavSink::create(&dir.join("answers.wav"))),
             history: None,
-            toolbox: None,
+            tools: None,
         },
         SessionOptions::from_config(config),
     )

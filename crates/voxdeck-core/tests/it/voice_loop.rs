@@ -68,7 +68,7 @@ fn a_conversation_streams_events_and_keeps_its_history() {
             source: Box::new(WavSource::new(&q1)),
             sink: Arc::new(WavSink::create(&dir.path().join("a.wav"))),
             history: Some(History::open(&history_path).unwrap()),
-            toolbox: None,
+            tools: None,
         },
         SessionOptions::from_config(&config),
     )
@@ -157,7 +157,7 @@ fn release_right_after_press_is_didnt_catch_that_without_an_llm_call() {
             source: Box::new(WavSource::new(&q).realtime(true)),
             sink: Arc::new(WavSink::create(&dir.path().join("a.wav"))),
             history: None,
-            toolbox: None,
+            tools: None,
         },
         SessionOptions::from_config(&config),
     )

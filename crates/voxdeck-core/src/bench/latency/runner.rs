@@ -123,7 +123,7 @@ pub fn run(
         let answers = tmp.path().join("answers.wav");
         let sink: Arc<dyn AudioSink> = Arc::new(WavSink::create(&answers));
         let io = SessionIo { source: open_input_paced(&files, &session_config.audio, true), sink, history: None };
-        let session = start_on(engines, session_options, io)?.session;
+        let session = start_on(engines, session_options, io, &session_config)?.session;
         for (i, (q, repeat)) in plan.questions.iter().enumerate() {
             let warm = plan.warm_up && i == 0;
             let what = if warm { "warm-up".to_owned() } else { format!("{} ({})", q.id, q.voice) };
