@@ -1,6 +1,7 @@
 //! What the assistant does, in headless Chromium through `voxdeck serve`: the Memory tab adds,
 //! edits and deletes facts in the engine (a second client sees each change), refuses a fact
-//! the `remember` tool would refuse, and forgets all behind a confirm step; a real spoken turn
+//! the `remember` tool would refuse, and forgets all once the engine's confirmation (the
+//! banner, with its countdown) is answered; a real spoken turn
 //! ("Set a timer for ten minutes.", synthesised by Piper) through push-to-talk shows the fast
 //! path's `set_timer` chip, the `tool` stage in the breakdown and a running countdown in the
 //! timers widget, which cancels it. Screenshots `tools-<what>-<size>`.
@@ -197,24 +198,45 @@ fn the_panel_shows_and_edits_what_the_assistant_does_facts_timers_and_tool_calls
     }
     driver.set_viewport(1280, 860).unwrap();
 
-    // Forget all: a confirm step; "Keep them" keeps them, "Yes" forgets them in the engine.
-    driver.click("#forget-all").unwrap();
-    let asked = driver
-        .execute(
-            r#"const c = document.querySelector('#forget-all-confirm');
-               return c.hidden ? null : [document.querySelector('#forget-all-text').textContent,
-                                         document.activeElement.id];"#,
-            no_args(),
-        )
-        .unwrap();
-    assert_eq!(asked, json!(["Forget all 2 facts? This cannot be undone.", "forget-all-no"]), "{asked}");
-    save_screenshot(&driver, "tools-forget-all-1280x860");
-    driver.click("#forget-all-no").unwrap();
+    // Forget all asks the engine, as "forget everything" by voice does: its confirmation is the
+    // banner with the time left to answer. "Keep" keeps the facts; "Forget all" forgets them.
+    let ask = |driver: &WebDriver| {
+        driver.click("#forget-all").unwrap();
+        driver
+            .wait_for(
+                "the confirm banner",
+                r#"const b = document.querySelector('#confirm-banner');
+                   const left = Number(document.querySelector('#confirm-left').dataset.leftS || 0);
+                   return b.hidden || left <= 0 ? null : {
+                     prompt: document.querySelector('#confirm-prompt').textContent, left,
+                     focused: document.activeElement.id };"#,
+                WAIT,
+            )
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let asked = ask(&driver);
+    assert!(asked["prompt"].as_str().unwrap_or_default().contains("Forget all 2 facts"), "{asked}");
+    assert!((1..=60).contains(&asked["left"].as_i64().unwrap_or_default()), "a countdown: {asked}");
+    assert_eq!(asked["focused"], "confirm-no", "the keyboard goes on to the answer: {asked}");
+    let pending = ws.ask(json!({"cmd": "get_tools"}));
+    assert_eq!(pending["tools"]["confirm"]["action"], "forget_all", "a second client sees it pending: {pending}");
+    for (w, h) in SIZES {
+        driver.set_viewport(w, h).unwrap();
+        assert_fits(&driver, "the confirm banner");
+        save_screenshot(&driver, &format!("tools-confirm-{w}x{h}"));
+    }
+    driver.set_viewport(1280, 860).unwrap();
+    driver.click("#confirm-no").unwrap();
+    driver
+        .wait_for("the banner to go", "return document.querySelector('#confirm-banner').hidden;", WAIT)
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(engine_facts(&mut ws).len(), 2, "kept");
-    driver.click("#forget-all").unwrap();
-    driver.click("#forget-all-yes").unwrap();
+    assert!(ws.ask(json!({"cmd": "get_tools"}))["tools"]["confirm"].is_null(), "nothing pending once kept");
+    ask(&driver);
+    driver.click("#confirm-yes").unwrap();
     shown_facts(&driver, 0);
     assert!(engine_facts(&mut ws).is_empty(), "forgotten in the engine");
+    assert_eq!(driver.execute("return document.querySelector('#confirm-banner').hidden;", no_args()).unwrap(), true);
     assert_eq!(driver.execute("return document.querySelector('#facts-empty').hidden;", no_args()).unwrap(), false);
 
     // A real turn: "Set a timer for ten minutes." through push-to-talk. The fast path's chip,

@@ -1,8 +1,9 @@
 // @ts-check
 // The Memory tab: what the assistant remembers, newest first, each fact editable in place and
 // deletable; a field to add one (checked by the engine as "remember that ..." is); and
-// "Forget all" behind a confirm step. The engine's `facts` events redraw the list, so every
-// front end shows the same facts.
+// "Forget all", which asks the engine as "forget everything" by voice does: its confirmation
+// comes back as the banner (ConfirmBanner) on every front end. The engine's `facts` events
+// redraw the list, so every front end shows the same facts.
 
 import { byId, el, showMessage } from "./dom.js";
 import { replyOf } from "./transport.js";
@@ -42,8 +43,6 @@ export class MemoryPanel {
   /** @readonly */ #input = byId("fact-new", HTMLInputElement);
   /** @readonly */ #add = byId("fact-add", HTMLButtonElement);
   /** @readonly */ #forget = byId("forget-all", HTMLButtonElement);
-  /** @readonly */ #confirm = byId("forget-all-confirm");
-  /** @readonly */ #confirmText = byId("forget-all-text");
   /** @readonly @type {Send} */
   #send;
   /** @type {Fact[]} */
@@ -59,17 +58,8 @@ export class MemoryPanel {
       e.preventDefault();
       void this.#addFact();
     });
-    this.#forget.addEventListener("click", () => {
-      this.#confirmText.textContent =
-        this.#facts.length === 1 ? "Forget the one fact? This cannot be undone." : `Forget all ${this.#facts.length} facts? This cannot be undone.`;
-      this.#confirm.hidden = false;
-      byId("forget-all-no").focus();
-    });
-    byId("forget-all-no").addEventListener("click", () => {
-      this.#confirm.hidden = true;
-      this.#forget.focus();
-    });
-    byId("forget-all-yes").addEventListener("click", () => void this.#forgetAll());
+    // The engine asks for the confirmation: the banner shows it (here and on every front end).
+    this.#forget.addEventListener("click", () => void this.#run({ cmd: "forget_all" }, this.#forget));
   }
 
   /**
@@ -98,7 +88,6 @@ export class MemoryPanel {
     this.#forget.disabled = this.#facts.length === 0 || !this.#available;
     this.#add.disabled = !this.#available;
     this.#input.disabled = !this.#available;
-    if (this.#facts.length === 0) this.#confirm.hidden = true;
     // A redraw must not lose the keyboard's place.
     if (focused) focusKey(this.#list, focused);
   }
@@ -191,15 +180,6 @@ export class MemoryPanel {
     }
   }
 
-  /** @returns {Promise<void>} */
-  async #forgetAll() {
-    const yes = byId("forget-all-yes", HTMLButtonElement);
-    if (await this.#run({ cmd: "confirm", action: "forget_all" }, yes)) {
-      this.#confirm.hidden = true;
-      this.#forget.focus();
-    }
-  }
-
   /**
    * Sends a fact command; the reply's facts redraw the list. Whether it was carried out.
    * @param {Command} command
@@ -213,6 +193,8 @@ export class MemoryPanel {
     button.disabled = false;
     if (!reply) return false;
     this.apply(reply.tools);
+    // A disabled button loses the focus: give it back (the list's own buttons are redrawn).
+    if (button === this.#forget && !button.disabled) button.focus();
     return true;
   }
 }
@@ -264,7 +246,10 @@ export class ConfirmBanner {
     this.#yes.textContent = asked.action === "forget_all" ? "Forget all" : "Confirm";
     this.#box.dataset.action = asked.action;
     showMessage(this.#error, null);
+    const fresh = this.#box.hidden;
     this.#box.hidden = false;
+    // Asked from the Memory tab's button: the keyboard goes on to the answer, "Keep" first.
+    if (fresh && document.activeElement?.id === "forget-all") this.#no.focus();
     this.#update();
     if (this.#tick === null && this.#expires > 0) this.#tick = window.setInterval(() => this.#update(), 1000);
   }
@@ -295,7 +280,11 @@ export class ConfirmBanner {
 
   /** @returns {void} */
   #hide() {
+    // The focus goes back to where the question came from, not to the page's start.
+    const hadFocus = this.#box.contains(document.activeElement);
     this.#box.hidden = true;
+    const forget = byId("forget-all");
+    if (hadFocus && forget.offsetParent !== null) forget.focus();
     this.#action = "";
     if (this.#tick !== null) window.clearInterval(this.#tick);
     this.#tick = null;

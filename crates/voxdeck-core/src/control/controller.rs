@@ -241,6 +241,7 @@ impl Controller {
             Command::AddFact { text } => self.with_toolbox(|tb| inner.tools.add_fact(tb, &text)),
             Command::EditFact { id, text } => self.with_toolbox(|tb| Ok(tb.edit_fact(id, &text).map(drop)?)),
             Command::DeleteFact { id } => self.with_toolbox(|tb| Ok(tb.delete_fact(id)?)),
+            Command::ForgetAll => self.with_toolbox(|tb| inner.tools.ask_forget_all(tb)),
             Command::Confirm { action } => self.with_toolbox(|tb| inner.tools.confirm(tb, &action)),
             Command::Decline => self.with_toolbox(|tb| {
                 inner.tools.decline(tb);

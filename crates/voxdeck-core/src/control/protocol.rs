@@ -86,6 +86,9 @@ pub enum Command {
     EditFact { id: i64, text: String },
     /// Deletes one fact. Replies `tools`.
     DeleteFact { id: i64 },
+    /// Asks to forget every fact, as "forget everything" by voice does: the assistant asks for a
+    /// confirmation (`confirm_asked`), which `confirm` or a spoken "yes" carries out. Replies `tools`.
+    ForgetAll,
     /// Carries out the action the assistant asked to confirm (`forget_all`). Replies `tools`.
     Confirm { action: String },
     /// Keeps everything: drops the pending confirmation. Replies `tools`.

@@ -73,10 +73,13 @@ impl ToolPanel {
 
     /// Stores a fact as "remember that ..." would: the `remember` tool with its checks.
     pub(super) fn add_fact(&self, toolbox: &Toolbox, text: &str) -> Result<(), ToolPanelError> {
-        let arguments = serde_json::json!({ "fact": text }).to_string();
-        let call = ToolCall { id: "panel-add-fact".into(), name: ToolName::Remember.as_str().into(), arguments };
-        let result = toolbox.run(&call, &[ToolName::Remember]);
-        if result.ok { Ok(()) } else { Err(ToolPanelError::Refused(result.spoken)) }
+        run(toolbox, ToolName::Remember, serde_json::json!({ "fact": text }))
+    }
+
+    /// Asks to forget every fact as "forget everything" would: the `forget_all` tool, which
+    /// only asks for the confirmation ([`ToolPanel::confirm`] or a spoken "yes" carries it out).
+    pub(super) fn ask_forget_all(&self, toolbox: &Toolbox) -> Result<(), ToolPanelError> {
+        run(toolbox, ToolName::ForgetAll, serde_json::json!({}))
     }
 
     /// Carries out the confirmed `action` (the banner's Confirm button).
@@ -91,6 +94,17 @@ impl ToolPanel {
         *lock(&self.asked) = None;
         toolbox.decline();
     }
+}
+
+/// Runs `tool` as a call from the panel: the toolbox's checks, its refusal in words.
+fn run(toolbox: &Toolbox, tool: ToolName, arguments: serde_json::Value) -> Result<(), ToolPanelError> {
+    let call = ToolCall {
+        id: format!("panel-{}", tool.as_str()),
+        name: tool.as_str().into(),
+        arguments: arguments.to_string(),
+    };
+    let result = toolbox.run(&call, &[tool]);
+    if result.ok { Ok(()) } else { Err(ToolPanelError::Refused(result.spoken)) }
 }
 
 /// The running session's toolbox, or why there is none.
@@ -110,6 +124,7 @@ mod tests {
             Command::EditFact { id: 1, text: "x".into() },
             Command::DeleteFact { id: 1 },
             Command::CancelTimer { id: 1 },
+            Command::ForgetAll,
             Command::Confirm { action: "forget_all".into() },
             Command::Decline,
         ] {
@@ -134,6 +149,7 @@ mod tests {
             Command::Confirm { action: "forget_all".into() }
         );
         assert_eq!(read(r#"{"cmd":"decline"}"#), Command::Decline);
+        assert_eq!(read(r#"{"cmd":"forget_all"}"#), Command::ForgetAll);
         assert_eq!(read(r#"{"cmd":"get_tools"}"#), Command::GetTools);
     }
 
