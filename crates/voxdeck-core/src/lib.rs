@@ -12,6 +12,7 @@ mod child_wait;
 pub mod config;
 pub mod control;
 pub mod errors;
+pub mod eval;
 pub mod gguf;
 pub mod history;
 pub mod llm;

@@ -92,13 +92,7 @@ pub struct History {
 impl History {
     /// Opens the database at `path`, creating it and its directory if missing.
     pub fn open(path: &Path) -> Result<History, HistoryError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| HistoryError::CreateDir {
-                path: dir.to_owned(),
-                source,
-            })?;
-        }
-        Ok(History::with_connection(path, schema::open(path, true)?))
+        Ok(History::with_connection(path, open_connection(path)?))
     }
 
     /// Opens the database at `path` if it exists; `None` if it does not. For readers, which
@@ -300,6 +294,25 @@ impl History {
     fn error(&self, e: rusqlite::Error) -> HistoryError {
         HistoryError::from_sqlite(&self.path, e)
     }
+}
+
+/// A connection of its own to the history database at `path` (created with its directory if
+/// missing), with the same identity checks, WAL and migrations as [`History::open`]: for the
+/// toolbox's `timers` and `facts` tables, which live in the same file.
+pub(crate) fn open_connection(path: &Path) -> Result<Connection, HistoryError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| HistoryError::CreateDir {
+            path: dir.to_owned(),
+            source,
+        })?;
+    }
+    schema::open(path, true)
+}
+
+/// An in-memory database with the history's schema (history off: the toolbox's timers and
+/// facts last as long as the process).
+pub(crate) fn open_in_memory() -> Result<Connection, HistoryError> {
+    schema::open_in_memory()
 }
 
 /// The rows conversation summaries can group and sort: those whose conversation and start

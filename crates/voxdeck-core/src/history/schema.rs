@@ -39,6 +39,25 @@ const MIGRATIONS: &[&str] = &[
     -- UNIQUE (conversation, turn) is the index for one conversation's turns; this one is for
     -- the newest turns and conversations of all.
     CREATE INDEX turns_by_start ON turns (started_unix_ms);",
+    // 1 -> 2: the assistant's timers and remembered facts (tools::store). A timer's `seconds`
+    // is the duration asked for (NULL when set for a clock time); `ended_unix_ms` is when it
+    // rang, was missed or cancelled (NULL while running).
+    "CREATE TABLE timers (
+        id INTEGER PRIMARY KEY,
+        label TEXT NOT NULL,
+        set_unix_ms INTEGER NOT NULL,
+        due_unix_ms INTEGER NOT NULL,
+        seconds INTEGER,
+        state TEXT NOT NULL,
+        ended_unix_ms INTEGER
+    );
+    CREATE INDEX timers_by_state_due ON timers (state, due_unix_ms);
+    CREATE TABLE facts (
+        id INTEGER PRIMARY KEY,
+        text TEXT NOT NULL,
+        created_unix_ms INTEGER NOT NULL,
+        updated_unix_ms INTEGER NOT NULL
+    );",
 ];
 
 /// The schema version this build writes and reads.
@@ -71,6 +90,14 @@ pub(super) fn open(path: &Path, create: bool) -> Result<Connection, HistoryError
     conn.pragma_update(None, "synchronous", "NORMAL").map_err(sql)?;
     // Cleared or replaced turns are overwritten on disk, not just unlinked: it is speech.
     conn.pragma_update(None, "secure_delete", true).map_err(sql)?;
+    migrate(&mut conn, path)?;
+    Ok(conn)
+}
+
+/// An in-memory database with the same schema, for the toolbox when history is off.
+pub(super) fn open_in_memory() -> Result<Connection, HistoryError> {
+    let path = Path::new(":memory:");
+    let mut conn = Connection::open_in_memory().map_err(|e| HistoryError::from_sqlite(path, e))?;
     migrate(&mut conn, path)?;
     Ok(conn)
 }

@@ -10,8 +10,15 @@
 //! [`toolbox::Toolbox`] runs it, so a malformed or hostile call is refused in words and
 //! nothing is stored half-way.
 
+pub mod clock;
+pub mod facts;
 pub mod intent;
 pub mod spec;
+pub mod spoken_numbers;
+pub mod status_words;
+mod store;
+pub mod timer_words;
+mod timers;
 pub mod toolbox;
 
 use serde::{Deserialize, Serialize};

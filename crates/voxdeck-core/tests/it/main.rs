@@ -24,6 +24,7 @@ mod prefill;
 mod speech_roundtrip;
 mod stt;
 mod stt_link;
+mod toolbox;
 mod tts;
 mod voice_loop;
 
