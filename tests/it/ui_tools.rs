@@ -103,8 +103,9 @@ fn the_panel_shows_and_edits_what_the_assistant_does_facts_timers_and_tool_calls
     );
     assert!(said.status.success(), "{said}");
     let (q, a) = (question.to_string_lossy(), answers.to_string_lossy());
-    let (mut app, url, _) =
-        voxdeck_e2e::serve(home.path(), &["--bind", "127.0.0.1:0", "--input", &q, "--output", &a]);
+    let (app, url, _) = voxdeck_e2e::serve(home.path(), &["--bind", "127.0.0.1:0", "--input", &q, "--output", &a]);
+    // Stopped however the test ends.
+    let _app = panel::Killed { child: app, log: home.path().join("serve.log") };
     let driver = Chromium::start(home.path(), (1280, 860), &["--hide-scrollbars"]);
     driver.goto(&url).unwrap_or_else(|e| panic!("cannot open {url}: {e}"));
     wait_ready(&driver);
@@ -325,6 +326,47 @@ fn the_panel_shows_and_edits_what_the_assistant_does_facts_timers_and_tool_calls
         "{engine_timers}"
     );
 
-    let _ = app.kill();
-    let _ = app.wait();
+    // A short timer by voice rings: the assistant speaks up on its own (an announcement turn,
+    // not an answer), and the widget shows the notice and the timer as done.
+    let said = voxdeck_e2e::run(
+        voxdeck_e2e::voxdeck(home.path())
+            .args(["say", "Remind me in five seconds to check the oven.", "--threads", "1", "-o"])
+            .arg(&question),
+    );
+    assert!(said.status.success(), "{said}");
+    driver.hold("#ptt", Duration::from_millis(300)).unwrap();
+    let rang = driver
+        .wait_for(
+            "the timer to ring",
+            r#"const a = document.querySelector('.turn.announcement[data-complete="true"]');
+               const n = document.querySelector('#timer-notice');
+               const done = document.querySelector('#timers li.timer[data-state="rang"]');
+               if (!a || n.hidden || !done) return null;
+               const set = document.querySelector('.turn[data-turn="2"] .tool-call');
+               return { answer: a.querySelector('.answer').textContent, head: a.querySelector('.turn-no').textContent,
+                        transcript_hidden: a.querySelector('.transcript').hidden,
+                        notice: document.querySelector('#timer-notice-text').textContent,
+                        done: done.querySelector('.timer-left').textContent,
+                        set: set && set.textContent };"#,
+            panel::TURN_TIMEOUT,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(rang["set"].as_str().unwrap_or_default().contains("5 s"), "{rang:#}");
+    assert_eq!(rang["head"], "Assistant", "{rang:#}");
+    assert_eq!(rang["transcript_hidden"], true, "{rang:#}");
+    assert!(!rang["answer"].as_str().unwrap_or_default().is_empty(), "it says so: {rang:#}");
+    assert!(!rang["notice"].as_str().unwrap_or_default().is_empty(), "{rang:#}");
+    assert_eq!(rang["done"], "done", "{rang:#}");
+    for (w, h) in SIZES {
+        driver.set_viewport(w, h).unwrap();
+        driver
+            .execute("document.querySelector('.turn.announcement').scrollIntoView(); return true;", no_args())
+            .unwrap();
+        assert_fits(&driver, "the announcement");
+        save_screenshot(&driver, &format!("tools-rang-{w}x{h}"));
+    }
+    driver.set_viewport(1280, 860).unwrap();
+    driver.click("#timer-notice-dismiss").unwrap();
+    assert_eq!(driver.execute("return document.querySelector('#timer-notice').hidden;", no_args()).unwrap(), true);
+
 }
