@@ -24,6 +24,11 @@ const CONFIG: &str = "[llm]\nmodel = \"smollm2-135m-instruct-q4_1\"\nthreads = 1
 const WAIT: Duration = Duration::from_secs(20);
 const SIZES: [(u32, u32); 2] = [(1280, 860), (390, 844)];
 
+/// The talk button, the timers under it and the newest turn in view (a phone: the page's top,
+/// where the conversation's own scroll shows its end).
+const SHOW_TALK: &str = r#"window.scrollTo(0, 0);
+    const list = document.querySelector('#conversation'); list.scrollTop = list.scrollHeight; return true;"#;
+
 fn no_args() -> Value {
     json!([])
 }
@@ -303,9 +308,7 @@ fn the_panel_shows_and_edits_what_the_assistant_does_facts_timers_and_tool_calls
     );
     for (w, h) in [(1280, 860), (1920, 1080), (390, 844)] {
         driver.set_viewport(w, h).unwrap();
-        driver
-            .execute("document.querySelector('.turn[data-turn=\"1\"]').scrollIntoView(); return true;", no_args())
-            .unwrap();
+        driver.execute(SHOW_TALK, no_args()).unwrap();
         assert_fits(&driver, "the Talk tab");
         save_screenshot(&driver, &format!("tools-talk-{w}x{h}"));
     }
@@ -359,9 +362,7 @@ fn the_panel_shows_and_edits_what_the_assistant_does_facts_timers_and_tool_calls
     assert_eq!(rang["done"], "done", "{rang:#}");
     for (w, h) in SIZES {
         driver.set_viewport(w, h).unwrap();
-        driver
-            .execute("document.querySelector('.turn.announcement').scrollIntoView(); return true;", no_args())
-            .unwrap();
+        driver.execute(SHOW_TALK, no_args()).unwrap();
         assert_fits(&driver, "the announcement");
         save_screenshot(&driver, &format!("tools-rang-{w}x{h}"));
     }

@@ -240,7 +240,7 @@ function build() {
     if (tab === "talk") conversation.scrollToEnd();
   });
   const timers = new TimersWidget(send);
-  const memory = new MemoryPanel(send);
+  const memory = new MemoryPanel(send, () => confirm.expectAnswer());
   const confirm = new ConfirmBanner(send, (tools) => {
     memory.apply(tools);
     timers.render(tools.timers);

@@ -45,21 +45,30 @@ export class MemoryPanel {
   /** @readonly */ #forget = byId("forget-all", HTMLButtonElement);
   /** @readonly @type {Send} */
   #send;
+  /** @readonly @type {() => void} */
+  #onAsked;
   /** @type {Fact[]} */
   #facts = [];
   /** The fact being edited, kept across a redraw. @type {number | null} */
   #editing = null;
   #available = false;
 
-  /** @param {Send} send */
-  constructor(send) {
+  /**
+   * @param {Send} send
+   * @param {() => void} onAsked the engine asked to confirm forget-all (the banner takes the keyboard)
+   */
+  constructor(send, onAsked) {
     this.#send = send;
+    this.#onAsked = onAsked;
     this.#form.addEventListener("submit", (e) => {
       e.preventDefault();
       void this.#addFact();
     });
     // The engine asks for the confirmation: the banner shows it (here and on every front end).
-    this.#forget.addEventListener("click", () => void this.#run({ cmd: "forget_all" }, this.#forget));
+    this.#forget.addEventListener("click", async () => {
+      if (await this.#run({ cmd: "forget_all" }, this.#forget)) this.#onAsked();
+      else this.#forget.focus();
+    });
   }
 
   /**
@@ -193,8 +202,6 @@ export class MemoryPanel {
     button.disabled = false;
     if (!reply) return false;
     this.apply(reply.tools);
-    // A disabled button loses the focus: give it back (the list's own buttons are redrawn).
-    if (button === this.#forget && !button.disabled) button.focus();
     return true;
   }
 }
@@ -216,6 +223,8 @@ export class ConfirmBanner {
   #onTools;
   #action = "";
   #expires = 0;
+  /** The next question asked takes the keyboard (asked from the Memory tab's button). */
+  #focusNext = false;
   /** @type {number | null} */
   #tick = null;
 
@@ -248,10 +257,20 @@ export class ConfirmBanner {
     showMessage(this.#error, null);
     const fresh = this.#box.hidden;
     this.#box.hidden = false;
-    // Asked from the Memory tab's button: the keyboard goes on to the answer, "Keep" first.
-    if (fresh && document.activeElement?.id === "forget-all") this.#no.focus();
+    if (fresh && this.#focusNext) this.#no.focus();
+    this.#focusNext = false;
     this.#update();
     if (this.#tick === null && this.#expires > 0) this.#tick = window.setInterval(() => this.#update(), 1000);
+  }
+
+  /**
+   * Asked from the Memory tab's button: the keyboard goes on to the answer, "Keep" first (the
+   * question may come before or after the button's reply).
+   * @returns {void}
+   */
+  expectAnswer() {
+    if (this.#box.hidden) this.#focusNext = true;
+    else this.#no.focus();
   }
 
   /**
@@ -303,5 +322,8 @@ export class ConfirmBanner {
     if (!reply) return;
     this.#hide();
     this.#onTools(reply.tools);
+    // The answered buttons were disabled (focus lost): back to where the question came from.
+    const forget = byId("forget-all");
+    if (forget.offsetParent !== null && !(/** @type {HTMLButtonElement} */ (forget).disabled)) forget.focus();
   }
 }
