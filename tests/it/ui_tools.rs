@@ -27,6 +27,7 @@ const SIZES: [(u32, u32); 2] = [(1280, 860), (390, 844)];
 /// The talk button, the timers under it and the newest turn in view (a phone: the page's top,
 /// where the conversation's own scroll shows its end).
 const SHOW_TALK: &str = r#"window.scrollTo(0, 0);
+    if (window.innerWidth < 800) document.querySelectorAll('details.turn-stats').forEach(d => { d.open = false; });
     const list = document.querySelector('#conversation'); list.scrollTop = list.scrollHeight; return true;"#;
 
 fn no_args() -> Value {
