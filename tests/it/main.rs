@@ -28,6 +28,7 @@ mod ui_serve;
 mod ui_talk;
 mod ui_settings;
 mod ui_tauri;
+mod ui_tools;
 
 static HEAVY: RwLock<()> = RwLock::new(());
 

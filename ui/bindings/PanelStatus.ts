@@ -8,6 +8,7 @@ import type { Limit } from "./Limit";
 import type { Mode } from "./Mode";
 import type { StarterView } from "./StarterView";
 import type { SwitchStatus } from "./SwitchStatus";
+import type { ToolsView } from "./ToolsView";
 import type { TurnRecord } from "./TurnRecord";
 import type { TurnState } from "./TurnState";
 
@@ -46,4 +47,8 @@ switch: SwitchStatus,
 /**
  * The first-run offer (shown while `needed`).
  */
-starter: StarterView, };
+starter: StarterView, 
+/**
+ * The timers widget, the Memory tab and a pending confirmation.
+ */
+tools: ToolsView, };

@@ -3,8 +3,9 @@ import type { CloudStatus } from "./CloudStatus";
 import type { FieldProblem } from "./FieldProblem";
 import type { PanelStatus } from "./PanelStatus";
 import type { SettingsView } from "./SettingsView";
+import type { ToolsView } from "./ToolsView";
 
 /**
  * The answer to a [`Command`]. Tagged by `kind`.
  */
-export type Reply = { "kind": "ok" } | { "kind": "turn", turn: number, } | { "kind": "status", status: PanelStatus, } | { "kind": "settings", view: SettingsView, } | { "kind": "saved", path: string | null, reload: boolean, } | { "kind": "invalid", fields: Array<FieldProblem>, } | { "kind": "cloud", cloud: CloudStatus, } | { "kind": "exported", path: string, file_name: string, mime: string, content: string, base64: boolean, };
+export type Reply = { "kind": "ok" } | { "kind": "turn", turn: number, } | { "kind": "status", status: PanelStatus, } | { "kind": "settings", view: SettingsView, } | { "kind": "saved", path: string | null, reload: boolean, } | { "kind": "invalid", fields: Array<FieldProblem>, } | { "kind": "cloud", cloud: CloudStatus, } | { "kind": "exported", path: string, file_name: string, mime: string, content: string, base64: boolean, } | { "kind": "tools", tools: ToolsView, };

@@ -5,10 +5,12 @@
 // "newest" button brings them back.
 
 import { byId, el } from "./dom.js";
+import { toolChip } from "./tool_calls.js";
 import { breakdown, statsOf } from "./turn_stats.js";
 
 /** @typedef {import("../../bindings/TurnRecord").TurnRecord} TurnRecord */
 /** @typedef {import("../../bindings/TurnState").TurnState} TurnState */
+/** @typedef {import("../../bindings/ToolCallRecord").ToolCallRecord} ToolCallRecord */
 
 /**
  * @typedef {object} TurnView
@@ -17,6 +19,7 @@ import { breakdown, statsOf } from "./turn_stats.js";
  * @property {Text} answer One text node the deltas append to, rather than re-setting the whole answer each time.
  * @property {HTMLElement} engine
  * @property {HTMLElement} notes
+ * @property {HTMLElement} tools The tool calls' chips (hidden while there are none).
  * @property {HTMLDetailsElement} stats The stats line, disclosing the breakdown.
  * @property {boolean} complete
  */
@@ -147,6 +150,19 @@ export class Conversation {
   }
 
   /**
+   * A tool call as it happens; the record's list replaces these when the turn completes.
+   * @param {number} turn
+   * @param {ToolCallRecord} call
+   * @returns {void}
+   */
+  toolCall(turn, call) {
+    const view = this.#turn(turn);
+    view.tools.append(toolChip(call));
+    view.tools.hidden = false;
+    this.#follow();
+  }
+
+  /**
    * @param {TurnRecord} record
    * @returns {void}
    */
@@ -168,6 +184,17 @@ export class Conversation {
     } else if (record.outcome === "no_speech") {
       view.transcript.textContent = "(nothing heard)";
       view.transcript.classList.remove("pending");
+    }
+
+    view.tools.replaceChildren(...record.tool_calls.map(toolChip));
+    view.tools.hidden = record.tool_calls.length === 0;
+    // The assistant speaking up on its own (a timer is due), not answering a question.
+    root.classList.toggle("announcement", record.announcement);
+    root.dataset.announcement = String(record.announcement);
+    if (record.announcement) {
+      view.transcript.hidden = true;
+      const no = root.querySelector(".turn-no");
+      if (no) no.textContent = "Assistant";
     }
 
     // What was spoken replaces what was generated (shorter when interrupted).
@@ -262,6 +289,8 @@ export class Conversation {
     const engine = el("span", { class: "engine" });
     engine.hidden = true;
     const notes = el("div", { class: "notes" });
+    const tools = el("ul", { class: "tool-calls", attrs: { "aria-label": "Tool calls" } });
+    tools.hidden = true;
     const stats = el("details", { class: "turn-stats" });
     stats.hidden = true;
     // Opening the last turn's breakdown shows all of it.
@@ -273,13 +302,14 @@ export class Conversation {
       { class: "turn", attrs: { "data-turn": String(n) } },
       el("header", { class: "turn-head" }, el("span", { class: "turn-no", text: `Turn ${n}` }), engine),
       transcript,
+      tools,
       el("p", { class: "answer" }, answer),
       stats,
       notes,
     );
     this.#list.append(root);
     /** @type {TurnView} */
-    const view = { root, transcript, answer, engine, notes, stats, complete: false };
+    const view = { root, transcript, answer, engine, notes, tools, stats, complete: false };
     this.#turns.set(n, view);
     return view;
   }

@@ -15,6 +15,8 @@ import { SettingsPanel } from "./settings.js";
 import { StatusView } from "./status.js";
 import { FirstRunCard } from "./first_run.js";
 import { LatencyPanel } from "./latency_bench.js";
+import { ConfirmBanner, MemoryPanel } from "./memory.js";
+import { TimersWidget } from "./timers.js";
 import { Tabs } from "./tabs.js";
 import { connect, detectHost, replyOf } from "./transport.js";
 
@@ -61,6 +63,9 @@ const send = async (command, errorEl) => {
  * @property {BenchPanel} bench
  * @property {LatencyPanel} latency
  * @property {Tabs} tabs
+ * @property {TimersWidget} timers
+ * @property {MemoryPanel} memory
+ * @property {ConfirmBanner} confirm
  */
 
 /**
@@ -102,6 +107,8 @@ function dispatch(v, m) {
     case "engine":
       v.firstRun.engine(m.status);
       showEngine(v, m.status);
+      // A session (and its toolbox) came or went: the timers and facts with it.
+      if (m.status.state !== "loading") void refreshTools(v);
       break;
     case "starter":
       v.firstRun.render(m.starter);
@@ -125,13 +132,23 @@ function dispatch(v, m) {
       v.settings.switchStatus(m.status);
       break;
     case "tool_call":
+      v.conversation.toolCall(m.turn, m.call);
+      break;
     case "timers":
+      v.timers.render(m.timers);
+      break;
     case "timer_due":
+      v.timers.due(m.timer, m.spoken);
+      break;
     case "facts":
+      v.memory.render(m.facts);
+      v.confirm.factsChanged(m.facts.length);
+      break;
     case "confirm_asked":
+      v.confirm.show(m);
+      break;
     case "mode_changed":
       break; // the mode itself comes as "mode", from the engine
-
     default: {
       /** @type {never} */
       const unknown = m;
@@ -161,6 +178,9 @@ function apply(v, s) {
   v.latency.render(s.latency);
   applyLimits(s.limits);
   v.settings.switchStatus(s.switch);
+  v.timers.render(s.tools.timers);
+  v.memory.apply(s.tools);
+  v.confirm.show(s.tools.confirm);
 }
 
 /**
@@ -173,6 +193,19 @@ async function refresh(v) {
   showMessage(statusError, null);
   apply(v, reply.status);
   v.settings.invalidate(v.tabs.active === "settings");
+}
+
+/**
+ * The timers, facts and pending confirmation now.
+ * @param {Views} v
+ * @returns {Promise<void>}
+ */
+async function refreshTools(v) {
+  const reply = replyOf(await send({ cmd: "get_tools" }, statusError), "tools");
+  if (!reply) return;
+  v.timers.render(reply.tools.timers);
+  v.memory.apply(reply.tools);
+  v.confirm.show(reply.tools.confirm);
 }
 
 /** @type {EngineStatus} */
@@ -206,7 +239,16 @@ function build() {
     if (tab === "settings") settings.open();
     if (tab === "talk") conversation.scrollToEnd();
   });
+  const timers = new TimersWidget(send);
+  const memory = new MemoryPanel(send, () => confirm.expectAnswer());
+  const confirm = new ConfirmBanner(send, (tools) => {
+    memory.apply(tools);
+    timers.render(tools.timers);
+  });
   return {
+    timers,
+    memory,
+    confirm,
     status: new StatusView(send, host),
     ptt: new PushToTalk(send, host),
     firstRun: new FirstRunCard(send),

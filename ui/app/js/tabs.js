@@ -1,10 +1,10 @@
 // @ts-check
-// Talk / Settings / Bench: buttons #tab-NAME show #panel-NAME. Tabs that need data when
+// Talk / Memory / Settings / Bench: buttons #tab-NAME show #panel-NAME. Tabs that need data when
 // shown (Settings loads its form) get a callback.
 
 import { byId } from "./dom.js";
 
-export const TABS = /** @type {const} */ (["talk", "settings", "bench"]);
+export const TABS = /** @type {const} */ (["talk", "memory", "settings", "bench"]);
 /** @typedef {(typeof TABS)[number]} TabName */
 
 export class Tabs {

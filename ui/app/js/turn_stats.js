@@ -64,6 +64,8 @@ export function stagesOf(r) {
   const milestones = [
     ["listen", r.release_ms],
     ["transcribe", r.transcript_ms],
+    // The first tool call's result ready (a timer set, a fact stored).
+    ["tool", r.tool_ms],
     ["first token", r.first_token_ms],
     ["first sentence", r.first_sentence_ms],
     ["first audio", r.first_audio_ms],
@@ -151,6 +153,7 @@ function facts(r) {
     add("generated", "generated", `${r.gen_tokens} tokens${rate}`);
   }
   add("ttft", "LLM first token", r.ttft_ms !== null && seconds(r.ttft_ms));
+  add("tools", "tools", r.tool_calls.map((c) => `${c.name}${c.ok ? "" : " (refused)"}`).join(", "));
   add("speech", "speech", r.utterance_s > 0 && `${r.utterance_s.toFixed(2)} s heard, transcribed in ${seconds(r.stt_ms)}`);
   if (r.sentences > 0) {
     const rtf = r.tts_rtf !== null ? `, real-time factor ${r.tts_rtf.toFixed(2)}` : "";

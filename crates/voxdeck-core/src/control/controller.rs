@@ -18,11 +18,12 @@ use super::downloads::{DownloadError, Downloads};
 use super::engine_slot::{EngineError, EngineSlot, IoFiles};
 use super::mode_toggle::ModeToggle;
 use super::model_swap::{ModelSwap, SwitchError};
-use super::protocol::{BenchStatus, Command, EngineStatus, Outgoing, PanelStatus, Reply};
+use super::protocol::{BenchStatus, Command, EngineStatus, Outgoing, PanelStatus, Reply, ToolsView};
 use super::publisher::Outlet;
 use super::settings::{SettingsError, SettingsStore};
 use super::shared_config::SharedConfig;
 use super::starter_job::{Starter, StarterError};
+use super::tool_panel::{self, ToolPanel, ToolPanelError};
 use crate::config::{Config, Mode};
 use crate::pipeline::TurnState;
 
@@ -63,6 +64,8 @@ pub enum ControlError {
     Starter(#[from] StarterError),
     #[error(transparent)]
     OutOfRange(#[from] crate::bounds::OutOfRange),
+    #[error(transparent)]
+    Tools(#[from] ToolPanelError),
 }
 
 /// Messages buffered per subscriber; one that falls further behind loses the oldest.
@@ -92,6 +95,8 @@ struct Inner {
     swap: ModelSwap,
     /// The first run's offer and its download.
     starter: Arc<Starter>,
+    /// The timers, facts and confirmations of the session's toolbox.
+    tools: Arc<ToolPanel>,
 }
 
 impl Controller {
@@ -108,7 +113,9 @@ impl Controller {
         let config = SharedConfig::new(config);
         let toggle = Arc::new(ModeToggle::new(mode, config.clone(), publisher.clone()));
         let files = IoFiles { input: options.input, output: options.output };
-        let engine = Arc::new(EngineSlot::new(files, publisher.clone(), charts.clone(), toggle.clone()));
+        let tools = Arc::new(ToolPanel::default());
+        let engine =
+            Arc::new(EngineSlot::new(files, publisher.clone(), charts.clone(), toggle.clone(), tools.clone()));
         let data_dir = options.data_dir.unwrap_or_else(crate::paths::data_dir);
         let downloads = Downloads::new(config.clone(), publisher.clone());
         let settings = SettingsStore::new(config.clone(), options.config_path);
@@ -132,6 +139,7 @@ impl Controller {
             toggle,
             charts,
             engine,
+            tools,
         };
         let controller = Controller { inner: Arc::new(inner) };
         if options.load_on_start {
@@ -229,6 +237,17 @@ impl Controller {
                 inner.charts.set_view(super::chart_draw::View::reported(width, height, pixel_ratio, dark)?);
                 Ok(Reply::Ok)
             }
+            Command::CancelTimer { id } => self.with_toolbox(|tb| Ok(tb.cancel_timer(id)?)),
+            Command::AddFact { text } => self.with_toolbox(|tb| inner.tools.add_fact(tb, &text)),
+            Command::EditFact { id, text } => self.with_toolbox(|tb| Ok(tb.edit_fact(id, &text).map(drop)?)),
+            Command::DeleteFact { id } => self.with_toolbox(|tb| Ok(tb.delete_fact(id)?)),
+            Command::ForgetAll => self.with_toolbox(|tb| inner.tools.ask_forget_all(tb)),
+            Command::Confirm { action } => self.with_toolbox(|tb| inner.tools.confirm(tb, &action)),
+            Command::Decline => self.with_toolbox(|tb| {
+                inner.tools.decline(tb);
+                Ok(())
+            }),
+            Command::GetTools => Ok(Reply::Tools { tools: self.tools() }),
         }
     }
 
@@ -259,6 +278,31 @@ impl Controller {
             limits: crate::bounds::limits(),
             switch: inner.swap.status(),
             starter: inner.starter.view(),
+            tools: self.tools(),
+        }
+    }
+
+    /// The running session's toolbox, out of the engine slot's lock (a tool may take a moment).
+    fn toolbox(&self) -> Result<Arc<crate::tools::toolbox::Toolbox>, ControlError> {
+        let toolbox = self.inner.engine.with_session(|s| s.toolbox().cloned())?;
+        Ok(tool_panel::require(toolbox)?)
+    }
+
+    /// Runs a tool command on the toolbox, then replies with the tools' state.
+    fn with_toolbox(
+        &self,
+        f: impl FnOnce(&crate::tools::toolbox::Toolbox) -> Result<(), ToolPanelError>,
+    ) -> Result<Reply, ControlError> {
+        let toolbox = self.toolbox()?;
+        f(&toolbox)?;
+        Ok(Reply::Tools { tools: self.inner.tools.view(Some(&toolbox), "") })
+    }
+
+    /// The timers widget's and Memory tab's state: empty, with the reason, without a toolbox.
+    fn tools(&self) -> ToolsView {
+        match self.toolbox() {
+            Ok(toolbox) => self.inner.tools.view(Some(&toolbox), ""),
+            Err(e) => self.inner.tools.view(None, &e.to_string()),
         }
     }
 

@@ -12,6 +12,7 @@ use super::forwarder;
 use super::mode_toggle::ModeToggle;
 use super::protocol::{EngineStatus, PanelEvent};
 use super::publisher::Publisher;
+use super::tool_panel::ToolPanel;
 use crate::audio::sink::AudioSink;
 use crate::audio::{open_input, open_output};
 use crate::config::{Config, Mode};
@@ -63,6 +64,7 @@ pub(super) struct EngineSlot {
     publisher: Publisher,
     charts: Arc<ChartFeed>,
     toggle: Arc<ModeToggle>,
+    tools: Arc<ToolPanel>,
 }
 
 impl EngineSlot {
@@ -72,6 +74,7 @@ impl EngineSlot {
         publisher: Publisher,
         charts: Arc<ChartFeed>,
         toggle: Arc<ModeToggle>,
+        tools: Arc<ToolPanel>,
     ) -> EngineSlot {
         EngineSlot {
             slot: Mutex::new(Slot::Empty(EngineStatus::Unloaded)),
@@ -80,6 +83,7 @@ impl EngineSlot {
             publisher,
             charts,
             toggle,
+            tools,
         }
     }
 
@@ -181,7 +185,13 @@ impl EngineSlot {
                 let llm_name = super::mode_toggle::local_model_name(&config);
                 let status = EngineStatus::Ready { llm, stt, voice, load_ms: started.elapsed().as_secs_f64() * 1000.0 };
                 self.charts.model_loaded(share, &llm_name);
-                forwarder::spawn(session.subscribe(), self.publisher.clone(), self.charts.clone(), self.toggle.clone());
+                forwarder::spawn(
+                    session.subscribe(),
+                    self.publisher.clone(),
+                    self.charts.clone(),
+                    self.toggle.clone(),
+                    self.tools.clone(),
+                );
                 info!(?status, "models loaded");
                 self.settle(Slot::Running { session, status: status.clone(), sink, config: Box::new(config) });
                 status

@@ -16,7 +16,9 @@
 //!   status and cancel (the two benchmarks); `model_swap`: switching the loaded models without
 //!   leaving none;
 //! - `starter_set` (which set suits this machine) and `starter_job` (its download, then the
-//!   load): the first run.
+//!   load): the first run;
+//! - `tool_panel`: the timers, facts and confirmations of the session's toolbox, for the timers
+//!   widget and the Memory tab.
 //!
 //! Each component owns its state and is handed, when built, the handles it uses; none reaches
 //! back into the controller.
@@ -41,6 +43,7 @@ pub mod settings;
 mod shared_config;
 mod starter_job;
 pub mod starter_set;
+mod tool_panel;
 
 pub use bench_job::BenchJobError;
 pub use cloud_status::CloudKeyError;
@@ -50,4 +53,5 @@ pub use engine_slot::EngineError;
 pub use model_swap::SwitchError;
 pub use settings::SettingsError;
 pub use starter_job::StarterError;
+pub use tool_panel::ToolPanelError;
 pub use protocol::*;

@@ -15,6 +15,7 @@ use crate::bounds::Limit;
 use crate::config::{CloudProvider, Mode, TtsEngine};
 use crate::llm::cloud::KeyStore;
 use crate::pipeline::{Event, TurnRecord, TurnState};
+use crate::tools::{Fact, TimerView};
 
 /// A request from a front end. Tagged by `cmd`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -77,6 +78,23 @@ pub enum Command {
     /// viewBox = that size). Sent again on every resize; with several front ends connected the
     /// last report wins, as the charts are drawn once for all of them.
     ChartView { width: f64, height: f64, pixel_ratio: f64, dark: bool },
+    /// Cancels a running timer (the timers widget's button). Replies `tools`.
+    CancelTimer { id: i64 },
+    /// Stores a fact, checked as the `remember` tool checks one. Replies `tools`.
+    AddFact { text: String },
+    /// Replaces a fact's text, with the same checks. Replies `tools`.
+    EditFact { id: i64, text: String },
+    /// Deletes one fact. Replies `tools`.
+    DeleteFact { id: i64 },
+    /// Asks to forget every fact, as "forget everything" by voice does: the assistant asks for a
+    /// confirmation (`confirm_asked`), which `confirm` or a spoken "yes" carries out. Replies `tools`.
+    ForgetAll,
+    /// Carries out the action the assistant asked to confirm (`forget_all`). Replies `tools`.
+    Confirm { action: String },
+    /// Keeps everything: drops the pending confirmation. Replies `tools`.
+    Decline,
+    /// The timers, facts and pending confirmation now (also in `status`).
+    GetTools,
 }
 
 /// The answer to a [`Command`]. Tagged by `kind`.
@@ -98,6 +116,8 @@ pub enum Reply {
     /// An exported bench result: written to `path`; `content` is UTF-8 text, or base64 for
     /// PNG, so a browser can offer it as a download.
     Exported { path: String, file_name: String, mime: String, content: String, base64: bool },
+    /// The tools' state after a tool command.
+    Tools { tools: ToolsView },
 }
 
 /// Bench export formats.
@@ -341,6 +361,33 @@ pub struct PanelStatus {
     pub switch: SwitchStatus,
     /// The first-run offer (shown while `needed`).
     pub starter: StarterView,
+    /// The timers widget, the Memory tab and a pending confirmation.
+    pub tools: ToolsView,
+}
+
+/// What the panel shows of the assistant's tools.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ToolsView {
+    /// A toolbox runs (models loaded, `[tools] enabled`); otherwise `reason` says why not.
+    pub available: bool,
+    pub reason: String,
+    /// Running timers, and those that rang or were missed lately.
+    pub timers: Vec<TimerView>,
+    /// Every fact, newest first.
+    pub facts: Vec<Fact>,
+    /// The confirmation the assistant waits for, if any.
+    pub confirm: Option<ConfirmView>,
+}
+
+/// A confirmation the assistant asked for ("forget all"), as in the `confirm_asked` event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ConfirmView {
+    pub action: String,
+    pub prompt: String,
+    /// 0 when unknown (asked before this controller saw it).
+    pub expires_unix_ms: i64,
 }
 
 /// A setting the config loader would refuse.
