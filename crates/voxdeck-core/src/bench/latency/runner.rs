@@ -211,6 +211,10 @@ fn session_config(config: &Config, plan: &Plan<'_>) -> Config {
     if !plan.conversation {
         c.pipeline.context_turns = 0;
     }
+    // The set's questions are for the LLM ("What time is it?" included): the fast path would
+    // answer some without one, and its microseconds are `voxdeck eval tools`' to measure. The
+    // tools are still offered to the LLM as configured, so its prompt is the one users get.
+    c.tools.fast_path = false;
     c
 }
 
