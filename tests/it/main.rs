@@ -13,6 +13,7 @@ mod cli_bench;
 mod cli_bench_latency;
 mod cli_bounds;
 mod cli_errors;
+mod cli_eval_tools;
 mod cli_speech;
 mod cli_talk;
 mod cli_tools;

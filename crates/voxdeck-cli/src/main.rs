@@ -8,6 +8,7 @@ mod bounded;
 mod cloud_cmd;
 mod devices_cmd;
 mod engine_args;
+mod eval_cmd;
 mod history_cmd;
 mod models_cmd;
 mod record_cmd;
@@ -40,6 +41,10 @@ enum Command {
     /// Benchmark LLMs for voice: tok/s, memory, response times, verdicts, report and charts;
     /// `bench latency`: release to first audible word over spoken questions.
     Bench(bench_cmd::BenchArgs),
+    /// Evaluate the assistant: `eval tools` runs spoken requests through the fast path and the
+    /// models and scores their tool calls.
+    #[command(subcommand)]
+    Eval(eval_cmd::EvalCommand),
     /// Transcribe a WAV file with Whisper (in its worker process).
     Transcribe(transcribe_cmd::TranscribeArgs),
     /// Speak text with a Piper voice (espeak-ng without one): to the speaker, or a WAV file.
@@ -81,6 +86,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Ask(args) => ask_cmd::run(args, config),
         Command::Bench(args) => bench_cmd::run(args, config),
+        Command::Eval(cmd) => eval_cmd::run(cmd, config),
         Command::Transcribe(args) => transcribe_cmd::run(args, config),
         Command::Say(args) => say_cmd::run(args, config),
         Command::Talk(args) => talk_cmd::run(args, config),

@@ -94,6 +94,9 @@ pub struct CaseResult {
     /// The start of a spoken answer (no call).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub text: String,
+    /// The engine failed on this request (counted as no call); the eval goes on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// Where the eval ran.

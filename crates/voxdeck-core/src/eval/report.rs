@@ -17,7 +17,7 @@ pub fn markdown(report: &EvalReport) -> String {
     let _ = writeln!(md, "# voxdeck eval tools\n");
     let _ = writeln!(
         md,
-        "{} of the set's {} requests ({tools} need a tool, {none} need none) on {} ({}, {} LLM threads); \
+        "{} of the set's {} requests ({tools} need a tool, {none} need none) on {} ({}, LLM threads: {}); \
          greedy, free answers capped at {} tokens, required calls at {}.\n",
         report.requests,
         report.set_size,

@@ -87,7 +87,7 @@ fn fast_answer(say: &str) -> Answer {
         Some(Intent::Call(call)) => Some(call),
         _ => None,
     };
-    Answer { call, added_ms: Some(added_ms), text: String::new() }
+    Answer { call, added_ms: Some(added_ms), ..Answer::default() }
 }
 
 /// One engine's free and grammar rows. A first, unjudged request warms it up (the system
@@ -111,7 +111,16 @@ pub fn engine_rows(
         let mut cases = Vec::with_capacity(requests.len());
         for (i, r) in requests.iter().enumerate() {
             progress(&format!("{name} ({}): request {} of {}", path.as_str(), i + 1, requests.len()));
-            let answer = ask(engine, system, &r.say, offer.clone(), max_tokens)?;
+            // One failed request (a refused template, a decode error) is scored as no call;
+            // an engine that has stopped ends the eval.
+            let answer = match ask(engine, system, &r.say, offer.clone(), max_tokens) {
+                Ok(answer) => answer,
+                Err(LlmError::WorkerGone) => return Err(LlmError::WorkerGone),
+                Err(e) => {
+                    tracing::warn!(model = name, say = %r.say, "eval request failed: {e}");
+                    Answer { error: Some(e.to_string()), ..Answer::default() }
+                }
+            };
             cases.push(score::judge(path, Some(name), r, answer));
         }
         rows.push(score::row(path, Some(name), &cases));
@@ -184,6 +193,9 @@ mod tests {
             let said = request.messages.last().map(|m| m.content.clone()).unwrap_or_default();
             let require = request.tools.as_ref().is_some_and(|t| t.require_call);
             self.offers.lock().unwrap().push(request.tools);
+            if said.contains("fails") {
+                return Err(LlmError::Decode("scripted failure".into()));
+            }
             let metrics = AnswerMetrics {
                 prompt_tokens: 0,
                 cached_tokens: 0,
@@ -218,7 +230,8 @@ mod tests {
     fn an_engine_is_run_free_and_under_the_grammar() {
         let set = super::super::set::parse(
             "[[request]]\nsay = 'Set a timer for ten minutes.'\nexpect = 'set_timer'\nargs = { seconds = 600 }\n\
-             [[request]]\nsay = 'What is the capital of France?'\nexpect = 'none'\n",
+             [[request]]\nsay = 'What is the capital of France?'\nexpect = 'none'\n\
+             [[request]]\nsay = 'Tell me a story that fails.'\nexpect = 'none'\n",
         )
         .unwrap();
         let engine = Scripted { offers: Mutex::new(Vec::new()) };
@@ -227,12 +240,15 @@ mod tests {
         let (free, grammar) = (&rows[0], &rows[1]);
         assert_eq!((free.path, free.calls, free.valid_call_rate), (PathKind::Free, 1, Some(1.0)));
         assert_eq!((free.argument_accuracy, free.false_call_rate), (Some(1.0), Some(0.0)));
-        assert_eq!((grammar.path, grammar.calls, grammar.false_call_rate), (PathKind::Grammar, 2, Some(1.0)));
+        assert_eq!((grammar.path, grammar.calls, grammar.false_call_rate), (PathKind::Grammar, 2, Some(0.5)));
+        assert_eq!(cases.len(), 6);
+        assert!(cases[2].error.as_deref().is_some_and(|e| e.contains("scripted failure")), "{:?}", cases[2]);
+        assert!(cases[2].call.is_none() && cases[5].error.is_some(), "a failed request is scored as no call");
         assert_eq!(cases[1].text, "Paris.");
         assert_eq!(cases[1].added_ms, Some(7.0), "words are timed to the first token");
         let offers = engine.offers.lock().unwrap();
-        assert_eq!(offers.len(), 5, "a warm-up, then two requests on each path");
+        assert_eq!(offers.len(), 7, "a warm-up, then three requests on each path");
         assert!(offers.iter().all(|o| o.as_ref().is_some_and(|o| o.tools.len() == 10)));
-        assert_eq!(offers.iter().filter(|o| o.as_ref().is_some_and(|o| o.require_call)).count(), 2);
+        assert_eq!(offers.iter().filter(|o| o.as_ref().is_some_and(|o| o.require_call)).count(), 3);
     }
 }

@@ -30,6 +30,8 @@ pub struct Answer {
     pub added_ms: Option<f64>,
     /// A spoken answer's text.
     pub text: String,
+    /// Why the engine failed on this request.
+    pub error: Option<String>,
 }
 
 /// Judges `answer` to `request`.
@@ -58,6 +60,7 @@ pub fn judge(path: PathKind, model: Option<&str>, request: &Request, answer: Ans
         args_ok,
         added_ms: answer.added_ms,
         text: answer.text.chars().take(120).collect(),
+        error: answer.error,
     }
 }
 
@@ -144,7 +147,7 @@ mod tests {
         Answer {
             call: Some(ToolCall { id: "1".into(), name: name.into(), arguments: arguments.into() }),
             added_ms: Some(1.0),
-            text: String::new(),
+            ..Answer::default()
         }
     }
 
