@@ -102,12 +102,7 @@ fn the_panel_shows_and_edits_what_the_assistant_does_facts_timers_and_tool_calls
     voxdeck_e2e::write_config(home.path(), CONFIG);
     let question = home.path().join("q.wav");
     let answers = home.path().join("a.wav");
-    let said = voxdeck_e2e::run(
-        voxdeck_e2e::voxdeck(home.path())
-            .args(["say", "Set a timer for ten minutes.", "--threads", "1", "-o"])
-            .arg(&question),
-    );
-    assert!(said.status.success(), "{said}");
+    voxdeck_e2e::say(home.path(), "Set a timer for ten minutes.", &question);
     let (q, a) = (question.to_string_lossy(), answers.to_string_lossy());
     let (app, url, _) = voxdeck_e2e::serve(home.path(), &["--bind", "127.0.0.1:0", "--input", &q, "--output", &a]);
     // Stopped however the test ends.
@@ -332,12 +327,7 @@ fn the_panel_shows_and_edits_what_the_assistant_does_facts_timers_and_tool_calls
 
     // A short timer by voice rings: the assistant speaks up on its own (an announcement turn,
     // not an answer), and the widget shows the notice and the timer as done.
-    let said = voxdeck_e2e::run(
-        voxdeck_e2e::voxdeck(home.path())
-            .args(["say", "Remind me in five seconds to check the oven.", "--threads", "1", "-o"])
-            .arg(&question),
-    );
-    assert!(said.status.success(), "{said}");
+    voxdeck_e2e::say(home.path(), "Remind me in five seconds to check the oven.", &question);
     driver.hold("#ptt", Duration::from_millis(300)).unwrap();
     let rang = driver
         .wait_for(

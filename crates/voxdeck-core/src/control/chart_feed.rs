@@ -136,7 +136,8 @@ impl ChartFeed {
             }
             Event::TurnComplete { record } => {
                 st.data.live = None;
-                if record.outcome != Outcome::NoSpeech {
+                // An announcement (a timer ringing) answers no question: no latency to chart.
+                if record.outcome != Outcome::NoSpeech && !record.announcement {
                     st.data.turns.push_back(TurnPoint::of(record));
                     while st.data.turns.len() > TURNS_SHOWN.max(MEDIAN_OF) {
                         st.data.turns.pop_front();

@@ -45,9 +45,25 @@ fn plural(n: i64, unit: &str) -> String {
     if n == 1 { format!("1 {unit}") } else { format!("{n} {unit}s") }
 }
 
-/// "tea timer", "10 minute timer", "5:30 PM timer".
+/// Words a label starts with when it is a task ("remind me in 5 minutes to check the oven"),
+/// not a name ("tea").
+const TASK_VERBS: &[&str] = &[
+    "call", "check", "feed", "flip", "get", "go", "leave", "move", "pick", "put", "remove", "start", "stir", "stop",
+    "switch", "take", "turn", "water",
+];
+
+/// The label is a task: "check the oven".
+fn is_task(label: &str) -> bool {
+    let first = label.split_whitespace().next().unwrap_or("").to_lowercase();
+    label.split_whitespace().count() > 1 && TASK_VERBS.contains(&first.as_str())
+}
+
+/// "tea timer", "10 minute timer", "5:30 PM timer", "timer to check the oven".
 pub fn timer_name(t: &TimerRow, clock: ClockWords<'_>) -> String {
     let label = t.view.label.trim();
+    if is_task(label) {
+        return format!("timer to {label}");
+    }
     if !label.is_empty() {
         let lower = label.to_lowercase();
         return if lower == "timer" || lower.ends_with(" timer") { label.to_owned() } else { format!("{label} timer") };
@@ -69,8 +85,12 @@ pub fn set_sentence(t: &TimerRow, when: &str) -> String {
     }
 }
 
-/// "Your tea timer is done."
+/// "Your tea timer is done." / "Time to check the oven."
 pub fn due_sentence(t: &TimerRow, clock: ClockWords<'_>) -> String {
+    let label = t.view.label.trim();
+    if is_task(label) {
+        return format!("Time to {label}.");
+    }
     format!("Your {} is done.", timer_name(t, clock))
 }
 
@@ -185,6 +205,10 @@ mod tests {
         assert_eq!(due_sentence(&timer("tea", Some(600), 0), &clock), "Your tea timer is done.");
         assert_eq!(due_sentence(&timer("", Some(600), 0), &clock), "Your 10 minute timer is done.");
         assert_eq!(due_sentence(&timer("", None, 0), &clock), "Your 5:30 PM timer is done.");
+        let task = timer("check the oven", Some(5), 0);
+        assert_eq!(set_sentence(&task, ""), "Timer to check the oven set for 5 seconds.");
+        assert_eq!(due_sentence(&task, &clock), "Time to check the oven.");
+        assert_eq!(set_sentence(&timer("pasta sauce", Some(60), 0), ""), "Pasta sauce timer set for 1 minute.");
         assert_eq!(
             missed_sentence(&timer("tea", Some(60), 0), &clock, "10:32 AM"),
             "While I was off, your tea timer was due at 10:32 AM."
