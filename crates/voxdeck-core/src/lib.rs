@@ -20,6 +20,7 @@ pub mod logging;
 pub mod loopback;
 pub mod memory_fit;
 pub mod models;
+pub mod number_words;
 pub mod paths;
 pub mod pipeline;
 pub mod router;

@@ -43,6 +43,12 @@ pub(crate) struct ActiveTurn {
     pub state: TurnState,
 }
 
+impl ActiveTurn {
+    fn new(id: u64, timeline: Timeline, record: TurnRecord, state: TurnState) -> ActiveTurn {
+        ActiveTurn { id, timeline, record, cancel: None, spoken: Vec::new(), undelivered: false, heard: None, state }
+    }
+}
+
 /// What every stage shares: the current turn, the speaker, history and the event stream.
 pub(crate) struct Shared {
     pub bus: EventBus,
@@ -119,16 +125,7 @@ impl Shared {
         let mut timeline = Timeline::new();
         timeline.mark_at(Mark::Press, now);
         timeline.mark_at(Mark::Release, now);
-        *guard = Some(ActiveTurn {
-            id,
-            timeline,
-            record,
-            cancel: None,
-            spoken: Vec::new(),
-            undelivered: false,
-            heard: None,
-            state: TurnState::Thinking,
-        });
+        *guard = Some(ActiveTurn::new(id, timeline, record, TurnState::Thinking));
         drop(guard);
         self.bus.state(id, TurnState::Thinking);
         let speak = lock(&self.speak).clone();
@@ -199,16 +196,7 @@ impl Shared {
         record.outcome = Outcome::Failed;
         let mut timeline = Timeline::new();
         timeline.mark_at(Mark::Press, pressed);
-        *guard = Some(ActiveTurn {
-            id,
-            timeline,
-            record,
-            cancel: None,
-            spoken: Vec::new(),
-            undelivered: false,
-            heard: None,
-            state: TurnState::Listening,
-        });
+        *guard = Some(ActiveTurn::new(id, timeline, record, TurnState::Listening));
         drop(guard);
         self.bus.state(id, TurnState::Listening);
         id

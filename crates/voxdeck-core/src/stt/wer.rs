@@ -1,5 +1,7 @@
 //! Word error rate, for checking what Whisper heard against what was said.
 
+use crate::number_words::{ONES, TENS};
+
 /// Lowercase words without punctuation; digits spelled out ("10" -> "ten"), so that Whisper's
 /// "10 minutes" matches "ten minutes".
 pub fn normalise(text: &str) -> Vec<String> {
@@ -19,31 +21,6 @@ pub fn normalise(text: &str) -> Vec<String> {
 }
 
 fn number_words(n: u32) -> Vec<String> {
-    const ONES: [&str; 20] = [
-        "zero",
-        "one",
-        "two",
-        "three",
-        "four",
-        "five",
-        "six",
-        "seven",
-        "eight",
-        "nine",
-        "ten",
-        "eleven",
-        "twelve",
-        "thirteen",
-        "fourteen",
-        "fifteen",
-        "sixteen",
-        "seventeen",
-        "eighteen",
-        "nineteen",
-    ];
-    const TENS: [&str; 10] = [
-        "", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
-    ];
     let mut words = Vec::new();
     let (hundreds, rest) = (n / 100, n % 100);
     if hundreds > 0 {

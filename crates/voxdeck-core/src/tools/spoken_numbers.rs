@@ -4,6 +4,8 @@
 //! words and returns `None` unless all of it is understood: the fast path would rather ask the
 //! LLM than guess.
 
+use crate::number_words::{ONES, TENS};
+
 /// The value of `words` as one number: "42", "1.5", "1,000", "forty two", "a hundred and five".
 pub fn number(words: &[&str]) -> Option<f64> {
     match words {
@@ -23,34 +25,11 @@ fn digits(w: &str) -> Option<f64> {
 }
 
 fn small(w: &str) -> Option<u64> {
-    const UNITS: [&str; 20] = [
-        "zero",
-        "one",
-        "two",
-        "three",
-        "four",
-        "five",
-        "six",
-        "seven",
-        "eight",
-        "nine",
-        "ten",
-        "eleven",
-        "twelve",
-        "thirteen",
-        "fourteen",
-        "fifteen",
-        "sixteen",
-        "seventeen",
-        "eighteen",
-        "nineteen",
-    ];
-    UNITS.iter().position(|u| *u == w).map(|n| n as u64)
+    ONES.iter().position(|u| *u == w).map(|n| n as u64)
 }
 
 fn tens(w: &str) -> Option<u64> {
-    const TENS: [&str; 8] = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
-    TENS.iter().position(|t| *t == w).map(|n| (n as u64 + 2) * 10)
+    TENS.iter().skip(2).position(|t| *t == w).map(|n| (n as u64 + 2) * 10)
 }
 
 /// Below a hundred, in words: "seven", "seventeen", "seventy", "seventy seven".
