@@ -174,8 +174,11 @@ fn a_tool_result_fed_back_gets_a_text_answer() {
 }
 
 /// The figures for the note: tokens the tool section adds, first-turn prefill with and
-/// without it, and the time a call takes under the grammar. One thread, as every test here.
+/// without it, and the time a call takes under the grammar. One thread, as every test here. A
+/// measurement, not a test: run it on a quiet machine with `cargo test --release -p
+/// voxdeck-core --test it -- --ignored what_tools_cost --nocapture`.
 #[test]
+#[ignore = "a measurement for a quiet machine, not a check"]
 fn what_tools_cost() {
     let _exclusive = crate::exclusive();
     for model in [SMOLLM2, GEMMA3] {
