@@ -93,6 +93,14 @@ pub struct ToolSpec {
     pub exactly_one_of: &'static [&'static str],
 }
 
+/// What `recall` and `forget` are about: the same words find the facts for both.
+const TOPIC: Param = Param {
+    name: "about",
+    kind: ParamKind::Text { max_chars: MAX_TOPIC_CHARS },
+    required: true,
+    description: "The topic, in a few words.",
+};
+
 /// The table, in [`ToolName`] order.
 static SPECS: [ToolSpec; 10] = [
     ToolSpec {
@@ -152,24 +160,14 @@ static SPECS: [ToolSpec; 10] = [
         tool: ToolName::Recall,
         name: "recall",
         description: "Look up the stored facts about a topic.",
-        params: &[Param {
-            name: "about",
-            kind: ParamKind::Text { max_chars: MAX_TOPIC_CHARS },
-            required: true,
-            description: "The topic, in a few words.",
-        }],
+        params: &[TOPIC],
         exactly_one_of: &[],
     },
     ToolSpec {
         tool: ToolName::Forget,
         name: "forget",
         description: "Delete the stored facts about a topic.",
-        params: &[Param {
-            name: "about",
-            kind: ParamKind::Text { max_chars: MAX_TOPIC_CHARS },
-            required: true,
-            description: "The topic, in a few words.",
-        }],
+        params: &[TOPIC],
         exactly_one_of: &[],
     },
     ToolSpec {
