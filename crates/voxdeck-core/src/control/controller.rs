@@ -115,7 +115,7 @@ impl Controller {
         let files = IoFiles { input: options.input, output: options.output };
         let tools = Arc::new(ToolPanel::default());
         let engine =
-            Arc::new(EngineSlot::new(files, publisher.clone(), charts.clone(), toggle.clone(), tools.clone()));
+            Arc::new(EngineSlot::new(files, publisher.clone(), charts.clone(), toggle.clone()));
         let data_dir = options.data_dir.unwrap_or_else(crate::paths::data_dir);
         let downloads = Downloads::new(config.clone(), publisher.clone());
         let settings = SettingsStore::new(config.clone(), options.config_path);

@@ -12,7 +12,6 @@ use super::forwarder;
 use super::mode_toggle::ModeToggle;
 use super::protocol::{EngineStatus, PanelEvent};
 use super::publisher::Publisher;
-use super::tool_panel::ToolPanel;
 use crate::audio::sink::AudioSink;
 use crate::audio::{open_input, open_output};
 use crate::config::{Config, Mode};
@@ -64,7 +63,6 @@ pub(super) struct EngineSlot {
     publisher: Publisher,
     charts: Arc<ChartFeed>,
     toggle: Arc<ModeToggle>,
-    tools: Arc<ToolPanel>,
 }
 
 impl EngineSlot {
@@ -74,7 +72,6 @@ impl EngineSlot {
         publisher: Publisher,
         charts: Arc<ChartFeed>,
         toggle: Arc<ModeToggle>,
-        tools: Arc<ToolPanel>,
     ) -> EngineSlot {
         EngineSlot {
             slot: Mutex::new(Slot::Empty(EngineStatus::Unloaded)),
@@ -83,7 +80,6 @@ impl EngineSlot {
             publisher,
             charts,
             toggle,
-            tools,
         }
     }
 
@@ -190,7 +186,6 @@ impl EngineSlot {
                     self.publisher.clone(),
                     self.charts.clone(),
                     self.toggle.clone(),
-                    self.tools.clone(),
                 );
                 info!(?status, "models loaded");
                 self.settle(Slot::Running { session, status: status.clone(), sink, config: Box::new(config) });

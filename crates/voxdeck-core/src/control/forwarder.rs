@@ -11,7 +11,6 @@ use tracing::warn;
 use super::chart_feed::ChartFeed;
 use super::mode_toggle::ModeToggle;
 use super::publisher::Publisher;
-use super::tool_panel::ToolPanel;
 use crate::pipeline::Event;
 use crate::pipeline::events::StreamWaiter;
 
@@ -23,13 +22,12 @@ const DELTA_INTERVAL: Duration = Duration::from_millis(50);
 /// Feeds the session's events to the charts and on to every front end, until the session's
 /// stream closes. Answer pieces are merged for up to [`DELTA_INTERVAL`]; everything else goes at
 /// once, in order (pending text first). A finished turn that says something new about the cloud
-/// republishes the mode toggle; a confirmation asked is kept for front ends that connect later.
+/// republishes the mode toggle.
 pub(super) fn spawn(
     mut events: broadcast::Receiver<Event>,
     publisher: Publisher,
     charts: Arc<ChartFeed>,
     toggle: Arc<ModeToggle>,
-    tools: Arc<ToolPanel>,
 ) {
     let spawned = std::thread::Builder::new().name("voxdeck-forward".into()).spawn(move || {
         let waiter = match StreamWaiter::new() {
@@ -57,7 +55,6 @@ pub(super) fn spawn(
             match received {
                 Ok(event) => {
                     charts.feed(&event);
-                    tools.observe(&event);
                     let event = match merger.offer(event) {
                         Offer::Held => continue,
                         Offer::Due(merged) => {

@@ -3,11 +3,9 @@
 //! add, edit and delete a fact, confirm or keep) go through the same toolbox as spoken turns,
 //! so the same checks apply; the toolbox announces every change on the event stream.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use super::protocol::{ConfirmView, ToolsView};
-use crate::pipeline::Event;
-use crate::sync::lock;
 use crate::tools::toolbox::{Toolbox, ToolboxError};
 use crate::tools::{ToolCall, ToolName};
 
@@ -23,21 +21,12 @@ pub enum ToolPanelError {
     Refused(String),
 }
 
-/// The confirmation the toolbox last asked for, kept for front ends that connect later.
+/// The panel's side of the toolbox; the state (timers, facts, a pending confirmation) is the
+/// toolbox's own.
 #[derive(Default)]
-pub(super) struct ToolPanel {
-    asked: Mutex<Option<ConfirmView>>,
-}
+pub(super) struct ToolPanel;
 
 impl ToolPanel {
-    /// Learns from the session's events what a reconnecting front end must be shown again.
-    pub(super) fn observe(&self, event: &Event) {
-        if let Event::ConfirmAsked { action, prompt, expires_unix_ms } = event {
-            *lock(&self.asked) =
-                Some(ConfirmView { action: action.clone(), prompt: prompt.clone(), expires_unix_ms: *expires_unix_ms });
-        }
-    }
-
     /// Everything the panel shows of `toolbox` (`None`: tools are off or no session runs).
     pub(super) fn view(&self, toolbox: Option<&Toolbox>, why_none: &str) -> ToolsView {
         let Some(toolbox) = toolbox else {
@@ -54,20 +43,11 @@ impl ToolPanel {
             reason: String::new(),
             timers: toolbox.timers(),
             facts: toolbox.facts(),
-            confirm: self.pending(toolbox),
-        }
-    }
-
-    /// The asked confirmation while the toolbox still waits for it.
-    fn pending(&self, toolbox: &Toolbox) -> Option<ConfirmView> {
-        let mut asked = lock(&self.asked);
-        match (toolbox.pending_confirmation(), asked.as_ref()) {
-            (Some(action), Some(view)) if view.action == action => Some(view.clone()),
-            (Some(action), _) => Some(ConfirmView { action, prompt: String::new(), expires_unix_ms: 0 }),
-            (None, _) => {
-                *asked = None;
-                None
-            }
+            confirm: toolbox.confirmation().map(|p| ConfirmView {
+                action: p.action,
+                prompt: p.prompt,
+                expires_unix_ms: p.expires_unix_ms,
+            }),
         }
     }
 
@@ -84,14 +64,12 @@ impl ToolPanel {
 
     /// Carries out the confirmed `action` (the banner's Confirm button).
     pub(super) fn confirm(&self, toolbox: &Toolbox, action: &str) -> Result<(), ToolPanelError> {
-        *lock(&self.asked) = None;
         let result = toolbox.confirm(action);
         if result.ok { Ok(()) } else { Err(ToolPanelError::Refused(result.spoken)) }
     }
 
     /// Drops the pending confirmation (the banner's Keep button).
     pub(super) fn decline(&self, toolbox: &Toolbox) {
-        *lock(&self.asked) = None;
         toolbox.decline();
     }
 }

@@ -98,7 +98,16 @@ struct Core {
 #[derive(Debug, Clone)]
 struct Pending {
     action: &'static str,
+    prompt: String,
     expires_unix_ms: i64,
+}
+
+/// A confirmation the toolbox waits for: what, the question asked, until when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingConfirmation {
+    pub action: String,
+    pub prompt: String,
+    pub expires_unix_ms: i64,
 }
 
 const FORGET_ALL: &str = "forget_all";
@@ -202,11 +211,21 @@ impl Toolbox {
 
     /// The action waiting for a confirmation, if one is and has not expired.
     pub fn pending_confirmation(&self) -> Option<String> {
+        self.confirmation().map(|p| p.action)
+    }
+
+    /// The pending confirmation with its question and expiry, for a front end that shows it
+    /// (one that connects late included).
+    pub fn confirmation(&self) -> Option<PendingConfirmation> {
         let mut slot = self.pending();
         if slot.as_ref().is_some_and(|p| p.expires_unix_ms <= unix_ms_now()) {
             *slot = None;
         }
-        slot.as_ref().map(|p| p.action.to_owned())
+        slot.as_ref().map(|p| PendingConfirmation {
+            action: p.action.to_owned(),
+            prompt: p.prompt.clone(),
+            expires_unix_ms: p.expires_unix_ms,
+        })
     }
 
     /// Every timer the panel shows: running ones, and those that rang or were missed lately.
@@ -413,7 +432,7 @@ impl Toolbox {
             format!("Forget all {n} facts? Say yes to confirm, or press Forget all.")
         };
         let expires_unix_ms = unix_ms_now() + CONFIRM_FOR_MS;
-        *self.pending() = Some(Pending { action: FORGET_ALL, expires_unix_ms });
+        *self.pending() = Some(Pending { action: FORGET_ALL, prompt: prompt.clone(), expires_unix_ms });
         (self.core.on_event)(ToolboxEvent::ConfirmAsked {
             action: FORGET_ALL.into(),
             prompt: prompt.clone(),
